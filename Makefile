@@ -1,0 +1,47 @@
+# winterops: two commands on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8501
+
+.PHONY: install run test lint typecheck bench browser-deps clean demo
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade --quiet pip 'setuptools<81' wheel
+	# xstatic-bootstrap ships only an sdist whose setup.py needs pkg_resources
+	$(BIN)/pip install --quiet --no-build-isolation 'xstatic-bootstrap>=5.3'
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Chromium for the browser tests and screenshots (Debian package, never a downloaded build)
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; \
+	fi
+
+demo: $(STAMP)
+	$(BIN)/winterops demo --if-empty
+
+run: $(STAMP) demo
+	$(BIN)/winterops serve --port $(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check geo ingest incidents dashboard tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP) browser-deps lint typecheck
+	$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.benchmarks
+
+clean:
+	rm -rf $(VENV) var/bench var/screenshots

@@ -1,0 +1,1 @@
+"""winterops dashboard: Streamlit + folium pages. The only package that imports streamlit."""

@@ -1,0 +1,51 @@
+"""Errors raised by the geo layer.
+
+GeoError
+├── CoordinateError(GeoError, ValueError)   a coordinate out of range or in an unknown datum
+├── StakeError(GeoError, ValueError)        a kilometre post that cannot be parsed or is off the road
+├── UnknownRoadError(GeoError, KeyError)    a road code the network does not have
+├── UnknownPlaceError(GeoError, KeyError)   a place name or administrative code not in the gazetteer
+├── OutsideRegionError(GeoError, ValueError) a point outside the configured region
+├── NetworkFileError(GeoError, ValueError)  a road file lacking required fields or with broken geometry
+└── UnreachableError(GeoError, ValueError)  no route between two points
+"""
+
+from __future__ import annotations
+
+
+class GeoError(Exception):
+    """Base class of every geo-layer error."""
+
+
+class CoordinateError(GeoError, ValueError):
+    """A coordinate is out of range, (0, 0), or in an unknown datum."""
+
+
+class StakeError(GeoError, ValueError):
+    """A kilometre post that cannot be parsed, or lies outside the road's range."""
+
+
+class UnknownRoadError(GeoError, KeyError):
+    """A road code that the network does not contain."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownPlaceError(GeoError, KeyError):
+    """A place name or administrative code that the gazetteer does not know."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class OutsideRegionError(GeoError, ValueError):
+    """A point outside the configured region."""
+
+
+class NetworkFileError(GeoError, ValueError):
+    """A road-network file lacks required fields or has broken geometry."""
+
+
+class UnreachableError(GeoError, ValueError):
+    """No route exists between two points on the network."""

@@ -1,0 +1,1 @@
+"""winterops incidents layer: model, storage, fusion, priority, dispatch, audit, CLI."""
