@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import shapely
+from geoalchemy2 import Geometry  # imported eagerly: it registers the PostGIS DDL hooks
+from geoalchemy2.shape import to_shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
     JSON,
@@ -76,9 +78,7 @@ class GeometryType(TypeDecorator[BaseGeometry]):
         self.spatial_index = spatial_index
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "postgresql":
-            from geoalchemy2 import Geometry
-
+        if dialect is not None and dialect.name == "postgresql":
             return dialect.type_descriptor(
                 Geometry(
                     geometry_type=self.geometry_type,
@@ -86,6 +86,8 @@ class GeometryType(TypeDecorator[BaseGeometry]):
                     spatial_index=self.spatial_index,
                 )
             )
+        if dialect is None:  # GeoAlchemy2's DDL hooks ask without a dialect
+            return LargeBinary()
         return dialect.type_descriptor(LargeBinary())
 
     def process_bind_param(self, value: BaseGeometry | None, dialect: Dialect) -> Any:
@@ -99,8 +101,6 @@ class GeometryType(TypeDecorator[BaseGeometry]):
         if value is None:
             return None
         if dialect.name == "postgresql":
-            from geoalchemy2.shape import to_shape
-
             return to_shape(value)
         return shapely.from_wkb(bytes(value))
 
