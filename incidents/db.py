@@ -46,7 +46,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql":
         connect_args = kwargs.pop("connect_args", {})
-        options = connect_args.get("options", "")
+        # keep libpq options given in the URL (e.g. a search_path), adding ours
+        url_options = parsed.query.get("options", "")
+        if isinstance(url_options, tuple):
+            url_options = " ".join(url_options)
+        options = f"{url_options} {connect_args.get('options', '')}".strip()
         connect_args["options"] = f"{options} -c synchronous_commit=on".strip()
         return create_engine(url, connect_args=connect_args, pool_pre_ping=True, **kwargs)
     msg = f"unsupported database URL {url!r}: use sqlite:/// or postgresql+psycopg://"
