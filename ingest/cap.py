@@ -1,0 +1,625 @@
+"""CAP 1.0 / 1.1 / 1.2 weather alerts: a pure parser of bytes.
+
+What is read
+------------
+- Any element whose local name is ``alert`` is a CAP alert, whatever its namespace: the CAP
+  1.0/1.1/1.2 namespaces, ``cap:``-prefixed or default, wrong namespaces real feeds send
+  (``urn:oasis:names:tc:emergency:alerts:1.2``; flagged ``nonstandard_namespace``), alerts inside
+  an EDXL-DE envelope and several alerts inside an ``<alerts>`` wrapper.
+- Encodings: whatever the XML declaration says (UTF-8 with or without BOM, ISO-8859-1).
+- Hostile XML (DTDs, external entities, entity expansion) is refused by :mod:`defusedxml`
+  before anything is read or fetched: :class:`~ingest.errors.HostileXMLError`. XInclude is never
+  processed.
+- Areas: ``polygon`` (CAP writes ``lat,lon`` pairs; stored lon/lat), ``circle``
+  (``lat,lon radius_km``, a geodesic 64-gon; radius 0 is a point), ``geocode`` (6- or 12-digit
+  Chinese administrative codes through ``locator.gazetteer.by_code``; other schemes through an
+  optional ``zones`` mapping ``{"SCHEME:code": geometry}``). An Alert/Update whose area cannot be
+  resolved at all is quarantined with the codes named; a Cancel needs no area.
+- Every ``info`` block is kept (``infos``); the display one is zh-CN (any zh), then en, then the
+  first.
+
+Alert frame columns
+-------------------
+natural_key (``sender,identifier,sent-UTC-ISO``), sender, identifier, sent (UTC), msg_type
+(Alert/Update/Cancel), status (Actual/Test/Exercise/Draft/System), references (list of
+``sender,identifier,sent-UTC-ISO``), event, hazard_class (blizzard, cold_wave, road_icing,
+freezing_rain, gale, blowing_snow, low_visibility, extreme_cold, or None), severity
+(Extreme/Severe/Moderate/Minor/Unknown; a Chinese colour level overrides: blue Minor, yellow
+Moderate, orange Severe, red Extreme), colour, onset, expires, headline, description, language,
+infos (list of dicts), area_codes (list of ``scheme:code``), temperature_c (lowest mentioned),
+wind_kmh (highest mentioned), geometry (area union, WGS84).
+
+Each alert also gives one report row (kind ``alert``) with the same natural key.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import xml.etree.ElementTree as ET  # noqa: S405  (only for types and errors; parsing is defused)
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import defusedxml
+import defusedxml.ElementTree as DET
+from pyproj import Geod
+from shapely.geometry import Point, Polygon
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import unary_union
+from shapely.validation import make_valid
+
+from ingest.errors import HostileXMLError, ParseError
+from ingest.records import (
+    ParseResult,
+    QuarantineRow,
+    alert_frame,
+    excerpt,
+    report_frame,
+    sha256_hex,
+)
+from ingest.validate import Locator, RecordError, parse_time
+
+FEED = "alerts"
+CAP_NAMESPACES = frozenset(
+    {
+        "urn:oasis:names:tc:emergency:cap:1.2",
+        "urn:oasis:names:tc:emergency:cap:1.1",
+        "http://www.incident.com/cap/1.0",
+        "urn:oasis:names:tc:emergency:cap:1.0",
+    }
+)
+NOT_LIVE_STATUSES = frozenset({"Test", "Exercise", "Draft", "System"})
+COLOUR_SEVERITY = {"blue": "Minor", "yellow": "Moderate", "orange": "Severe", "red": "Extreme"}
+CERTAINTY_CONFIDENCE = {"Observed": 1.0, "Likely": 0.8, "Possible": 0.5, "Unlikely": 0.2}
+
+# Ordered: first match wins (specific before general).
+HAZARD_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("blowing_snow", ("风吹雪", "吹雪", "blowing snow", "drifting snow", "snowdrift")),
+    ("road_icing", ("道路结冰", "路面结冰", "结冰", "black ice", "road icing", "icy road")),
+    ("freezing_rain", ("冻雨", "freezing rain", "freezing drizzle", "ice storm")),
+    ("extreme_cold", ("极寒", "严寒", "wind chill", "extreme cold", "风寒")),
+    ("cold_wave", ("寒潮", "低温", "降温", "cold wave", "cold snap", "frost", "hard freeze")),
+    (
+        "blizzard",
+        (
+            "暴雪",
+            "大雪",
+            "雪灾",
+            "降雪",
+            "blizzard",
+            "heavy snow",
+            "snowstorm",
+            "snow squall",
+            "winter storm",
+            "snowfall",
+            "neige",
+            "snö",
+        ),
+    ),
+    ("low_visibility", ("大雾", "浓雾", "能见度", "whiteout", "low visibility", "dense fog")),
+    (
+        "gale",
+        (
+            "大风",
+            "gale",
+            "high wind",
+            "wind advisory",
+            "wind warning",
+            "strong wind",
+            "wind speed",
+            "vindur",
+            ": wind",
+        ),
+    ),
+)
+_COLOURS = (("红色", "red"), ("橙色", "orange"), ("黄色", "yellow"), ("蓝色", "blue"))
+_EN_COLOUR = re.compile(r"\b(red|orange|yellow|blue)\s+(warning|alert|signal|level)", re.I)
+_TEMP = re.compile(r"(零下|minus\s*)?(-|−)?\s*(\d+(?:\.\d+)?)\s*(℃|°\s*C|摄氏度|度)", re.I)
+_TEMP_F = re.compile(r"(-|−)?\s*(\d+(?:\.\d+)?)\s*°?\s*F\b")
+_WIND = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(km/h|kmh|公里/小时|千米/小时|mph|m/s|米/秒|knots?|kt)\b", re.I
+)
+_BEAUFORT = re.compile(r"(\d{1,2})\s*级")
+BEAUFORT_KMH = [1, 5, 11, 19, 28, 38, 49, 61, 74, 88, 102, 117, 133, 149, 166, 183, 202, 220]
+_GEOD = Geod(ellps="WGS84")
+_DIGITS = re.compile(r"^\d{6}(\d{6})?$")
+FOREIGN_SCHEMES = ("SAME", "FIPS", "UGC", "CLC", "CAP-CP", "EMMA", "NUTS", "WARNCELL", "ISO3166")
+
+
+def parse_cap(
+    data: bytes,
+    source: str,
+    locator: Locator | None = None,
+    *,
+    now: datetime | None = None,
+    zones: Mapping[str, BaseGeometry] | None = None,
+) -> ParseResult:
+    """Parse one CAP payload (a single alert, an ``<alerts>`` wrapper or an EDXL-DE envelope).
+
+    Parameters
+    ----------
+    data
+        The raw bytes, exactly as fetched.
+    source
+        File path or URL (goes into every row).
+    locator
+        The region (:class:`geo.region.Region`) to resolve administrative codes; optional.
+    now
+        Reference time for the ``expired`` and ``future_time`` flags.
+    zones
+        Optional zone geometries for geocode schemes other than Chinese admin codes, keyed
+        ``"SCHEME:code"`` (scheme upper-case, e.g. ``"UGC:ORZ001"``).
+
+    Returns
+    -------
+    ParseResult
+        ``frame`` has one report per usable alert, ``alerts`` the alert rows.
+
+    Raises
+    ------
+    HostileXMLError
+        The XML uses a DTD, entities or external references.
+    ParseError
+        The payload is not XML or holds no CAP alert.
+    """
+    sha = sha256_hex(data)
+    root = _parse_xml(data)
+    alerts = [el for el in root.iter() if _local(el.tag) == "alert"]
+    if not alerts:
+        msg = f"no CAP <alert> element in {source!r} (root element <{_local(root.tag)}>)"
+        raise ParseError(msg)
+    reports: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    quarantine: list[QuarantineRow] = []
+    for i, el in enumerate(alerts):
+        try:
+            alert = _alert_row(el, locator, now, zones)
+        except RecordError as e:
+            ident = _text(el, "identifier") or "?"
+            quarantine.append(QuarantineRow(FEED, source, f"alert #{i + 1} {ident}", str(e), sha))
+            continue
+        rows.append(alert)
+        reports.append(_report_row(alert, source, sha))
+    return ParseResult(report_frame(reports), quarantine, alert_frame(rows))
+
+
+def _parse_xml(data: bytes) -> ET.Element:
+    try:
+        return DET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except defusedxml.DefusedXmlException as e:
+        msg = f"hostile XML refused ({type(e).__name__}: {e})"
+        raise HostileXMLError(msg) from e
+    except ET.ParseError as e:
+        msg = f"not well-formed XML: {e}"
+        raise ParseError(msg) from e
+    except (ValueError, LookupError, UnicodeError) as e:  # odd encodings declared
+        msg = f"XML cannot be decoded: {e}"
+        raise ParseError(msg) from e
+
+
+def _local(tag: Any) -> str:
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[-1] if tag.startswith("{") else tag.split(":")[-1]
+
+
+def _ns(tag: str) -> str:
+    return tag[1:].split("}", 1)[0] if tag.startswith("{") else ""
+
+
+def _children(el: ET.Element, name: str) -> list[ET.Element]:
+    return [c for c in el if _local(c.tag) == name]
+
+
+def _text(el: ET.Element, name: str) -> str | None:
+    for c in el:
+        if _local(c.tag) == name:
+            t = (c.text or "").strip()
+            return t or None
+    return None
+
+
+def _pairs(el: ET.Element, name: str) -> list[tuple[str, str]]:
+    out = []
+    for c in _children(el, name):
+        out.append(((_text(c, "valueName") or "").strip(), (_text(c, "value") or "").strip()))
+    return out
+
+
+def _utc_iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat()
+
+
+def alert_key(sender: str, identifier: str, sent: datetime) -> str:
+    """Return the natural key ``sender,identifier,sent`` (sent in UTC ISO 8601)."""
+    return f"{sender},{identifier},{_utc_iso(sent)}"
+
+
+def parse_references(text: str | None) -> tuple[list[str], list[str]]:
+    """Split CAP ``references`` into normalised keys; return (keys, unreadable triples)."""
+    keys: list[str] = []
+    bad: list[str] = []
+    for triple in (text or "").split():
+        parts = triple.split(",")
+        if len(parts) < 3:
+            bad.append(triple)
+            continue
+        sent_text = parts[-1]
+        sender = parts[0]
+        identifier = ",".join(parts[1:-1])
+        try:
+            sent, _ = parse_time(sent_text)
+        except RecordError:
+            bad.append(triple)
+            continue
+        keys.append(alert_key(sender, identifier, sent))
+    return keys, bad
+
+
+def _alert_row(
+    el: ET.Element,
+    locator: Locator | None,
+    now: datetime | None,
+    zones: Mapping[str, BaseGeometry] | None,
+) -> dict[str, Any]:
+    flags: list[str] = []
+    ns = _ns(el.tag) if isinstance(el.tag, str) else ""
+    if ns not in CAP_NAMESPACES:
+        flags.append("nonstandard_namespace")
+    fields = {k: _text(el, k) for k in ("identifier", "sender", "sent", "status", "msgType")}
+    missing = [k for k, v in fields.items() if not v]
+    if missing:
+        msg = f"CAP alert lacks required element(s): {', '.join(missing)}"
+        raise RecordError(msg)
+    identifier, sender = str(fields["identifier"]), str(fields["sender"])
+    try:
+        sent, tflags = parse_time(fields["sent"], now=now)
+    except RecordError as e:
+        msg = f"alert {identifier}: <sent> {e}"
+        raise RecordError(msg) from None
+    flags += tflags
+    status = str(fields["status"]).capitalize()
+    msg_type = str(fields["msgType"]).capitalize()
+    if msg_type not in ("Alert", "Update", "Cancel", "Ack", "Error"):
+        msg = f"alert {identifier}: unknown msgType {fields['msgType']!r}"
+        raise RecordError(msg)
+    references, bad_refs = parse_references(_text(el, "references"))
+    if bad_refs:
+        flags.append("unreadable_references")
+    if msg_type in ("Update", "Cancel") and not references:
+        flags.append("update_without_references")
+    if status in NOT_LIVE_STATUSES:
+        flags.append("not_live")
+
+    infos = [_info(i, now) for i in _children(el, "info")]
+    info = _preferred(infos)
+    geoms: list[BaseGeometry] = []
+    codes: list[str] = []
+    unresolved: list[str] = []
+    problems: list[str] = []
+    for info_el in _children(el, "info"):
+        for area in _children(info_el, "area"):
+            g, c, u, p = _area(area, locator, zones)
+            geoms += g
+            codes += c
+            unresolved += u
+            problems += p
+    codes = list(dict.fromkeys(codes))
+    unresolved = list(dict.fromkeys(unresolved))
+    geometry = unary_union(geoms) if geoms else None
+    if geometry is not None and geometry.is_empty:
+        geometry = None
+    if geometry is None and msg_type in ("Alert", "Update") and status not in NOT_LIVE_STATUSES:
+        if not infos:
+            msg = f"alert {identifier}: no <info> block, so no event or area"
+        elif unresolved:
+            shown = ", ".join(unresolved[:5]) + (" ..." if len(unresolved) > 5 else "")
+            msg = (
+                f"alert {identifier}: area given only as geocodes that cannot be resolved "
+                f"({shown}); Chinese admin codes need a loaded region, other schemes a zone file"
+            )
+        elif problems:
+            msg = f"alert {identifier}: no usable area ({'; '.join(problems[:3])})"
+        else:
+            descs = [a["areaDesc"] for i in infos for a in i["areas"] if a.get("areaDesc")]
+            named = f" (areaDesc only: {', '.join(descs[:3])!s})" if descs else ""
+            msg = f"alert {identifier}: no polygon, circle or geocode to place it{named}"
+        raise RecordError(msg)
+    if unresolved:
+        flags.append("unresolved_area_codes")
+    if problems:
+        flags.append("area_problems")
+
+    text_all = " ".join(
+        " ".join(str(i.get(k) or "") for k in ("event", "headline", "description"))
+        + " "
+        + " ".join(v for _, v in i.get("eventCodes", []))
+        for i in infos
+    )
+    hazard = classify_hazard(text_all)
+    colour = colour_level(text_all)
+    severity = info.get("severity") if info else None
+    if colour:
+        severity = COLOUR_SEVERITY[colour]
+    expires = info.get("expires_dt") if info else None
+    if expires is None:
+        all_exp = [i["expires_dt"] for i in infos if i.get("expires_dt")]
+        expires = max(all_exp) if all_exp else None
+    onset = (info.get("onset_dt") or info.get("effective_dt")) if info else None
+    if expires is not None and expires < (now or datetime.now(UTC)):
+        flags.append("expired")
+    for i in infos:  # JSON-friendly copies only
+        for k in ("expires_dt", "onset_dt", "effective_dt"):
+            i.pop(k, None)
+    return {
+        "natural_key": alert_key(sender, identifier, sent),
+        "sender": sender,
+        "identifier": identifier,
+        "sent": sent,
+        "msg_type": msg_type,
+        "status": status,
+        "references": references,
+        "event": info.get("event") if info else None,
+        "hazard_class": hazard,
+        "severity": severity,
+        "colour": colour,
+        "onset": onset or sent,
+        "expires": expires,
+        "headline": info.get("headline") if info else None,
+        "description": info.get("description") if info else None,
+        "language": info.get("language") if info else None,
+        "infos": infos,
+        "area_codes": codes,
+        "temperature_c": lowest_temperature(text_all),
+        "wind_kmh": highest_wind(text_all),
+        "geometry": geometry,
+        "_flags": flags,
+        "_certainty": info.get("certainty") if info else None,
+        "_unresolved": unresolved,
+    }
+
+
+def _report_row(alert: dict[str, Any], source: str, sha: str) -> dict[str, Any]:
+    flags = alert.pop("_flags")
+    certainty = alert.pop("_certainty")
+    unresolved = alert.pop("_unresolved")
+    return {
+        "kind": "alert",
+        "natural_key": alert["natural_key"],
+        "source": source,
+        "raw_sha256": sha,
+        "observed_at": alert["sent"],
+        "subtype": alert["hazard_class"] or (alert["event"] or "alert")[:64],
+        "confidence": CERTAINTY_CONFIDENCE.get(str(certainty)),
+        "road_code": None,
+        "km": None,
+        "place": None,
+        "flags": flags,
+        "attributes": {
+            "event": alert["event"],
+            "msg_type": alert["msg_type"],
+            "status": alert["status"],
+            "severity": alert["severity"],
+            "colour": alert["colour"],
+            "expires": alert["expires"].isoformat() if alert["expires"] else None,
+            "headline": alert["headline"],
+            "unresolved_area_codes": unresolved,
+        },
+        "geometry": alert["geometry"],
+    }
+
+
+def _info(el: ET.Element, now: datetime | None) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        k: _text(el, k)
+        for k in (
+            "language",
+            "category",
+            "event",
+            "urgency",
+            "severity",
+            "certainty",
+            "effective",
+            "onset",
+            "expires",
+            "senderName",
+            "headline",
+            "description",
+            "instruction",
+            "web",
+            "contact",
+        )
+    }
+    d["language"] = d["language"] or "en-US"
+    for k in ("effective", "onset", "expires"):
+        dt = None
+        if d[k]:
+            try:
+                dt, _ = parse_time(d[k], now=now)
+            except RecordError:
+                dt = None
+        d[f"{k}_dt"] = dt
+    params: dict[str, list[str]] = {}
+    for name, value in _pairs(el, "parameter"):
+        params.setdefault(name, []).append(value)
+    d["parameters"] = params
+    d["eventCodes"] = _pairs(el, "eventCode")
+    d["areas"] = [
+        {
+            "areaDesc": _text(a, "areaDesc"),
+            "polygons": len(_children(a, "polygon")),
+            "circles": len(_children(a, "circle")),
+            "geocodes": [f"{n}:{v}" for n, v in _pairs(a, "geocode")],
+        }
+        for a in _children(el, "area")
+    ]
+    return d
+
+
+def _preferred(infos: list[dict[str, Any]]) -> dict[str, Any]:
+    if not infos:
+        return {}
+    for prefix in ("zh-cn", "zh", "en"):
+        for i in infos:
+            if str(i.get("language", "")).lower().startswith(prefix):
+                return i
+    return infos[0]
+
+
+def _area(
+    area: ET.Element, locator: Locator | None, zones: Mapping[str, BaseGeometry] | None
+) -> tuple[list[BaseGeometry], list[str], list[str], list[str]]:
+    geoms: list[BaseGeometry] = []
+    codes: list[str] = []
+    unresolved: list[str] = []
+    problems: list[str] = []
+    for p in _children(area, "polygon"):
+        try:
+            geoms.append(cap_polygon(p.text or ""))
+        except RecordError as e:
+            problems.append(str(e))
+    for c in _children(area, "circle"):
+        try:
+            geoms.append(cap_circle(c.text or ""))
+        except RecordError as e:
+            problems.append(str(e))
+    for name, value in _pairs(area, "geocode"):
+        key = f"{name}:{value}"
+        codes.append(key)
+        g = _resolve_code(name, value, locator, zones)
+        if g is None:
+            unresolved.append(key)
+        else:
+            geoms.append(g)
+    return geoms, codes, unresolved, problems
+
+
+def _resolve_code(
+    name: str, value: str, locator: Locator | None, zones: Mapping[str, BaseGeometry] | None
+) -> BaseGeometry | None:
+    if zones:
+        g = zones.get(f"{name.upper()}:{value}")
+        if g is None and name:
+            g = zones.get(f"{name.upper().rsplit(':', 1)[-1]}:{value}")
+        if g is not None:
+            return g
+    upper = name.upper()
+    if locator is None or not _DIGITS.match(value) or any(s in upper for s in FOREIGN_SCHEMES):
+        return None
+    try:
+        place = locator.gazetteer.by_code(value)
+    except (KeyError, ValueError):
+        return None
+    geom = getattr(place, "geometry", None)
+    return geom if isinstance(geom, BaseGeometry) and not geom.is_empty else None
+
+
+def _latlon(pair: str) -> tuple[float, float]:
+    try:
+        lat_s, lon_s = pair.split(",")
+        lat, lon = float(lat_s), float(lon_s)
+    except ValueError:
+        msg = f"point {pair!r} is not 'lat,lon'"
+        raise RecordError(msg) from None
+    if not (math.isfinite(lat) and math.isfinite(lon)) or abs(lat) > 90 or abs(lon) > 180:
+        msg = f"point {pair!r} out of range"
+        raise RecordError(msg)
+    return lon, lat
+
+
+def cap_polygon(text: str) -> BaseGeometry:
+    """Return the shapely polygon (lon/lat) of a CAP ``polygon`` (``lat,lon`` pairs)."""
+    pts = [_latlon(p) for p in text.split()]
+    if len(pts) < 4:
+        msg = f"polygon with {len(pts)} points (CAP needs 4 or more): {excerpt(text, 60)!r}"
+        raise RecordError(msg)
+    poly = Polygon(pts)
+    if not poly.is_valid:
+        poly = make_valid(poly)
+    if poly.is_empty or poly.area == 0:
+        msg = f"polygon has no area: {excerpt(text, 60)!r}"
+        raise RecordError(msg)
+    return poly
+
+
+def cap_circle(text: str) -> BaseGeometry:
+    """Return a CAP ``circle`` (``lat,lon radius_km``) as a geodesic polygon or a point (r=0)."""
+    parts = text.split()
+    if len(parts) != 2:
+        msg = f"circle {text!r} is not 'lat,lon radius'"
+        raise RecordError(msg)
+    lon, lat = _latlon(parts[0])
+    try:
+        r_km = float(parts[1])
+    except ValueError:
+        msg = f"circle radius {parts[1]!r} is not a number"
+        raise RecordError(msg) from None
+    if not math.isfinite(r_km) or r_km < 0 or r_km > 5000:
+        msg = f"circle radius {parts[1]!r} km out of range"
+        raise RecordError(msg)
+    if r_km == 0:
+        return Point(lon, lat)
+    az = [i * 360.0 / 64 for i in range(64)]
+    lons, lats, _ = _GEOD.fwd([lon] * 64, [lat] * 64, az, [r_km * 1000.0] * 64)
+    return Polygon(list(zip(lons, lats, strict=True)))
+
+
+def classify_hazard(text: str) -> str | None:
+    """Return the winter hazard class named in `text` (zh or en), or None."""
+    low = text.lower()
+    for cls, words in HAZARD_KEYWORDS:
+        if any(w in low for w in words):
+            return cls
+    return None
+
+
+def colour_level(text: str) -> str | None:
+    """Return the Chinese warning colour level (blue/yellow/orange/red) in `text`, or None."""
+    for zh, en in _COLOURS:
+        if zh + "预警" in text or zh + "警报" in text or zh + "信号" in text:
+            return en
+    m = _EN_COLOUR.search(text)
+    if m:
+        return m.group(1).lower()
+    for zh, en in _COLOURS:
+        if zh in text:
+            return en
+    return None
+
+
+def lowest_temperature(text: str) -> float | None:
+    """Return the lowest temperature (°C) mentioned in `text`, or None."""
+    temps = []
+    for m in _TEMP.finditer(text):
+        v = float(m.group(3))
+        if m.group(1) or m.group(2):
+            v = -v
+        if -90 <= v <= 60:
+            temps.append(v)
+    for m in _TEMP_F.finditer(text):
+        v = float(m.group(2)) * (-1 if m.group(1) else 1)
+        c = (v - 32) * 5 / 9
+        if -90 <= c <= 60:
+            temps.append(round(c, 1))
+    return min(temps) if temps else None
+
+
+def highest_wind(text: str) -> float | None:
+    """Return the highest wind speed (km/h) mentioned in `text`, or None."""
+    winds = []
+    for m in _WIND.finditer(text):
+        v, unit = float(m.group(1)), m.group(2).lower()
+        if unit == "mph":
+            v *= 1.609344
+        elif unit in ("m/s", "米/秒"):
+            v *= 3.6
+        elif unit.startswith("kn") or unit == "kt":
+            v *= 1.852
+        winds.append(round(v, 1))
+    for m in _BEAUFORT.finditer(text):
+        b = int(m.group(1))
+        if 0 <= b < len(BEAUFORT_KMH):
+            winds.append(float(BEAUFORT_KMH[b]))
+    winds = [w for w in winds if w < 500]
+    return max(winds) if winds else None
