@@ -1,0 +1,646 @@
+"""Road graph with condition-aware travel times per vehicle class (scipy.sparse CSR + Dijkstra).
+
+Nodes sit at segment ends. Ends closer than ``merge_m`` (5 m) are one node, so consecutive
+segments and road pieces connect; where two *different* roads cross, or one road's vertex lies
+within ``junction_m`` (50 m) of another road, both are cut there and joined, so approximate
+geometry still makes junctions at the towns the roads share. Each directed edge is a piece of
+one segment and takes that segment's speed and condition.
+
+Speeds
+------
+A vehicle's dry-road speed on a segment is the lower of the vehicle's own top speed and the
+road's speed for its category (``speed_car_kmh`` for patrol cars and ambulances,
+``speed_truck_kmh`` for the rest). A condition on the segment multiplies it by
+:func:`speed_factor`: plows keep most of their speed in drifting or packed snow (they clear it as
+they go); cars slow to a crawl in drifting snow; ``closed`` is impassable for everyone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import scipy.sparse as sp
+import shapely
+from numpy.typing import ArrayLike, NDArray
+from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.spatial import cKDTree
+from shapely.geometry import LineString
+from shapely.ops import substring
+
+from geo.crs import from_metric_xy, to_metric, to_metric_xy
+from geo.errors import UnreachableError
+
+__all__ = [
+    "CONDITIONS",
+    "SPEED_FACTORS",
+    "VEHICLE_CLASSES",
+    "VEHICLE_SPEEDS",
+    "RoadGraph",
+    "VehicleSpeed",
+    "speed_factor",
+]
+
+VEHICLE_CLASSES = ("patrol_car", "plow", "grit_spreader", "heavy_tow", "rescue", "ambulance")
+CONDITIONS = ("clear", "black_ice", "snow_packed", "drifting_snow", "poor_visibility", "closed")
+
+
+@dataclass(frozen=True)
+class VehicleSpeed:
+    """A vehicle class's top speed and which road speed limit applies to it."""
+
+    top_kmh: float
+    category: str  # "car" -> speed_car_kmh, "truck" -> speed_truck_kmh
+
+
+# Top speeds on a dry road. Plows and spreaders travel to a job at working speed (about 50 km/h
+# with the blade up); a loaded heavy tow truck at truck speed.
+VEHICLE_SPEEDS: dict[str, VehicleSpeed] = {
+    "patrol_car": VehicleSpeed(100.0, "car"),
+    "ambulance": VehicleSpeed(100.0, "car"),
+    "rescue": VehicleSpeed(80.0, "truck"),
+    "heavy_tow": VehicleSpeed(70.0, "truck"),
+    "plow": VehicleSpeed(50.0, "truck"),
+    "grit_spreader": VehicleSpeed(55.0, "truck"),
+}
+
+# Share of dry-road speed kept per condition (0 = impassable). Values chosen from winter
+# driving guidance (roughly half speed on ice, a third in drifting snow for ordinary vehicles);
+# plows run with the blade down through snow at nearly working speed.
+SPEED_FACTORS: dict[str, dict[str, float]] = {
+    #                black_ice snow_packed drifting_snow poor_visibility
+    "patrol_car": {
+        "black_ice": 0.45,
+        "snow_packed": 0.6,
+        "drifting_snow": 0.3,
+        "poor_visibility": 0.5,
+    },
+    "ambulance": {
+        "black_ice": 0.45,
+        "snow_packed": 0.6,
+        "drifting_snow": 0.3,
+        "poor_visibility": 0.5,
+    },
+    "rescue": {
+        "black_ice": 0.5,
+        "snow_packed": 0.65,
+        "drifting_snow": 0.4,
+        "poor_visibility": 0.55,
+    },
+    "heavy_tow": {
+        "black_ice": 0.5,
+        "snow_packed": 0.65,
+        "drifting_snow": 0.4,
+        "poor_visibility": 0.5,
+    },
+    "plow": {"black_ice": 0.7, "snow_packed": 0.9, "drifting_snow": 0.85, "poor_visibility": 0.6},
+    "grit_spreader": {
+        "black_ice": 0.8,
+        "snow_packed": 0.8,
+        "drifting_snow": 0.6,
+        "poor_visibility": 0.6,
+    },
+}
+
+
+def _check_vehicle(vehicle_class: str) -> str:
+    vc = str(vehicle_class)
+    if vc not in VEHICLE_SPEEDS:
+        msg = (
+            f"unknown vehicle class {vehicle_class!r}; expected one of {', '.join(VEHICLE_CLASSES)}"
+        )
+        raise ValueError(msg)
+    return vc
+
+
+def speed_factor(vehicle_class: str, condition: str | None) -> float:
+    """Share of dry-road speed a vehicle keeps in a road condition.
+
+    Parameters
+    ----------
+    vehicle_class
+        One of :data:`VEHICLE_CLASSES`.
+    condition
+        One of :data:`CONDITIONS` (None or ``"clear"`` = 1.0).
+
+    Returns
+    -------
+    float
+        In (0, 1], or 0.0 for ``"closed"`` (impassable).
+
+    Raises
+    ------
+    ValueError
+        Unknown vehicle class or condition.
+    """
+    vc = _check_vehicle(vehicle_class)
+    if condition is None:
+        return 1.0
+    cond = str(condition)
+    if cond == "clear":
+        return 1.0
+    if cond == "closed":
+        return 0.0
+    try:
+        return SPEED_FACTORS[vc][cond]
+    except KeyError:
+        msg = f"unknown road condition {condition!r}; expected one of {', '.join(CONDITIONS)}"
+        raise ValueError(msg) from None
+
+
+def _worst_factor(vehicle_class: str, cond: str | Iterable[str] | None) -> float:
+    if cond is None or isinstance(cond, str):
+        return speed_factor(vehicle_class, cond)
+    return min((speed_factor(vehicle_class, c) for c in cond), default=1.0)
+
+
+_CACHE_SIZE = 8
+_GRAPH_CACHE: OrderedDict[str, RoadGraph] = OrderedDict()
+
+
+def segments_key(segments: gpd.GeoDataFrame) -> str:
+    """Content hash of a segments frame (ids, geometry, one-way flags, speeds)."""
+    h = hashlib.sha1(usedforsecurity=False)
+    h.update("\x1f".join(map(str, segments["segment_id"])).encode())
+    wkb = shapely.to_wkb(np.asarray(segments.geometry.to_numpy(), dtype=object))
+    for b in wkb:
+        h.update(b)
+    for col in ("oneway", "speed_car_kmh", "speed_truck_kmh"):
+        if col in segments.columns:
+            h.update(np.ascontiguousarray(segments[col].to_numpy(dtype=float)).tobytes())
+    return h.hexdigest()
+
+
+class RoadGraph:
+    """Directed road graph over segments; build with :meth:`from_segments` (cached).
+
+    Attributes
+    ----------
+    segments
+        The segments frame it was built from (EPSG:4326).
+    n_nodes
+        Number of nodes.
+    node_lon, node_lat
+        WGS84 node coordinates.
+    edge_from, edge_to, edge_segment
+        Directed edges: node indices and the positional index of their segment.
+    edge_length_m
+        Edge lengths in metres (METRIC_CRS).
+    """
+
+    def __init__(
+        self,
+        segments: gpd.GeoDataFrame,
+        merge_m: float = 5.0,
+        junction_m: float = 50.0,
+    ) -> None:
+        self.segments = segments
+        self.merge_m = merge_m
+        self.junction_m = junction_m
+        self._build()
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_segments(
+        cls, segments: gpd.GeoDataFrame, merge_m: float = 5.0, junction_m: float = 50.0
+    ) -> RoadGraph:
+        """Build (or fetch from the cache) the graph of a segments frame.
+
+        Parameters
+        ----------
+        segments
+            Output of :func:`geo.roads.segment_roads`.
+        merge_m
+            Segment ends closer than this are one node.
+        junction_m
+            Different roads whose vertices come this close are joined there.
+        """
+        key = f"{segments_key(segments)}:{merge_m}:{junction_m}"
+        hit = _GRAPH_CACHE.get(key)
+        if hit is not None:
+            _GRAPH_CACHE.move_to_end(key)
+            return hit
+        graph = cls(segments, merge_m=merge_m, junction_m=junction_m)
+        _GRAPH_CACHE[key] = graph
+        while len(_GRAPH_CACHE) > _CACHE_SIZE:
+            _GRAPH_CACHE.popitem(last=False)
+        return graph
+
+    def _build(self) -> None:
+        seg = self.segments
+        geoms = np.asarray(to_metric(seg.geometry).to_numpy(), dtype=object)
+        self._geoms = geoms
+        n_seg = len(geoms)
+        lengths = shapely.length(geoms)
+        codes = seg["road_code"].to_numpy(dtype=object) if n_seg else np.array([], dtype=object)
+        _, road_id = np.unique(codes.astype(str), return_inverse=True)
+        self.segment_ids = seg["segment_id"].astype(str).to_numpy(dtype=object)
+        self._seg_index = {s: i for i, s in enumerate(self.segment_ids)}
+
+        cut_seg: list[NDArray[np.int64]] = [np.arange(n_seg), np.arange(n_seg)]
+        cut_pos: list[NDArray[np.float64]] = [np.zeros(n_seg), lengths]
+        links_a: list[NDArray[np.int64]] = []  # indices into the cut list, joined pairwise
+        links_b: list[NDArray[np.int64]] = []
+        n_cuts = 2 * n_seg
+        tree = shapely.STRtree(geoms)
+
+        def add_cuts(s: NDArray[np.int64], pos: NDArray[np.float64]) -> NDArray[np.int64]:
+            nonlocal n_cuts
+            cut_seg.append(s.astype(np.int64))
+            cut_pos.append(pos.astype(np.float64))
+            ids = np.arange(n_cuts, n_cuts + s.size)
+            n_cuts += s.size
+            return ids
+
+        if n_seg and self.junction_m > 0:
+            # vertices of one road near another road
+            coords, vidx = shapely.get_coordinates(geoms, return_index=True)
+            vpts = shapely.points(coords)
+            vi, sj = tree.query(vpts, predicate="dwithin", distance=self.junction_m)
+            keep = road_id[vidx[vi]] != road_id[sj]
+            vi, sj = vi[keep], sj[keep]
+            if vi.size:
+                si = vidx[vi]
+                pos_i = shapely.line_locate_point(geoms[si], vpts[vi])
+                pos_j = shapely.line_locate_point(geoms[sj], vpts[vi])
+                links_a.append(add_cuts(si, pos_i))
+                links_b.append(add_cuts(sj, pos_j))
+            # crossings between vertices
+            a, b = tree.query(geoms, predicate="intersects")
+            keep = (a < b) & (road_id[a] != road_id[b])
+            a, b = a[keep], b[keep]
+            if a.size:
+                inter = shapely.intersection(geoms[a], geoms[b])
+                icoords, k = shapely.get_coordinates(inter, return_index=True)
+                if k.size:
+                    ipts = shapely.points(icoords)
+                    ca = add_cuts(a[k], shapely.line_locate_point(geoms[a[k]], ipts))
+                    cb = add_cuts(b[k], shapely.line_locate_point(geoms[b[k]], ipts))
+                    links_a.append(ca)
+                    links_b.append(cb)
+
+        all_seg = np.concatenate(cut_seg) if cut_seg else np.array([], dtype=np.int64)
+        all_pos = np.concatenate(cut_pos) if cut_pos else np.array([], dtype=float)
+        # group cuts on the same segment within 1 m of each other
+        order = np.lexsort((all_pos, all_seg))
+        s_sorted = all_seg[order]
+        p_sorted = all_pos[order]
+        new_group = np.ones(order.size, dtype=bool)
+        if order.size > 1:
+            new_group[1:] = (s_sorted[1:] != s_sorted[:-1]) | (np.diff(p_sorted) > 1.0)
+        group_sorted = np.cumsum(new_group) - 1
+        cut_group = np.empty(order.size, dtype=np.int64)
+        cut_group[order] = group_sorted
+        n_groups = int(group_sorted[-1]) + 1 if order.size else 0
+        g_first = np.flatnonzero(new_group)
+        g_seg = s_sorted[g_first]
+        g_pos = p_sorted[g_first]
+        g_pts = shapely.line_interpolate_point(geoms[g_seg], g_pos)
+        g_xy = shapely.get_coordinates(g_pts)
+
+        # merge: coincident groups (within merge_m) and junction links
+        pairs = [np.empty((0, 2), dtype=np.int64)]
+        if n_groups:
+            kd = cKDTree(g_xy)
+            qp = kd.query_pairs(self.merge_m, output_type="ndarray")
+            pairs.append(qp.astype(np.int64))
+        if links_a:
+            la = cut_group[np.concatenate(links_a)]
+            lb = cut_group[np.concatenate(links_b)]
+            pairs.append(np.column_stack([la, lb]))
+        pp = np.concatenate(pairs)
+        adj = sp.coo_matrix(
+            (np.ones(len(pp)), (pp[:, 0], pp[:, 1])), shape=(n_groups, n_groups)
+        ).tocsr()
+        n_nodes, group_node = connected_components(adj, directed=False)
+        self.n_nodes = int(n_nodes)
+        cnt = np.bincount(group_node, minlength=n_nodes).astype(float)
+        nx_ = np.bincount(group_node, weights=g_xy[:, 0], minlength=n_nodes) / np.maximum(cnt, 1)
+        ny_ = np.bincount(group_node, weights=g_xy[:, 1], minlength=n_nodes) / np.maximum(cnt, 1)
+        self._node_xy = np.column_stack([nx_, ny_])
+        lon, lat = from_metric_xy(nx_, ny_)
+        self.node_lon = lon
+        self.node_lat = lat
+        self._kd = cKDTree(self._node_xy) if n_nodes else None
+
+        # edges: consecutive groups along each segment
+        same = g_seg[1:] == g_seg[:-1] if n_groups > 1 else np.array([], dtype=bool)
+        k = np.flatnonzero(same)
+        e_seg = g_seg[k]
+        e_p0 = g_pos[k]
+        e_p1 = g_pos[k + 1]
+        e_from = group_node[k]
+        e_to = group_node[k + 1]
+        keep = (e_from != e_to) & (e_p1 > e_p0)
+        e_seg, e_p0, e_p1, e_from, e_to = (x[keep] for x in (e_seg, e_p0, e_p1, e_from, e_to))
+        oneway = (
+            seg["oneway"].fillna(False).to_numpy(dtype=bool)
+            if "oneway" in seg.columns
+            else np.zeros(n_seg, dtype=bool)
+        )
+        back = ~oneway[e_seg]
+        self.edge_from = np.concatenate([e_from, e_to[back]]).astype(np.int64)
+        self.edge_to = np.concatenate([e_to, e_from[back]]).astype(np.int64)
+        self.edge_segment = np.concatenate([e_seg, e_seg[back]]).astype(np.int64)
+        self._edge_p0 = np.concatenate([e_p0, e_p1[back]])
+        self._edge_p1 = np.concatenate([e_p1, e_p0[back]])
+        self.edge_length_m = np.abs(self._edge_p1 - self._edge_p0)
+
+        # CSR structure over unique (from, to) pairs; parallel edges reduced with min per call
+        n = max(self.n_nodes, 1)
+        key = self.edge_from * n + self.edge_to
+        self._edge_order = np.argsort(key, kind="stable")
+        ks = key[self._edge_order]
+        first = np.ones(ks.size, dtype=bool)
+        if ks.size > 1:
+            first[1:] = ks[1:] != ks[:-1]
+        self._pair_start = np.flatnonzero(first)
+        pair_key = ks[self._pair_start]
+        pair_from = pair_key // n
+        pair_to = pair_key % n
+        self._pair_to = pair_to
+        self._indptr = np.searchsorted(pair_from, np.arange(self.n_nodes + 1)).astype(np.int32)
+        self._indices = pair_to.astype(np.int32)
+        # transpose: pairs sorted by (to, from)
+        self._perm_t = np.lexsort((pair_from, pair_to))
+        self._indptr_t = np.searchsorted(pair_to[self._perm_t], np.arange(self.n_nodes + 1)).astype(
+            np.int32
+        )
+        self._indices_t = pair_from[self._perm_t].astype(np.int32)
+
+        # per-segment dry speeds (m/s) per vehicle class
+        car = seg["speed_car_kmh"].to_numpy(dtype=float) if "speed_car_kmh" in seg else None
+        truck = seg["speed_truck_kmh"].to_numpy(dtype=float) if "speed_truck_kmh" in seg else None
+        self._seg_speed: dict[str, NDArray[np.float64]] = {}
+        for vc, vs in VEHICLE_SPEEDS.items():
+            road = car if vs.category == "car" else truck
+            kmh = np.full(n_seg, vs.top_kmh) if road is None else np.minimum(road, vs.top_kmh)
+            kmh = np.where(np.isfinite(kmh) & (kmh > 0), kmh, vs.top_kmh)
+            self._seg_speed[vc] = kmh / 3.6
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def n_edges(self) -> int:
+        """Number of directed edges."""
+        return int(self.edge_from.size)
+
+    def segment_index(self, segment_id: str) -> int:
+        """Positional index of a segment id (KeyError when absent)."""
+        return self._seg_index[segment_id]
+
+    def nearest_nodes(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.int64]:
+        """Index of the nearest node to each WGS84 point.
+
+        Parameters
+        ----------
+        lon, lat
+            Scalars or arrays of WGS84 degrees.
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 node indices, one per point (1-d).
+        """
+        if self._kd is None:
+            msg = "the road graph has no nodes"
+            raise UnreachableError(msg)
+        x, y = to_metric_xy(
+            np.atleast_1d(np.asarray(lon, float)), np.atleast_1d(np.asarray(lat, float))
+        )
+        _, idx = self._kd.query(np.column_stack([x, y]))
+        return np.asarray(idx, dtype=np.int64)
+
+    def segment_factors(
+        self, vehicle_class: str, conditions: Mapping[str, str | Iterable[str]] | None
+    ) -> NDArray[np.float64]:
+        """Speed factor per segment (positional) for a vehicle class under `conditions`.
+
+        Segment ids the graph doesn't have are ignored; several conditions on one segment take
+        the worst.
+        """
+        vc = _check_vehicle(vehicle_class)
+        f = np.ones(len(self.segment_ids))
+        if conditions:
+            for sid, cond in conditions.items():
+                i = self._seg_index.get(str(sid))
+                if i is not None:
+                    f[i] = min(f[i], _worst_factor(vc, cond))
+        return f
+
+    def edge_times(
+        self, vehicle_class: str, conditions: Mapping[str, str | Iterable[str]] | None = None
+    ) -> NDArray[np.float64]:
+        """Travel time in seconds of every directed edge (``inf`` when closed).
+
+        Parameters
+        ----------
+        vehicle_class
+            One of :data:`VEHICLE_CLASSES`.
+        conditions
+            segment_id -> condition (or several conditions; the worst counts).
+
+        Returns
+        -------
+        numpy.ndarray
+            Seconds per edge, aligned with :attr:`edge_from` / :attr:`edge_to`.
+        """
+        vc = _check_vehicle(vehicle_class)
+        f = self.segment_factors(vc, conditions)
+        speed = self._seg_speed[vc][self.edge_segment] * f[self.edge_segment]
+        with np.errstate(divide="ignore"):
+            t = np.where(speed > 0, self.edge_length_m / np.where(speed > 0, speed, 1.0), np.inf)
+        return np.maximum(t, 1e-3)
+
+    def _pair_times(self, times: NDArray[np.float64]) -> NDArray[np.float64]:
+        if times.size == 0:
+            return times
+        return np.minimum.reduceat(times[self._edge_order], self._pair_start)
+
+    def matrix(
+        self,
+        vehicle_class: str,
+        conditions: Mapping[str, str | Iterable[str]] | None = None,
+        *,
+        reverse: bool = False,
+    ) -> sp.csr_matrix:
+        """CSR matrix of edge travel times (s); `reverse` gives the transpose (to-one queries)."""
+        data = self._pair_times(self.edge_times(vehicle_class, conditions))
+        shape = (self.n_nodes, self.n_nodes)
+        if reverse:
+            return sp.csr_matrix((data[self._perm_t], self._indices_t, self._indptr_t), shape=shape)
+        return sp.csr_matrix((data, self._indices, self._indptr), shape=shape)
+
+    def _check_node(self, node: int) -> int:
+        i = int(node)
+        if not 0 <= i < self.n_nodes:
+            msg = f"node {node!r} is not in the graph (0..{self.n_nodes - 1})"
+            raise UnreachableError(msg)
+        return i
+
+    def travel_times_from(
+        self,
+        node: int,
+        vehicle_class: str,
+        conditions: Mapping[str, str | Iterable[str]] | None = None,
+    ) -> NDArray[np.float64]:
+        """Seconds from `node` to every node (``inf`` where unreachable)."""
+        m = self.matrix(vehicle_class, conditions)
+        return np.asarray(dijkstra(m, directed=True, indices=self._check_node(node)))
+
+    def travel_times_to(
+        self,
+        node: int,
+        vehicle_class: str,
+        conditions: Mapping[str, str | Iterable[str]] | None = None,
+    ) -> NDArray[np.float64]:
+        """Seconds from every node to `node` (Dijkstra on the reversed graph)."""
+        m = self.matrix(vehicle_class, conditions, reverse=True)
+        return np.asarray(dijkstra(m, directed=True, indices=self._check_node(node)))
+
+    def travel_time_matrix(
+        self,
+        from_nodes: Sequence[int] | NDArray[np.int64],
+        vehicle_class: str,
+        conditions: Mapping[str, str | Iterable[str]] | None = None,
+    ) -> NDArray[np.float64]:
+        """Seconds from each of `from_nodes` (rows) to every node (columns)."""
+        nodes = np.asarray([self._check_node(n) for n in from_nodes], dtype=np.int64)
+        if nodes.size == 0:
+            return np.empty((0, self.n_nodes))
+        m = self.matrix(vehicle_class, conditions)
+        return np.atleast_2d(np.asarray(dijkstra(m, directed=True, indices=nodes)))
+
+    def nearest_source(
+        self,
+        source_nodes: Sequence[int] | NDArray[np.int64],
+        vehicle_class: str,
+        conditions: Mapping[str, str | Iterable[str]] | None = None,
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """For every node, the travel time from the nearest source and which source it is.
+
+        One multi-source Dijkstra (``min_only=True``): the physical lower bound on response time
+        for any dispatch rule when the sources are the free units.
+
+        Parameters
+        ----------
+        source_nodes
+            Node of each source (e.g. each free unit); duplicates allowed.
+
+        Returns
+        -------
+        tuple
+            ``(time_s, source_index)``: arrays over nodes; ``source_index`` is the position in
+            `source_nodes` (-1 and ``inf`` where no source reaches).
+        """
+        src = np.asarray([self._check_node(n) for n in source_nodes], dtype=np.int64)
+        if src.size == 0:
+            return np.full(self.n_nodes, np.inf), np.full(self.n_nodes, -1, dtype=np.int64)
+        m = self.matrix(vehicle_class, conditions)
+        dist, _, sources = dijkstra(
+            m,
+            directed=True,
+            indices=src,
+            min_only=True,
+            return_predecessors=True,
+        )
+        # map source node -> first position in source_nodes
+        pos = np.full(self.n_nodes, -1, dtype=np.int64)
+        pos[src[::-1]] = np.arange(src.size - 1, -1, -1)
+        sources = np.asarray(sources)
+        index = np.where(sources >= 0, pos[np.maximum(sources, 0)], -1)
+        return np.asarray(dist), index.astype(np.int64)
+
+    def _path_edges(
+        self, a: int, b: int, vehicle_class: str, conditions: Any
+    ) -> tuple[list[int], float]:
+        """Edge indices of the fastest path a -> b and its time (UnreachableError if none)."""
+        times = self.edge_times(vehicle_class, conditions)
+        m = sp.csr_matrix(
+            (self._pair_times(times), self._indices, self._indptr),
+            shape=(self.n_nodes, self.n_nodes),
+        )
+        dist, pred = dijkstra(m, directed=True, indices=a, return_predecessors=True)
+        if not np.isfinite(dist[b]):
+            msg = (
+                f"no passable route for {vehicle_class} from node {a} "
+                f"({self.node_lon[a]:.5f}, {self.node_lat[a]:.5f}) to node {b} "
+                f"({self.node_lon[b]:.5f}, {self.node_lat[b]:.5f})"
+            )
+            raise UnreachableError(msg)
+        path = [b]
+        while path[-1] != a:
+            path.append(int(pred[path[-1]]))
+        path.reverse()
+        edges_out: list[int] = []
+        n_pairs = self._pair_start.size
+        for u, v in zip(path, path[1:], strict=False):
+            lo, hi = self._indptr[u], self._indptr[u + 1]
+            p = lo + int(np.searchsorted(self._indices[lo:hi], v))
+            e0 = self._pair_start[p]
+            e1 = self._pair_start[p + 1] if p + 1 < n_pairs else self._edge_order.size
+            cand = self._edge_order[e0:e1]
+            edges_out.append(int(cand[np.argmin(times[cand])]))
+        return edges_out, float(dist[b])
+
+    def route(
+        self,
+        from_node: int,
+        to_node: int,
+        vehicle_class: str,
+        conditions: Mapping[str, str | Iterable[str]] | None = None,
+    ) -> tuple[LineString, float]:
+        """Fastest route between two nodes: its WGS84 geometry and its time in seconds.
+
+        Raises
+        ------
+        UnreachableError
+            No passable route (closed segments, disconnected roads) or an unknown node.
+        """
+        a = self._check_node(from_node)
+        b = self._check_node(to_node)
+        _check_vehicle(vehicle_class)
+        if a == b:
+            lon, lat = float(self.node_lon[a]), float(self.node_lat[a])
+            return LineString([(lon, lat), (lon, lat)]), 0.0
+        edges, seconds = self._path_edges(a, b, vehicle_class, conditions)
+        coords: list[NDArray[np.float64]] = []
+        for e in edges:
+            piece = substring(self._geoms[self.edge_segment[e]], self._edge_p0[e], self._edge_p1[e])
+            xy = shapely.get_coordinates(piece)
+            if coords and len(xy) and np.allclose(coords[-1][-1], xy[0]):
+                xy = xy[1:]
+            if len(xy):
+                coords.append(xy)
+        allxy = np.concatenate(coords) if coords else self._node_xy[[a, b]]
+        if len(allxy) < 2:
+            allxy = np.vstack([allxy, allxy])
+        rlon, rlat = from_metric_xy(allxy[:, 0], allxy[:, 1])
+        return LineString(np.column_stack([rlon, rlat])), seconds
+
+    def route_segments(
+        self,
+        from_node: int,
+        to_node: int,
+        vehicle_class: str,
+        conditions: Mapping[str, str | Iterable[str]] | None = None,
+    ) -> list[str]:
+        """Segment ids along the fastest route, in travel order (consecutive repeats dropped)."""
+        a = self._check_node(from_node)
+        b = self._check_node(to_node)
+        _check_vehicle(vehicle_class)
+        if a == b:
+            return []
+        edges, _ = self._path_edges(a, b, vehicle_class, conditions)
+        out: list[str] = []
+        for e in edges:
+            sid = str(self.segment_ids[self.edge_segment[e]])
+            if not out or out[-1] != sid:
+                out.append(sid)
+        return out

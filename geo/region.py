@@ -1,0 +1,413 @@
+"""The region: road network, gazetteer, graph, units and duty points loaded from one folder.
+
+A region folder (``data/region/``) holds ``roads.geojson`` (required; any pyogrio-readable
+``roads.gpkg`` / ``roads.shp`` works too), ``places.geojson``, ``towns.csv``, ``units.csv``,
+``duty_points.csv``, ``sections.csv`` and ``road_chiefs.csv`` (schemas in the project's interface
+contracts and ``data/README.md``). :func:`load_region` caches one :class:`Region` per folder and
+file modification times, so an edited file is picked up on the next call.
+
+:meth:`Region.locate` is the locator the ingest parsers and ``winterops locate`` use.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry import box
+from shapely.geometry.base import BaseGeometry
+
+from geo.crs import WGS84, to_wgs84
+from geo.errors import (
+    CoordinateError,
+    GeoError,
+    OutsideRegionError,
+    StakeError,
+    UnknownPlaceError,
+)
+from geo.gazetteer import Gazetteer, Place
+from geo.network import RoadGraph
+from geo.roads import RoadNetwork, read_roads
+from geo.stakes import format_stake, parse_stake
+
+__all__ = ["LocateResult", "Region", "load_region"]
+
+ROAD_FILES = ("roads.geojson", "roads.gpkg", "roads.shp")
+UNIT_COLUMNS = (
+    "unit_id",
+    "name_zh",
+    "name_en",
+    "vehicle_class",
+    "capabilities",
+    "brigade",
+    "home_base",
+    "lon",
+    "lat",
+    "crew_hour_limit",
+)
+DUTY_COLUMNS = (
+    "id",
+    "kind",
+    "name_zh",
+    "name_en",
+    "road_code",
+    "km",
+    "lon",
+    "lat",
+    "admin_code",
+    "hours",
+    "source",
+)
+SECTION_COLUMNS = (
+    "section_id",
+    "road_code",
+    "km_from",
+    "km_to",
+    "name_zh",
+    "name_en",
+    "maintainer",
+    "road_chief_id",
+)
+CHIEF_COLUMNS = (
+    "road_chief_id",
+    "name_zh",
+    "name_en",
+    "title_zh",
+    "title_en",
+    "phone",
+    "section_id",
+)
+# A point this close (degrees, about 5 km) outside the simplified outline still counts as inside.
+_BOUNDS_SLACK_DEG = 0.05
+_COORD_RE = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*[,，;；\s]\s*([-+]?\d+(?:\.\d+)?)\s*$")
+_COORDISH_RE = re.compile(r"^[-+\d.\s,，;；]+$|^[-+]?\d+(?:\.\d+)?\s*[,，;；]")
+_STAKEISH_RE = re.compile(r"^(?:[GSXYZ]\d|K\d)|公里|KM$|\d\+\d")
+
+
+@dataclass(frozen=True)
+class LocateResult:
+    """Where a query resolved to.
+
+    Attributes
+    ----------
+    lon, lat
+        WGS84 position (the kilometre post's point, the place's seat, or the given point).
+    road, km, offset_m
+        Nearest road, its kilometre post there, and the distance to it in metres.
+    admin_code, admin_name
+        The banner containing the position (None outside every banner).
+    method
+        ``"stake"``, ``"place"`` or ``"coordinates"``.
+    segment_id
+        The segment nearest the position.
+    """
+
+    lon: float
+    lat: float
+    road: str | None
+    km: float | None
+    offset_m: float | None
+    admin_code: str | None
+    admin_name: str | None
+    method: str
+    segment_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of ``winterops locate --json`` (rounded: 1e-6 deg, 1 m)."""
+        return {
+            "lon": round(self.lon, 6),
+            "lat": round(self.lat, 6),
+            "road": self.road,
+            "km": None if self.km is None else round(self.km, 3),
+            "offset_m": None if self.offset_m is None else round(self.offset_m, 1),
+            "admin_code": self.admin_code,
+            "admin_name": self.admin_name,
+            "method": self.method,
+        }
+
+    @property
+    def stake(self) -> str | None:
+        """``"G331 K1520+300"`` of the nearest road, or None."""
+        if self.road is None or self.km is None:
+            return None
+        return f"{self.road} {format_stake(self.km)}"
+
+
+@dataclass
+class Region:
+    """Everything geographic about one deployment.
+
+    Attributes
+    ----------
+    network
+        Roads, segments and linear referencing.
+    gazetteer
+        Leagues, banners, towns.
+    graph
+        Road graph for travel times.
+    units
+        Units with their home bases (GeoDataFrame, points, EPSG:4326).
+    duty_points
+        Duty points, duty stations and warming points (GeoDataFrame, points).
+    sections, chiefs
+        Maintenance sections and their road chiefs.
+    bounds
+        Outline of the region (the province outline, else the union of the places, else a box
+        around the roads).
+    root
+        The folder it was loaded from.
+    """
+
+    network: RoadNetwork
+    gazetteer: Gazetteer
+    graph: RoadGraph
+    units: gpd.GeoDataFrame
+    duty_points: gpd.GeoDataFrame
+    sections: pd.DataFrame
+    chiefs: pd.DataFrame
+    bounds: BaseGeometry
+    root: Path | None = None
+    _bounds_slack: BaseGeometry | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self._bounds_slack is None:
+            self._bounds_slack = self.bounds.buffer(_BOUNDS_SLACK_DEG)
+        shapely.prepare(self._bounds_slack)
+
+    # ------------------------------------------------------------------ queries
+
+    def contains(self, lon: float, lat: float) -> bool:
+        """Whether a WGS84 point lies in the region (with ~5 km slack for simplified borders)."""
+        assert self._bounds_slack is not None
+        return bool(shapely.contains_xy(self._bounds_slack, lon, lat))
+
+    def admin_at(self, lon: float, lat: float) -> Place | None:
+        """The banner containing a WGS84 point (see :meth:`Gazetteer.admin_at`)."""
+        return self.gazetteer.admin_at(lon, lat)
+
+    def locate(self, query: str, crs: str = "wgs84") -> LocateResult:
+        """Resolve a kilometre post, a place name or ``"lat,lon"`` to a position on the network.
+
+        Parameters
+        ----------
+        query
+            ``"G331 K1520+300"`` (any form :func:`geo.stakes.parse_stake` reads, with a road
+            code), a league/banner/town name in Chinese or English (``"阿巴嘎旗"``,
+            ``"Xilinhot"``), or ``"lat,lon"`` in degrees (``"lon,lat"`` is recognised when the
+            first number cannot be a latitude).
+        crs
+            Datum of coordinates in the query: ``"wgs84"``, ``"gcj02"`` or ``"bd09"``.
+
+        Returns
+        -------
+        LocateResult
+
+        Raises
+        ------
+        UnknownRoadError
+            The road code is not in the network.
+        StakeError
+            A malformed kilometre post, one without a road code, or a kilometre outside the
+            road's range.
+        CoordinateError
+            Malformed coordinates or an unknown datum.
+        OutsideRegionError
+            Coordinates outside the region.
+        UnknownPlaceError
+            Text that is none of the three forms, or an unknown place name.
+        """
+        q = unicodedata.normalize("NFKC", str(query)).strip()
+        if not q:
+            msg = "empty location query (expected 'G331 K1520+300', a place name or 'lat,lon')"
+            raise UnknownPlaceError(msg)
+        m = _COORD_RE.match(q)
+        if m is not None:
+            return self._locate_coordinates(query, float(m[1]), float(m[2]), crs)
+        if _COORDISH_RE.match(q):
+            msg = f"malformed coordinates {query!r} (expected 'lat,lon', e.g. '43.94,116.08')"
+            raise CoordinateError(msg)
+        to_wgs84(116.0, 44.0, crs)  # validate the datum even when unused
+        compact = re.sub(r"\s+", "", q).upper()
+        if _STAKEISH_RE.search(compact):
+            try:
+                return self._locate_place(query)
+            except UnknownPlaceError:
+                pass
+            return self._locate_stake(query)
+        try:
+            return self._locate_place(query)
+        except UnknownPlaceError:
+            msg = (
+                f"cannot locate {query!r}: not a kilometre post (e.g. 'G331 K1520+300'), "
+                "not a known place name, not 'lat,lon'"
+            )
+            raise UnknownPlaceError(msg) from None
+
+    def _result(
+        self, lon: float, lat: float, method: str, stake: tuple[str, float] | None = None
+    ) -> LocateResult:
+        pos = self.network.point_to_stake(lon, lat)
+        admin = self.admin_at(lon, lat)
+        road, km, offset = pos.road_code, pos.km, pos.offset_m
+        if stake is not None:
+            road, km, offset = stake[0], stake[1], 0.0
+        return LocateResult(
+            lon=float(lon),
+            lat=float(lat),
+            road=road,
+            km=float(km),
+            offset_m=float(offset),
+            admin_code=admin.admin_code if admin else None,
+            admin_name=admin.name_zh if admin else None,
+            method=method,
+            segment_id=pos.segment_id,
+        )
+
+    def _locate_stake(self, query: str) -> LocateResult:
+        stake = parse_stake(query)
+        if stake.road_code is None:
+            msg = f"kilometre post {query!r} has no road code (write it as e.g. 'G331 K1520+300')"
+            raise StakeError(msg)
+        p = self.network.stake_to_point(stake.road_code, stake.km)
+        return self._result(p.x, p.y, "stake", (stake.road_code, stake.km))
+
+    def _locate_place(self, query: str) -> LocateResult:
+        place = self.gazetteer.find(query)
+        return self._result(place.lon, place.lat, "place")
+
+    def _locate_coordinates(self, query: str, a: float, b: float, crs: str) -> LocateResult:
+        lat, lon = a, b
+        if abs(a) > 90 >= abs(b):  # "lon,lat" written the other way round
+            lon, lat = a, b
+        wlon, wlat = to_wgs84(lon, lat, crs)
+        if not self.contains(wlon, wlat):
+            msg = (
+                f"point {query!r} (WGS84 lon {wlon:.5f}, lat {wlat:.5f}) is outside the region "
+                f"(bounds {', '.join(f'{v:.2f}' for v in self.bounds.bounds)})"
+            )
+            raise OutsideRegionError(msg)
+        return self._result(wlon, wlat, "coordinates")
+
+
+# ---------------------------------------------------------------------- loading
+
+
+def _read_csv(path: Path, columns: tuple[str, ...], str_cols: tuple[str, ...] = ()) -> pd.DataFrame:
+    if not path.exists():
+        return pd.DataFrame({c: [] for c in columns})
+    try:
+        df = pd.read_csv(path, dtype={c: str for c in str_cols}, keep_default_na=True)
+    except (OSError, ValueError, pd.errors.ParserError) as e:
+        msg = f"cannot read region file {str(path)!r}: {e}"
+        raise GeoError(msg) from e
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        msg = f"region file {str(path)!r} lacks column(s) {', '.join(missing)}"
+        raise GeoError(msg)
+    return df
+
+
+def _points(df: pd.DataFrame) -> gpd.GeoDataFrame:
+    lon = pd.to_numeric(df["lon"], errors="coerce").to_numpy(dtype=float)
+    lat = pd.to_numeric(df["lat"], errors="coerce").to_numpy(dtype=float)
+    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)
+
+
+def _road_file(root: Path) -> Path:
+    for name in ROAD_FILES:
+        if (root / name).exists():
+            return root / name
+    msg = f"region folder {str(root)!r} has no road file ({', '.join(ROAD_FILES)})"
+    raise GeoError(msg)
+
+
+def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
+    if not root.is_dir():
+        msg = f"region folder {str(root)!r} does not exist"
+        raise GeoError(msg)
+    out = []
+    for p in sorted(root.iterdir()):
+        if p.is_file():
+            st = p.stat()
+            out.append((p.name, st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+def load_region(region_dir: str | Path) -> Region:
+    """Load (or return the cached) region of a folder.
+
+    The cache key is the resolved path plus every file's modification time and size.
+
+    Raises
+    ------
+    NetworkFileError
+        The road file breaks the schema.
+    GeoError
+        The folder or its road file is missing, or a table lacks columns.
+    """
+    root = Path(region_dir).resolve()
+    return _load_region_cached(str(root), _fingerprint(root))
+
+
+@lru_cache(maxsize=4)
+def _load_region_cached(root_s: str, _fingerprint: tuple[tuple[str, int, int], ...]) -> Region:
+    root = Path(root_s)
+    roads = read_roads(_road_file(root))
+    network = RoadNetwork(roads)
+    graph = RoadGraph.from_segments(network.segments)
+    places_path = root / "places.geojson"
+    towns_path = root / "towns.csv"
+    towns = _read_csv(
+        towns_path, ("name_zh", "name_en", "kind", "lon", "lat", "admin_code"), ("admin_code",)
+    )
+    if places_path.exists():
+        places = gpd.read_file(places_path, engine="pyogrio")
+    else:
+        places = gpd.GeoDataFrame(
+            {
+                "admin_code": [],
+                "level": [],
+                "name_zh": [],
+                "name_en": [],
+                "parent_code": [],
+                "seat_lon": [],
+                "seat_lat": [],
+            },
+            geometry=gpd.GeoSeries([], crs=WGS84),
+            crs=WGS84,
+        )
+    gazetteer = Gazetteer(places, towns)
+    units = _points(_read_csv(root / "units.csv", UNIT_COLUMNS, ("unit_id",)))
+    duty = _points(_read_csv(root / "duty_points.csv", DUTY_COLUMNS, ("id", "admin_code")))
+    sections = _read_csv(root / "sections.csv", SECTION_COLUMNS, ("section_id",))
+    chiefs = _read_csv(root / "road_chiefs.csv", CHIEF_COLUMNS, ("road_chief_id", "phone"))
+    return Region(
+        network=network,
+        gazetteer=gazetteer,
+        graph=graph,
+        units=units,
+        duty_points=duty,
+        sections=sections,
+        chiefs=chiefs,
+        bounds=_bounds(gazetteer.places, roads),
+        root=root,
+    )
+
+
+def _bounds(places: gpd.GeoDataFrame, roads: gpd.GeoDataFrame) -> BaseGeometry:
+    if len(places):
+        prov = places[places["level"] == "province"]
+        geoms = prov.geometry if len(prov) else places.geometry
+        outline = shapely.union_all(np.asarray(geoms.to_numpy(), dtype=object))
+        if not outline.is_empty:
+            return outline
+    minx, miny, maxx, maxy = roads.total_bounds
+    return box(minx - 0.5, miny - 0.5, maxx + 0.5, maxy + 0.5)

@@ -1,0 +1,622 @@
+"""Road network files, ~1 km segments and linear referencing (kilometre post <-> point).
+
+Road file schema
+----------------
+Any file pyogrio reads (GeoPackage, Shapefile, GeoJSON, ...), one feature per road or road piece,
+line geometry in any CRS (converted to WGS84; a file without CRS is taken as WGS84). The vertex
+order is the direction of increasing kilometre posts.
+
+=================  ==========  =====================================================================
+field              required    meaning
+=================  ==========  =====================================================================
+road_code          yes         Chinese road code: G (national), S (provincial), X (county),
+                               Y (township), Z (special) + 1-4 digits, e.g. ``G331``
+km_start, km_end   yes         kilometre posts at the first and last vertex (km_end > km_start)
+geometry           yes         LineString (or a MultiLineString whose parts join into one line)
+name_zh, name_en   no          road names (default: the road code)
+road_class         no          expressway | national | provincial | county | township
+                               (default from the code: G/S + 1-2 or 4 digits = expressway)
+oneway             no          true when traffic runs only in vertex order (default false)
+speed_car_kmh      no          dry-road speed for cars (default by class)
+speed_truck_kmh    no          dry-road speed for trucks and plows (default by class)
+section_id         no          maintenance section the piece belongs to (its road chief)
+=================  ==========  =====================================================================
+
+Shapefile field names are cut to 10 characters: ``speed_car_`` / ``speed_truc`` and
+``km_start``/``km_end`` are recognised as well. Several features may share a road code when their
+kilometre ranges don't overlap.
+
+Between ``km_start`` and ``km_end`` the kilometre is interpolated linearly along the length of the
+line measured in :data:`geo.crs.METRIC_CRS`, so a road drawn with approximate geometry still has
+its real kilometre posts at both ends.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import ArrayLike
+from shapely.geometry import LineString, MultiLineString, Point
+from shapely.ops import linemerge, substring
+
+from geo.crs import METRIC_CRS, WGS84, from_metric_xy, to_metric, to_metric_xy
+from geo.errors import NetworkFileError, StakeError, UnknownRoadError
+from geo.stakes import ROAD_CODE_RE, format_stake
+
+__all__ = [
+    "DEFAULT_SPEEDS",
+    "ROAD_CLASSES",
+    "ROAD_COLUMNS",
+    "SEGMENT_COLUMNS",
+    "RoadNetwork",
+    "StakePosition",
+    "read_roads",
+    "road_class_for_code",
+    "segment_roads",
+    "validate_roads",
+]
+
+ROAD_CLASSES = ("expressway", "national", "provincial", "county", "township")
+REQUIRED_COLUMNS = ("road_code", "km_start", "km_end")
+ROAD_COLUMNS = (
+    "road_code",
+    "name_zh",
+    "name_en",
+    "road_class",
+    "km_start",
+    "km_end",
+    "oneway",
+    "speed_car_kmh",
+    "speed_truck_kmh",
+    "section_id",
+)
+SEGMENT_COLUMNS = (
+    "segment_id",
+    "road_code",
+    "road_name",
+    "road_name_en",
+    "road_class",
+    "km_from",
+    "km_to",
+    "length_m",
+    "section_id",
+    "oneway",
+    "speed_car_kmh",
+    "speed_truck_kmh",
+)
+# dry-road (car, truck) speeds in km/h by road class, from the national speed-limit rules
+DEFAULT_SPEEDS: dict[str, tuple[float, float]] = {
+    "expressway": (120.0, 100.0),
+    "national": (80.0, 70.0),
+    "provincial": (70.0, 60.0),
+    "county": (60.0, 50.0),
+    "township": (40.0, 35.0),
+}
+_SHP_ALIASES = {"speed_car_": "speed_car_kmh", "speed_truc": "speed_truck_kmh"}
+
+
+def road_class_for_code(code: str) -> str:
+    """Default road class from a road code (``G6`` expressway, ``G331`` national, ...)."""
+    letter, digits = code[0], code[1:]
+    if letter in "GS" and (len(digits) <= 2 or len(digits) == 4):
+        return "expressway"
+    return {"G": "national", "S": "provincial", "X": "county"}.get(letter, "township")
+
+
+def _line_of(geom: Any) -> LineString | None:
+    """The single LineString of a geometry, or None when it is not one continuous line."""
+    if isinstance(geom, LineString):
+        return geom
+    if isinstance(geom, MultiLineString):
+        merged = linemerge(geom)
+        if isinstance(merged, LineString):
+            return merged
+    return None
+
+
+def validate_roads(roads: gpd.GeoDataFrame, source: str = "road data") -> gpd.GeoDataFrame:
+    """Check a road frame against the schema, fill defaults and return it in WGS84.
+
+    Every problem is collected first, then one :class:`NetworkFileError` lists them all.
+
+    Parameters
+    ----------
+    roads
+        Frame with the columns of the module docstring.
+    source
+        Name used in error messages (the file path).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns :data:`ROAD_COLUMNS` + geometry (LineString, EPSG:4326), index 0..n-1.
+
+    Raises
+    ------
+    NetworkFileError
+        Missing fields, empty or broken geometry, non-line geometry, km_end <= km_start, an
+        unknown road-code prefix, unknown road class or overlapping ranges of one road.
+    """
+    gdf = roads.rename(columns={k: v for k, v in _SHP_ALIASES.items() if k in roads.columns})
+    gdf = gdf.rename(columns={c: c.lower() for c in gdf.columns if c != gdf.geometry.name})
+    problems: list[str] = []
+    if len(gdf) == 0:
+        msg = f"{source}: no road features"
+        raise NetworkFileError(msg)
+    missing = [c for c in REQUIRED_COLUMNS if c not in gdf.columns]
+    if missing:
+        problems.append(f"missing required field(s): {', '.join(missing)}")
+    if gdf.crs is None:
+        gdf = gdf.set_crs(WGS84)
+    elif not gdf.crs.equals(WGS84):
+        gdf = gdf.to_crs(WGS84)
+    gdf = gdf.reset_index(drop=True)
+
+    codes: list[str] = []
+    lines: list[LineString | None] = []
+    for i, (raw_code, geom) in enumerate(
+        zip(
+            gdf["road_code"] if "road_code" in gdf.columns else [None] * len(gdf),
+            gdf.geometry,
+            strict=True,
+        )
+    ):
+        where = f"feature {i}"
+        code = "" if raw_code is None or pd.isna(raw_code) else str(raw_code).strip().upper()
+        if code:
+            where += f" ({code})"
+        if "road_code" in gdf.columns:
+            if not code:
+                problems.append(f"{where}: empty road_code")
+            elif not ROAD_CODE_RE.match(code):
+                problems.append(
+                    f"{where}: unknown road code {raw_code!r} (expected G/S/X/Y/Z + 1-4 digits)"
+                )
+        codes.append(code)
+        line: LineString | None = None
+        if geom is None or geom.is_empty:
+            problems.append(f"{where}: empty geometry")
+        elif not isinstance(geom, LineString | MultiLineString):
+            problems.append(f"{where}: geometry is a {geom.geom_type}, not a line")
+        else:
+            line = _line_of(geom)
+            if line is None:
+                problems.append(f"{where}: MultiLineString parts do not join into one line")
+            elif not np.all(np.isfinite(shapely.get_coordinates(line))):
+                problems.append(f"{where}: geometry has non-finite coordinates")
+                line = None
+            elif line.length == 0:
+                problems.append(f"{where}: line has zero length")
+                line = None
+            else:
+                xy = shapely.get_coordinates(line)
+                if np.any(np.abs(xy[:, 0]) > 180) or np.any(np.abs(xy[:, 1]) > 90):
+                    problems.append(f"{where}: coordinates are not lon/lat degrees")
+                    line = None
+        lines.append(line)
+
+    km_start = np.full(len(gdf), np.nan)
+    km_end = np.full(len(gdf), np.nan)
+    if not missing:
+        km_start = pd.to_numeric(gdf["km_start"], errors="coerce").to_numpy(dtype=float)
+        km_end = pd.to_numeric(gdf["km_end"], errors="coerce").to_numpy(dtype=float)
+        for i in range(len(gdf)):
+            where = f"feature {i}" + (f" ({codes[i]})" if codes[i] else "")
+            if not (np.isfinite(km_start[i]) and np.isfinite(km_end[i])):
+                problems.append(
+                    f"{where}: km_start/km_end not numbers "
+                    f"({gdf['km_start'].iloc[i]!r}, {gdf['km_end'].iloc[i]!r})"
+                )
+            elif km_end[i] <= km_start[i]:
+                problems.append(f"{where}: km_end {km_end[i]:g} <= km_start {km_start[i]:g}")
+            elif km_start[i] < 0:
+                problems.append(f"{where}: negative km_start {km_start[i]:g}")
+        # pieces of one road must not overlap
+        by_code: dict[str, list[int]] = {}
+        for i, c in enumerate(codes):
+            if c and np.isfinite(km_start[i]) and km_end[i] > km_start[i]:
+                by_code.setdefault(c, []).append(i)
+        for c, idx in by_code.items():
+            idx.sort(key=lambda j: km_start[j])
+            for a, b in zip(idx, idx[1:], strict=False):
+                if km_start[b] < km_end[a] - 1e-9:
+                    problems.append(
+                        f"features {a} and {b} ({c}): kilometre ranges overlap "
+                        f"({km_start[a]:g}-{km_end[a]:g} and {km_start[b]:g}-{km_end[b]:g})"
+                    )
+
+    classes: list[str] = []
+    if "road_class" in gdf.columns:
+        for i, v in enumerate(gdf["road_class"]):
+            if v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() == "":
+                classes.append(road_class_for_code(codes[i]) if codes[i] else "township")
+                continue
+            cls = str(v).strip().lower()
+            if cls not in ROAD_CLASSES:
+                problems.append(
+                    f"feature {i}: unknown road_class {v!r} (expected {', '.join(ROAD_CLASSES)})"
+                )
+            classes.append(cls)
+    else:
+        classes = [road_class_for_code(c) if c else "township" for c in codes]
+
+    if problems:
+        shown = problems[:50]
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        msg = f"{source}: {len(problems)} problem(s):\n  " + "\n  ".join(shown) + more
+        raise NetworkFileError(msg)
+
+    def text_col(name: str, default: Iterable[str]) -> list[str]:
+        vals = gdf[name] if name in gdf.columns else [None] * len(gdf)
+        return [
+            d if v is None or (isinstance(v, float) and math.isnan(v)) or str(v) == "" else str(v)
+            for v, d in zip(vals, default, strict=True)
+        ]
+
+    def speed_col(name: str, which: int) -> np.ndarray:
+        default = np.array([DEFAULT_SPEEDS[c][which] for c in classes])
+        if name not in gdf.columns:
+            return default
+        vals = pd.to_numeric(gdf[name], errors="coerce").to_numpy(dtype=float)
+        return np.where(np.isfinite(vals) & (vals > 0), vals, default)
+
+    if "oneway" in gdf.columns:
+        oneway = [
+            str(v).strip().lower() in {"true", "1", "yes", "y", "t"}
+            if v is not None and not (isinstance(v, float) and math.isnan(v))
+            else False
+            for v in gdf["oneway"]
+        ]
+    else:
+        oneway = [False] * len(gdf)
+    section = text_col("section_id", [""] * len(gdf))
+    out = gpd.GeoDataFrame(
+        {
+            "road_code": codes,
+            "name_zh": text_col("name_zh", codes),
+            "name_en": text_col("name_en", codes),
+            "road_class": classes,
+            "km_start": km_start,
+            "km_end": km_end,
+            "oneway": oneway,
+            "speed_car_kmh": speed_col("speed_car_kmh", 0),
+            "speed_truck_kmh": speed_col("speed_truck_kmh", 1),
+            "section_id": [s or None for s in section],
+        },
+        geometry=gpd.GeoSeries(lines, crs=WGS84),
+        crs=WGS84,
+    )
+    extra = [c for c in gdf.columns if c not in out.columns and c != gdf.geometry.name]
+    for c in extra:
+        out[c] = gdf[c].to_numpy()
+    return out
+
+
+def read_roads(path: str | Path, layer: str | None = None) -> gpd.GeoDataFrame:
+    """Read and validate a road network file (GeoPackage, Shapefile, GeoJSON, ...).
+
+    Parameters
+    ----------
+    path
+        The file (a Shapefile's ``.shp``).
+    layer
+        Layer name for multi-layer files such as GeoPackage (default: the first).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        As :func:`validate_roads`.
+
+    Raises
+    ------
+    NetworkFileError
+        The file cannot be read, or breaks the schema (every problem listed).
+    """
+    p = Path(path)
+    if not p.exists():
+        msg = f"road network file {str(p)!r} does not exist"
+        raise NetworkFileError(msg)
+    try:
+        kwargs: dict[str, Any] = {"engine": "pyogrio"}
+        if layer is not None:
+            kwargs["layer"] = layer
+        gdf = gpd.read_file(p, **kwargs)
+    except Exception as e:  # pyogrio raises several DataSource/DataLayer errors
+        msg = f"cannot read road network file {str(p)!r}: {e}"
+        raise NetworkFileError(msg) from e
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry is None:
+        msg = f"road network file {str(p)!r} has no geometry column"
+        raise NetworkFileError(msg)
+    return validate_roads(gdf, source=str(p))
+
+
+def _segment_id(code: str, km: float) -> str:
+    return f"{code}:{km:.1f}"
+
+
+def segment_roads(roads: gpd.GeoDataFrame, length_m: float = 1000) -> gpd.GeoDataFrame:
+    """Cut roads into ~`length_m` segments, the unit that conditions attach to.
+
+    Cuts fall on whole multiples of `length_m` in kilometre-post terms (K1520, K1521, ...), so
+    ``G331 K1520+300`` lies in segment ``"G331:1520.0"``; a leftover shorter than 30 % of
+    `length_m` at a road end is merged into its neighbour. Cutting happens in
+    :data:`geo.crs.METRIC_CRS` with :func:`shapely.ops.substring`, the kilometre interpolated
+    linearly along the measured length.
+
+    Parameters
+    ----------
+    roads
+        Validated roads (:func:`validate_roads` / :func:`read_roads`).
+    length_m
+        Target segment length in kilometre-post metres.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns :data:`SEGMENT_COLUMNS` + geometry (EPSG:4326); ``segment_id`` is
+        ``"<road_code>:<km_from to 0.1 km>"`` (more decimals when needed to stay unique).
+    """
+    if length_m <= 0:
+        msg = f"segment length must be positive, got {length_m!r}"
+        raise ValueError(msg)
+    step = length_m / 1000.0
+    metric = to_metric(roads.geometry)
+    rows: list[dict[str, Any]] = []
+    geoms: list[LineString] = []
+    for r, line in zip(roads.itertuples(index=False), metric, strict=True):
+        k0, k1 = float(r.km_start), float(r.km_end)
+        total = line.length
+        cuts = [k0]
+        k = (math.floor(k0 / step + 1e-9) + 1) * step
+        while k < k1 - 1e-9:
+            cuts.append(k)
+            k += step
+        cuts.append(k1)
+        min_piece = 0.3 * step
+        if len(cuts) > 2 and cuts[1] - cuts[0] < min_piece:
+            del cuts[1]
+        if len(cuts) > 2 and cuts[-1] - cuts[-2] < min_piece:
+            del cuts[-2]
+        scale = total / (k1 - k0)
+        for a, b in zip(cuts, cuts[1:], strict=False):
+            d0, d1 = (a - k0) * scale, (b - k0) * scale
+            piece = substring(line, d0, d1)
+            if not isinstance(piece, LineString) or piece.length == 0:
+                continue
+            geoms.append(piece)
+            rows.append(
+                {
+                    "road_code": r.road_code,
+                    "road_name": r.name_zh,
+                    "road_name_en": r.name_en,
+                    "road_class": r.road_class,
+                    "km_from": a,
+                    "km_to": b,
+                    "length_m": piece.length,
+                    "section_id": r.section_id,
+                    "oneway": bool(r.oneway),
+                    "speed_car_kmh": float(r.speed_car_kmh),
+                    "speed_truck_kmh": float(r.speed_truck_kmh),
+                }
+            )
+    frame = pd.DataFrame(rows, columns=list(SEGMENT_COLUMNS[1:]))
+    ids = [_segment_id(c, k) for c, k in zip(frame["road_code"], frame["km_from"], strict=True)]
+    if len(set(ids)) != len(ids):
+        ids = [f"{c}:{k:.3f}" for c, k in zip(frame["road_code"], frame["km_from"], strict=True)]
+        seen: dict[str, int] = {}
+        for i, s in enumerate(ids):
+            n = seen.get(s, 0)
+            seen[s] = n + 1
+            if n:
+                ids[i] = f"{s}#{n}"
+    frame.insert(0, "segment_id", ids)
+    out = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=METRIC_CRS))
+    return out.to_crs(WGS84)
+
+
+@dataclass(frozen=True)
+class StakePosition:
+    """Where a point lies on the network.
+
+    Attributes
+    ----------
+    road_code, km
+        Nearest road and the kilometre post of the nearest point on it.
+    offset_m
+        Distance from the point to the road in metres.
+    segment_id
+        The segment that nearest point lies on.
+    """
+
+    road_code: str
+    km: float
+    offset_m: float
+    segment_id: str
+
+    @property
+    def stake(self) -> str:
+        """``"G331 K1520+300"``."""
+        return f"{self.road_code} {format_stake(self.km)}"
+
+
+class RoadNetwork:
+    """Roads + segments with linear referencing and fast snapping.
+
+    Parameters
+    ----------
+    roads
+        Validated roads (:func:`read_roads`).
+    segment_length_m
+        Target segment length passed to :func:`segment_roads`.
+    segments
+        Pre-built segments (skips segmentation; must come from these roads).
+
+    Attributes
+    ----------
+    roads, segments
+        GeoDataFrames in EPSG:4326.
+    """
+
+    def __init__(
+        self,
+        roads: gpd.GeoDataFrame,
+        segment_length_m: float = 1000,
+        segments: gpd.GeoDataFrame | None = None,
+    ) -> None:
+        self.roads = roads
+        self.segments = segments if segments is not None else segment_roads(roads, segment_length_m)
+        self._road_lines = np.asarray(to_metric(roads.geometry).to_numpy(), dtype=object)
+        self._seg_lines = np.asarray(to_metric(self.segments.geometry).to_numpy(), dtype=object)
+        self._tree = shapely.STRtree(self._seg_lines)
+        self._seg_ids = self.segments["segment_id"].to_numpy(dtype=object)
+        self._seg_codes = self.segments["road_code"].to_numpy(dtype=object)
+        self._seg_km0 = self.segments["km_from"].to_numpy(dtype=float)
+        self._seg_km1 = self.segments["km_to"].to_numpy(dtype=float)
+        self._seg_len = shapely.length(self._seg_lines)
+        self._by_code: dict[str, list[int]] = {}
+        for i, c in enumerate(roads["road_code"]):
+            self._by_code.setdefault(str(c), []).append(i)
+
+    @classmethod
+    def from_file(cls, path: str | Path, segment_length_m: float = 1000) -> RoadNetwork:
+        """Read a road file (:func:`read_roads`) and build the network."""
+        return cls(read_roads(path), segment_length_m)
+
+    @property
+    def road_codes(self) -> list[str]:
+        """Sorted road codes of the network."""
+        return sorted(self._by_code)
+
+    def road_range(self, road_code: str) -> list[tuple[float, float]]:
+        """The (km_start, km_end) ranges of a road's pieces, in order.
+
+        Raises
+        ------
+        UnknownRoadError
+            The network has no such road.
+        """
+        idx = self._pieces(road_code)
+        return sorted(
+            (float(self.roads["km_start"].iat[i]), float(self.roads["km_end"].iat[i])) for i in idx
+        )
+
+    def _pieces(self, road_code: str) -> list[int]:
+        code = str(road_code).strip().upper()
+        if code not in self._by_code:
+            known = ", ".join(self.road_codes[:30])
+            msg = f"unknown road {road_code!r}; the network has: {known}"
+            raise UnknownRoadError(msg)
+        return self._by_code[code]
+
+    def stake_to_point(self, road_code: str, km: float) -> Point:
+        """The WGS84 point of a kilometre post.
+
+        Parameters
+        ----------
+        road_code
+            e.g. ``"G331"`` (any case).
+        km
+            Kilometre post, e.g. 1520.3.
+
+        Raises
+        ------
+        UnknownRoadError
+            The road is not in the network.
+        StakeError
+            The kilometre is outside every piece of the road.
+        """
+        idx = self._pieces(road_code)
+        tol = 1e-6
+        for i in idx:
+            k0 = float(self.roads["km_start"].iat[i])
+            k1 = float(self.roads["km_end"].iat[i])
+            if k0 - tol <= km <= k1 + tol:
+                line = self._road_lines[i]
+                frac = min(max((km - k0) / (k1 - k0), 0.0), 1.0)
+                p = line.interpolate(frac * line.length)
+                lon, lat = from_metric_xy(p.x, p.y)
+                return Point(float(lon), float(lat))
+        ranges = ", ".join(
+            f"{format_stake(a)}-{format_stake(b)}" for a, b in self.road_range(road_code)
+        )
+        post = format_stake(km) if math.isfinite(km) and km >= 0 else repr(km)
+        msg = f"kilometre post {post} is outside road {str(road_code).upper()}'s range ({ranges})"
+        raise StakeError(msg)
+
+    def point_to_stake(self, lon: float, lat: float) -> StakePosition:
+        """Nearest road, kilometre post and offset of a WGS84 point (no distance limit)."""
+        x, y = to_metric_xy(lon, lat)
+        p = shapely.Point(float(x), float(y))
+        i = int(self._tree.nearest(p))
+        return self._position(i, p)
+
+    def _position(self, i: int, p: Point) -> StakePosition:
+        seg = self._seg_lines[i]
+        d = seg.project(p)
+        frac = d / self._seg_len[i] if self._seg_len[i] > 0 else 0.0
+        km = self._seg_km0[i] + (self._seg_km1[i] - self._seg_km0[i]) * frac
+        return StakePosition(
+            road_code=str(self._seg_codes[i]),
+            km=float(km),
+            offset_m=float(seg.distance(p)),
+            segment_id=str(self._seg_ids[i]),
+        )
+
+    def snap(self, lon: ArrayLike, lat: ArrayLike, tolerance_m: float = 250) -> pd.DataFrame:
+        """Snap WGS84 points to their nearest segment within `tolerance_m` (vectorised).
+
+        Parameters
+        ----------
+        lon, lat
+            Arrays (or scalars) of WGS84 degrees.
+        tolerance_m
+            Points farther than this from every segment get ``segment_id`` None.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Same length and order as the input: ``segment_id`` (None beyond tolerance),
+            ``distance_m``, ``road_code``, ``km`` (NaN / None beyond tolerance).
+        """
+        x, y = to_metric_xy(
+            np.atleast_1d(np.asarray(lon, float)), np.atleast_1d(np.asarray(lat, float))
+        )
+        n = x.shape[0]
+        pts = shapely.points(x, y)
+        (src, seg), dist = self._tree.query_nearest(
+            pts, max_distance=tolerance_m, return_distance=True, all_matches=False
+        )
+        seg_id = np.full(n, None, dtype=object)
+        road = np.full(n, None, dtype=object)
+        distance = np.full(n, np.nan)
+        km = np.full(n, np.nan)
+        if src.size:
+            d_along = shapely.line_locate_point(self._seg_lines[seg], pts[src])
+            frac = np.divide(
+                d_along, self._seg_len[seg], out=np.zeros(src.size), where=self._seg_len[seg] > 0
+            )
+            seg_id[src] = self._seg_ids[seg]
+            road[src] = self._seg_codes[seg]
+            distance[src] = dist
+            km[src] = self._seg_km0[seg] + (self._seg_km1[seg] - self._seg_km0[seg]) * frac
+        return pd.DataFrame(
+            {"segment_id": seg_id, "distance_m": distance, "road_code": road, "km": km}
+        )
+
+    def nearest_segments(self, lon: ArrayLike, lat: ArrayLike) -> np.ndarray:
+        """Positional index (into :attr:`segments`) of each point's nearest segment, no limit."""
+        x, y = to_metric_xy(
+            np.atleast_1d(np.asarray(lon, float)), np.atleast_1d(np.asarray(lat, float))
+        )
+        (src, seg) = self._tree.query_nearest(shapely.points(x, y), all_matches=False)
+        out = np.full(x.shape[0], -1, dtype=np.int64)
+        out[src] = seg
+        return out
