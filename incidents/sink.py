@@ -1,0 +1,386 @@
+"""The database sink of the ingest layer: parse results -> reports, alerts, quarantine.
+
+`DatabaseSink` implements :class:`ingest.runner.Sink`:
+
+- ``store_raw``: one :class:`~incidents.models.RawPayload` row per payload (sha256 unique).
+- ``store``: in one transaction, reports are inserted in batches with the dialect's
+  ``INSERT .. ON CONFLICT (kind, natural_key) DO NOTHING .. RETURNING`` (SQLite and
+  PostgreSQL), so re-ingesting adds nothing and the count of duplicates is exact. Alerts are
+  then applied one by one: an Update supersedes the alerts it references (state ``updated``,
+  ``superseded_by_id``), a Cancel withdraws them (state ``cancelled``); an Update or Cancel whose
+  referenced alert is not there yet is kept as it is and applied when that alert arrives; an
+  Update older than the one that already superseded its target is itself marked ``updated``.
+  Status Test/Exercise/Draft/System is stored as ``not_live``; a past ``expires`` as ``expired``.
+  Quarantine rows are inserted once (fingerprint unique).
+- ``record_feed_status``: upsert of :class:`~incidents.models.FeedStatus`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Text, cast, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from incidents.db import session_scope
+from incidents.models import (
+    Alert,
+    AlertState,
+    FeedStatus,
+    Quarantine,
+    RawPayload,
+    Report,
+)
+from ingest.archive import PayloadMeta
+from ingest.records import REPORT_COLUMNS, ParseResult
+from ingest.runner import StoreCounts
+
+BATCH = 5000
+NOT_LIVE = frozenset({"Test", "Exercise", "Draft", "System"})
+
+
+def _dialect_insert(session: Session, table: Any) -> Any:
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+    msg = f"DatabaseSink supports SQLite and PostgreSQL, not {name}"
+    raise NotImplementedError(msg)
+
+
+def _py(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.to_pydatetime()
+    if isinstance(v, float) and v != v:  # NaN
+        return None
+    if hasattr(v, "item") and not isinstance(v, (list, dict, str, bytes)):
+        try:
+            return v.item()
+        except (ValueError, AttributeError):
+            return v
+    return v
+
+
+def report_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Turn a report frame into row dicts for the ``reports`` table."""
+    if len(frame) == 0:
+        return []
+    cols = list(REPORT_COLUMNS)
+    out: list[dict[str, Any]] = []
+    geoms = list(frame.geometry) if "geometry" in frame else [None] * len(frame)
+    data = frame[[c for c in cols if c != "geometry"]].itertuples(index=False, name=None)
+    names = [c for c in cols if c != "geometry"]
+    for values, geom in zip(data, geoms, strict=True):
+        row = {k: _py(v) for k, v in zip(names, values, strict=True)}
+        place = row.pop("place", None)
+        attrs = dict(row.get("attributes") or {})
+        if place is not None and "place" not in attrs:
+            attrs["place"] = place
+        row["attributes"] = attrs
+        row["flags"] = list(row.get("flags") or [])
+        row["geometry"] = geom if geom is not None and not geom.is_empty else None
+        out.append(row)
+    return out
+
+
+def _batches(rows: Sequence[dict[str, Any]], size: int) -> Iterable[Sequence[dict[str, Any]]]:
+    for i in range(0, len(rows), size):
+        yield rows[i : i + size]
+
+
+def _split_key(key: str) -> tuple[str, str, datetime] | None:
+    try:
+        head, sent_text = key.rsplit(",", 1)
+        sender, identifier = head.split(",", 1)
+        sent = datetime.fromisoformat(sent_text)
+    except ValueError:
+        return None
+    if sent.tzinfo is None:
+        sent = sent.replace(tzinfo=UTC)
+    return sender, identifier, sent
+
+
+def _key(a: Alert) -> str:
+    return f"{a.sender},{a.identifier},{a.sent.astimezone(UTC).isoformat()}"
+
+
+class DatabaseSink:
+    """Store ingest results in the winterops database.
+
+    Parameters
+    ----------
+    session_factory
+        From :func:`incidents.db.session_factory`.
+    now
+        Clock for alert expiry (default: the current UTC time).
+    batch_size
+        Rows per INSERT batch.
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        now: datetime | None = None,
+        batch_size: int = BATCH,
+    ) -> None:
+        self.session_factory = session_factory
+        self._now = now
+        self.batch_size = batch_size
+
+    def now(self) -> datetime:
+        """The sink's clock."""
+        return self._now or datetime.now(UTC)
+
+    # ------------------------------------------------------------------ raw payloads
+
+    def store_raw(self, meta: PayloadMeta) -> None:
+        """Record a received payload (nothing when its sha256 is already there)."""
+        row = {
+            "sha256": meta.sha256,
+            "feed": meta.feed,
+            "source": meta.source,
+            "path": meta.path,
+            "size": meta.size,
+            "headers": {"url": meta.url, **meta.headers} if meta.url else dict(meta.headers),
+            "fetched_at": meta.fetched_at,
+        }
+        with session_scope(self.session_factory) as s:
+            stmt = _dialect_insert(s, RawPayload).on_conflict_do_nothing(index_elements=["sha256"])
+            s.execute(stmt, [row])
+
+    # ------------------------------------------------------------------ results
+
+    def store(self, kind: str, result: ParseResult) -> StoreCounts:
+        """Store one parse result in one transaction; return what happened."""
+        counts = StoreCounts()
+        rows = report_rows(result.frame)
+        with session_scope(self.session_factory) as s:
+            ids = self._insert_reports(s, rows, counts)
+            if result.alerts is not None and len(result.alerts):
+                self._store_alerts(s, result.alerts, ids, counts)
+            self._insert_quarantine(s, result)
+        return counts
+
+    def _insert_reports(
+        self, s: Session, rows: list[dict[str, Any]], counts: StoreCounts
+    ) -> dict[str, int]:
+        ids: dict[str, int] = {}
+        if not rows:
+            return ids
+        base = _dialect_insert(s, Report)
+        stmt = base.on_conflict_do_nothing(index_elements=["kind", "natural_key"]).returning(
+            Report.id, Report.natural_key
+        )
+        now = datetime.now(UTC)
+        for batch in _batches(rows, self.batch_size):
+            for r in batch:
+                r.setdefault("received_at", now)
+            got = s.execute(stmt, list(batch)).all()
+            for rid, key in got:
+                ids[key] = rid
+            counts.accepted += len(got)
+            counts.duplicates += len(batch) - len(got)
+        return ids
+
+    def _insert_quarantine(self, s: Session, result: ParseResult) -> None:
+        if not result.quarantine:
+            return
+        rows = [
+            {
+                "feed": q.feed,
+                "source": q.source,
+                "record": q.record,
+                "reason": q.reason,
+                "raw_sha256": q.raw_sha256,
+                "fingerprint": q.fingerprint,
+                "created_at": datetime.now(UTC),
+            }
+            for q in result.quarantine
+        ]
+        stmt = _dialect_insert(s, Quarantine).on_conflict_do_nothing(index_elements=["fingerprint"])
+        for batch in _batches(rows, self.batch_size):
+            s.execute(stmt, list(batch))
+
+    # ------------------------------------------------------------------ alerts
+
+    def _store_alerts(
+        self, s: Session, alerts: pd.DataFrame, ids: dict[str, int], counts: StoreCounts
+    ) -> None:
+        keys = [k for k in alerts["natural_key"] if k not in ids]
+        if keys:
+            for rid, key in s.execute(
+                select(Report.id, Report.natural_key).where(
+                    Report.kind == "alert", Report.natural_key.in_(keys)
+                )
+            ):
+                ids[key] = rid
+        records = alerts.to_dict("records")
+        records.sort(key=lambda r: _py(r["sent"]))
+        for rec in records:
+            self._store_alert(s, {k: _py(v) for k, v in rec.items()}, ids, counts)
+
+    def _find(self, s: Session, key: str) -> Alert | None:
+        parts = _split_key(key)
+        if parts is None:
+            return None
+        sender, identifier, sent = parts
+        return s.scalars(
+            select(Alert).where(
+                Alert.sender == sender, Alert.identifier == identifier, Alert.sent == sent
+            )
+        ).first()
+
+    def _store_alert(
+        self, s: Session, a: dict[str, Any], ids: dict[str, int], counts: StoreCounts
+    ) -> None:
+        existing = self._find(s, a["natural_key"])
+        if existing is not None:
+            return  # natural key: re-ingest adds nothing (counted as a duplicate report)
+        now = self.now()
+        status, msg_type = a["status"], a["msg_type"]
+        if status in NOT_LIVE:
+            state = AlertState.NOT_LIVE
+        elif msg_type == "Cancel":
+            state = AlertState.CANCELLED
+        elif a.get("expires") is not None and a["expires"] < now:
+            state = AlertState.EXPIRED
+        else:
+            state = AlertState.ACTUAL
+        alert = Alert(
+            report_id=ids.get(a["natural_key"]),
+            sender=a["sender"],
+            identifier=a["identifier"],
+            sent=a["sent"],
+            msg_type=msg_type,
+            status=status,
+            state=state.value,
+            references=list(a.get("references") or []),
+            event=a.get("event"),
+            hazard_class=a.get("hazard_class"),
+            severity=a.get("severity"),
+            colour=a.get("colour"),
+            onset=a.get("onset"),
+            expires=a.get("expires"),
+            headline=a.get("headline"),
+            description=a.get("description"),
+            language=a.get("language"),
+            infos=list(a.get("infos") or []),
+            temperature_c=a.get("temperature_c"),
+            wind_kmh=a.get("wind_kmh"),
+            area=a.get("geometry"),
+            area_codes=list(a.get("area_codes") or []),
+        )
+        s.add(alert)
+        s.flush()
+        # this message updates/cancels older ones
+        if msg_type in ("Update", "Cancel"):
+            for ref in alert.references:
+                target = self._find(s, ref)
+                if target is not None:
+                    self._apply(s, alert, target, counts)
+        # parked Update/Cancel messages that were waiting for this one
+        like = "%" + alert.identifier.replace("%", "").replace("_", "") + "%"
+        waiting = s.scalars(
+            select(Alert).where(
+                Alert.msg_type.in_(("Update", "Cancel")),
+                Alert.id != alert.id,
+                cast(Alert.references, Text).like(like),
+            )
+        ).all()
+        me = _key(alert)
+        for upd in sorted(waiting, key=lambda x: x.sent):
+            if me in (upd.references or []):
+                self._apply(s, upd, alert, counts)
+        # the same alert identifier sent again with an older time than a newer message
+        newer = s.scalars(
+            select(Alert)
+            .where(
+                Alert.sender == alert.sender,
+                Alert.identifier == alert.identifier,
+                Alert.sent > alert.sent,
+            )
+            .order_by(Alert.sent.desc())
+        ).first()
+        if newer is not None and alert.state in (AlertState.ACTUAL.value, AlertState.EXPIRED.value):
+            alert.state = AlertState.UPDATED.value
+            alert.superseded_by_id = newer.id
+
+    def _apply(self, s: Session, upd: Alert, target: Alert, counts: StoreCounts) -> None:
+        if upd.status != "Actual" and target.status == "Actual":
+            return  # a test message never changes a live alert
+        if target.superseded_by_id is not None:
+            current = s.get(Alert, target.superseded_by_id)
+            if current is not None and current.id != upd.id and current.sent >= upd.sent:
+                # an older Update replayed after a newer one: it is itself out of date
+                if upd.state == AlertState.ACTUAL.value:
+                    upd.state = AlertState.UPDATED.value
+                    upd.superseded_by_id = current.id
+                return
+        if target.state == AlertState.CANCELLED.value and upd.msg_type == "Update":
+            if target.msg_type != "Cancel":
+                return
+        target.superseded_by_id = upd.id
+        if upd.msg_type == "Cancel":
+            if target.state != AlertState.CANCELLED.value:
+                counts.cancelled += 1
+            target.state = AlertState.CANCELLED.value
+        else:
+            if target.state != AlertState.UPDATED.value:
+                counts.updated += 1
+            if target.state != AlertState.NOT_LIVE.value:
+                target.state = AlertState.UPDATED.value
+        s.flush()
+
+    # ------------------------------------------------------------------ feeds
+
+    def record_feed_status(self, feed: str, **fields: Any) -> None:
+        """Insert or update the status row of `feed` (only the given fields change)."""
+        allowed = {c.key for c in FeedStatus.__table__.columns} - {"feed"}
+        unknown = set(fields) - allowed
+        if unknown:
+            msg = f"unknown feed status field(s) {sorted(unknown)}"
+            raise ValueError(msg)
+        with session_scope(self.session_factory) as s:
+            row = s.get(FeedStatus, feed)
+            if row is None:
+                row = FeedStatus(
+                    feed=feed,
+                    kind=fields.get("kind", "unknown"),
+                    source=fields.get("source", ""),
+                )
+                s.add(row)
+            for k, v in fields.items():
+                setattr(row, k, v)
+
+    def feed_state(self) -> dict[str, dict[str, Any]]:
+        """Stored per-feed state for a restarted watcher (sha, ETag, Last-Modified)."""
+        with session_scope(self.session_factory) as s:
+            return {
+                f.feed: {
+                    "last_sha256": f.last_sha256,
+                    "etag": f.etag,
+                    "last_modified": f.last_modified,
+                }
+                for f in s.scalars(select(FeedStatus))
+            }
+
+
+def expire_alerts(session: Session, now: datetime) -> int:
+    """Mark live alerts whose ``expires`` has passed as ``expired``; return how many."""
+    res = session.execute(
+        update(Alert)
+        .where(Alert.state == AlertState.ACTUAL.value, Alert.expires < now)
+        .values(state=AlertState.EXPIRED.value)
+    )
+    return int(getattr(res, "rowcount", 0) or 0)
