@@ -33,7 +33,7 @@ SEED_CODES = {
     "152502": "锡林浩特市",
 }
 # banners whose DataV seat lies outside their own DataV outline (documented in the README)
-SEAT_OUTSIDE = {"150627"}  # Ejin Horo Banner: seat Altan Xiret sits on the Dongsheng side
+SEAT_OUTSIDE = {"150627"}  # Ejin Horo Banner: its seat lies in Kangbashi District in the source
 CAPABILITIES = {"rescue", "heavy_tow", "plow", "grit", "traffic_control", "medical"}
 VEHICLE_CLASSES = {"patrol_car", "plow", "grit_spreader", "heavy_tow", "rescue", "ambulance"}
 ROAD_CLASSES = {"expressway", "national", "provincial", "county", "township"}
@@ -411,3 +411,18 @@ def test_everything_inside_inner_mongolia(
     inside = shapely.contains(region, metric.to_crs(METRIC_CRS).to_numpy())
     assert inside.all(), pts[~inside]
     assert roads.to_crs(METRIC_CRS).geometry.within(region).all()
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not REALDATA.exists(), reason="../shared/realdata is absent")
+def test_seat_exceptions_hold_in_the_source() -> None:
+    """The seats outside their own banner are outside in the unsimplified GCJ-02 source too."""
+    location = json.loads((REALDATA / "location.json").read_text(encoding="utf-8"))
+    outside = set()
+    for path in (REALDATA / "citys").glob("15*.json"):
+        for feat in json.loads(path.read_text(encoding="utf-8"))["features"]:
+            code = str(feat["properties"]["adcode"])
+            seat = Point(location[code]["center"])
+            if not shapely.geometry.shape(feat["geometry"]).contains(seat):
+                outside.add(code)
+    assert outside == SEAT_OUTSIDE
