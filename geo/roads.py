@@ -608,7 +608,12 @@ class RoadNetwork:
             distance[src] = dist
             km[src] = self._seg_km0[seg] + (self._seg_km1[seg] - self._seg_km0[seg]) * frac
         return pd.DataFrame(
-            {"segment_id": seg_id, "distance_m": distance, "road_code": road, "km": km}
+            {
+                "segment_id": pd.Series(seg_id, dtype=object),
+                "distance_m": distance,
+                "road_code": pd.Series(road, dtype=object),
+                "km": km,
+            }
         )
 
     def nearest_segments(self, lon: ArrayLike, lat: ArrayLike) -> np.ndarray:

@@ -26,12 +26,12 @@ ROAD_CODE_RE = re.compile(r"^[GSXYZ]\d{1,4}$")
 _NUM = r"\d+(?:\.\d+)?"
 _ROAD = r"(?P<road>[GSXYZ]\d{1,4})"
 # words that may follow a road code: 线 (line), 国道/省道/县道/乡道/专用公路, 公路, 高速(公路)
-_ROAD_WORD = r"(?:线|国道|省道|县道|乡道|专用道|专用公路|高速公路|高速|公路)?"
-_SEP = r"[-_/,;:、，]?"
+_ROAD_WORD = r"(?:\s*(?:线|国道|省道|县道|乡道|专用道|专用公路|高速公路|高速|公路))?"
+_SEP = r"\s*[-_/,;:、，]?\s*"
 _KM = (
-    rf"(?:K(?P<k1>{_NUM})(?:\+(?P<m1>{_NUM})(?:M|米)?)?"
-    rf"|(?P<k2>{_NUM})KM"
-    rf"|(?P<k3>{_NUM})(?:公里|千米)(?:(?P<m3>{_NUM})(?:米|M))?)"
+    rf"(?:K\s*(?P<k1>{_NUM})(?:\s*\+\s*(?P<m1>{_NUM})\s*(?:M|米)?)?"
+    rf"|(?P<k2>{_NUM})\s*KM"
+    rf"|(?P<k3>{_NUM})\s*(?:公里|千米)(?:\s*(?P<m3>{_NUM})\s*(?:米|M))?)"
 )
 _STAKE_RE = re.compile(rf"^(?:{_ROAD}{_ROAD_WORD}{_SEP})?{_KM}$")
 
@@ -58,7 +58,7 @@ class Stake:
 
 def _normalize(text: str) -> str:
     s = unicodedata.normalize("NFKC", text).upper()
-    return re.sub(r"\s+", "", s)
+    return re.sub(r"\s+", " ", s).strip()
 
 
 def normalize_road_code(code: str) -> str:
@@ -69,7 +69,7 @@ def normalize_road_code(code: str) -> str:
     code
         Road code in any case or width, e.g. ``"g331"``, ``"Ｇ３３１"``.
     """
-    s = _normalize(str(code))
+    s = _normalize(str(code)).replace(" ", "")
     if not ROAD_CODE_RE.match(s):
         msg = f"{code!r} is not a road code (expected G/S/X/Y/Z and 1-4 digits, e.g. G331)"
         raise StakeError(msg)
