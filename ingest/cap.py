@@ -331,13 +331,12 @@ def _alert_row(
     if problems:
         flags.append("area_problems")
 
-    text_all = " ".join(
-        " ".join(str(i.get(k) or "") for k in ("event", "headline", "description"))
-        + " "
-        + " ".join(v for _, v in i.get("eventCodes", []))
-        for i in infos
-    )
-    hazard = classify_hazard(text_all)
+    by_field = [
+        " ".join(str(i.get(k) or "") for i in infos) for k in ("event", "headline", "description")
+    ]
+    by_field.insert(1, " ".join(v for i in infos for _, v in i.get("eventCodes", [])))
+    text_all = " ".join(by_field)
+    hazard = next((h for h in map(classify_hazard, by_field) if h), None)
     colour = colour_level(text_all)
     severity = info.get("severity") if info else None
     if colour:

@@ -75,6 +75,7 @@ DETECTION_TYPES = frozenset(
         "road_blocked",
     }
 )
+TEXT_ENCODINGS = ["utf_8", "gb18030", "gbk", "big5"]
 FT = 0.3048
 MPH = 1.609344
 OLDEST_PLAUSIBLE = datetime(2000, 1, 1).astimezone()
@@ -122,11 +123,15 @@ def decode_text(data: bytes) -> tuple[str, list[str]]:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError:
         pass
-    best = charset_normalizer.from_bytes(data).best()
+    best = charset_normalizer.from_bytes(data, cp_isolation=TEXT_ENCODINGS).best()
     if best is None:
-        msg = "text encoding cannot be determined (not UTF-8, GBK or GB18030)"
+        msg = "text encoding cannot be determined (not UTF-8, GB18030, GBK or Big5)"
         raise ParseError(msg)
-    return str(best), ["non_utf8_bytes", f"encoding:{best.encoding}"]
+    enc = "gb18030" if best.encoding in ("gbk", "gb2312") else best.encoding
+    try:
+        return data.decode(enc), ["non_utf8_bytes", f"encoding:{enc}"]
+    except UnicodeDecodeError:
+        return str(best), ["non_utf8_bytes", f"encoding:{best.encoding}"]
 
 
 # ------------------------------------------------------------------------------------ tracks
@@ -327,6 +332,7 @@ def _parse_track_csv(
     if fmt == "airdata":
         ilat, ilon = _col(header, "latitude"), _col(header, "longitude")
         itime = _col(header, "datetime(utc)", "datetime")
+        idate = None
         ih = _col(header, "height_above_takeoff(feet)", "height_above_takeoff(meters)")
         isp = _col(header, "speed(mph)", "speed(km/h)", "speed(m/s)")
         utc = True
@@ -337,6 +343,7 @@ def _parse_track_csv(
         isp = _col(
             header, "osd.hspeed [mph]", "osd.hspeed [km/h]", "osd.hspeed [m/s]", "osd.hspeed"
         )
+        idate = _col(header, "custom.date [local]", "custom.date")
         utc = False
     h_unit = header[ih].lower() if ih is not None else ""
     s_unit = header[isp].lower() if isp is not None else ""
@@ -366,6 +373,8 @@ def _parse_track_csv(
             coords.append((lon, lat))
         if itime is not None and itime < len(row) and row[itime].strip():
             t = row[itime].strip()
+            if idate is not None and idate < len(row) and row[idate].strip() and len(t) <= 15:
+                t = f"{row[idate].strip()} {t}"
             if utc and not t.endswith(("Z", "z")) and "+" not in t[10:]:
                 t += "+00:00"
             try:

@@ -186,7 +186,10 @@ def _feature(
         severity = COLOUR_SEVERITY[colour]
     if expires is not None and expires < (now or datetime.now(UTC)):
         flags.append("expired")
-    hazard = classify_hazard(text_all)
+    hazard = next(
+        (h for h in map(classify_hazard, (event or "", headline or "", description or "")) if h),
+        None,
+    )
     info = {
         "language": _str(p.get("language")) or "en-US",
         "category": _str(p.get("category")),

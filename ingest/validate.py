@@ -247,6 +247,8 @@ def mask_phone(phone: Any) -> str | None:
     s = re.sub(r"[\s\-()+]", "", str(phone))
     if not s or s.lower() == "nan":
         return None
+    if len(s) == 13 and s.startswith("86"):  # +86 country code before a mobile number
+        s = s[2:]
     if len(s) <= 4:
         return "*" * len(s)
     if len(s) <= 7:
