@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -355,19 +356,11 @@ def test_units(roads: gpd.GeoDataFrame) -> None:
         assert (units["unit_id"].str.startswith(f"{prefix}-PC")).sum() >= 3
 
 
-def _load_builder() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_places", REGION / "build_places.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.realdata
 @pytest.mark.skipif(not REALDATA.exists(), reason="../shared/realdata is absent")
 def test_seats_are_converted_datav_seats(places: gpd.GeoDataFrame) -> None:
     """Seats are the DataV GCJ-02 seats moved to WGS84 (100-900 m in this region), not copies."""
-    builder = _load_builder()
+    builder = _load_script("build_places")
     location = json.loads((REALDATA / "location.json").read_text(encoding="utf-8"))
     geod = Geod(ellps="WGS84")
     for row in places.itertuples():
@@ -426,3 +419,33 @@ def test_seat_exceptions_hold_in_the_source() -> None:
             if not shapely.geometry.shape(feat["geometry"]).contains(seat):
                 outside.add(code)
     assert outside == SEAT_OUTSIDE
+
+
+def _load_script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"_region_{name}", REGION / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_region_files_are_what_the_builder_writes(tmp_path: Path) -> None:
+    """The committed files match build_region.py's tables (rebuild and compare)."""
+    (tmp_path / "places.geojson").write_bytes((REGION / "places.geojson").read_bytes())
+    assert _load_script("build_region").main(["build_region.py", str(tmp_path)]) == 0
+    for name in [*COLUMNS, "roads.geojson"]:
+        assert (tmp_path / name).read_bytes() == (REGION / name).read_bytes(), name
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not REALDATA.exists(), reason="../shared/realdata is absent")
+def test_places_are_what_the_builder_writes(tmp_path: Path) -> None:
+    out = tmp_path / "places.geojson"
+    assert _load_script("build_places").main(["build_places.py", str(REALDATA), str(out)]) == 0
+    built = gpd.read_file(out)
+    shipped = gpd.read_file(REGION / "places.geojson")
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(built.drop(columns="geometry")), pd.DataFrame(shipped.drop(columns="geometry"))
+    )
+    assert built.geometry.geom_equals_exact(shipped.geometry, tolerance=1e-6).all()
