@@ -1,0 +1,5 @@
+"""``python -m incidents``: the ``winterops`` command line."""
+
+from incidents.cli import main
+
+main()

@@ -1,0 +1,85 @@
+"""Pieces every ``winterops`` command module shares: the ``--db`` option, settings, exits.
+
+Exit codes (design contract): 0 it ran, 1 a source or input could not be used at all,
+2 unusable arguments.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, NoReturn
+
+import click
+import typer
+from sqlalchemy import Engine
+
+from incidents.db import init_db, make_engine
+from incidents.settings import Settings
+
+EXIT_OK = 0
+EXIT_UNUSABLE_INPUT = 1
+EXIT_BAD_ARGUMENTS = 2
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        metavar="URL",
+        help="Database URL (default: WINTEROPS_DATABASE_URL, else var/winterops.db).",
+        show_default=False,
+    ),
+]
+"""The ``--db URL`` option every command takes (``db: DbOption = None``)."""
+
+
+def _global_db() -> str | None:
+    """The ``--db`` given before the command name (``winterops --db URL cmd``), if any."""
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None:
+        if isinstance(ctx.obj, dict) and ctx.obj.get("db"):
+            return str(ctx.obj["db"])
+        ctx = ctx.parent
+    return None
+
+
+def settings_for(db: str | None) -> Settings:
+    """Return the settings for a command: its own ``--db``, else the global one, else the env."""
+    return Settings.from_env().with_database(db or _global_db())
+
+
+def open_engine(settings: Settings) -> Engine:
+    """Open the settings' database and bring its schema up to date (Alembic ``upgrade head``).
+
+    Exits with status 1 and a one-line message when the database cannot be opened.
+    """
+    try:
+        engine = make_engine(settings.database_url)
+    except ValueError as e:
+        die(str(e), EXIT_BAD_ARGUMENTS)
+    try:
+        init_db(engine)
+    except Exception as e:  # noqa: BLE001 - any driver error becomes one clear line
+        engine.dispose()
+        die(f"cannot open database {_redact(settings.database_url)}: {_first_line(e)}",
+            EXIT_UNUSABLE_INPUT)
+    return engine
+
+
+def die(message: str, code: int = EXIT_UNUSABLE_INPUT) -> NoReturn:
+    """Print `message` on standard error and leave with exit status `code`."""
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a database URL before showing it."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is shown as given
+        return url
