@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
@@ -270,13 +271,25 @@ def _placeholder(command: str) -> Any:
     return not_yet
 
 
-def register_command_modules(target: typer.Typer) -> list[str]:
+def register_command_modules(
+    target: typer.Typer, modules: Mapping[str, tuple[str, ...]] | None = None
+) -> list[str]:
     """Register every area command module present; add placeholders for missing ones.
 
-    Returns the names of the placeholder commands.
+    Parameters
+    ----------
+    target
+        The app to register into.
+    modules
+        Module name -> its command names (default: :data:`COMMAND_MODULES`).
+
+    Returns
+    -------
+    list of str
+        The names of the placeholder commands.
     """
     missing: list[str] = []
-    for module_name, commands in COMMAND_MODULES.items():
+    for module_name, commands in (COMMAND_MODULES if modules is None else modules).items():
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as e:

@@ -1,0 +1,136 @@
+"""The winterops command line: help, users add (prompt/stdin, never an argument), placeholders,
+demo."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import typer
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from incidents.cli import app, register_command_modules
+from incidents.db import session_scope
+from incidents.errors import AuthError
+from incidents.models import AuditEvent, Unit, User
+from incidents.users import authenticate
+from tests.conftest import REPO_ROOT
+
+runner = CliRunner()
+CONTRACT_COMMANDS = ("demo", "serve", "users", "locate", "ingest", "hotspots", "recommend",
+                     "simulate", "export")
+
+
+@pytest.fixture(autouse=True)
+def _restore_env(monkeypatch):
+    # `winterops --db URL` exports the URL for command modules; keep tests apart
+    monkeypatch.delenv("WINTEROPS_DATABASE_URL", raising=False)
+
+
+def test_help_lists_the_contract_commands():
+    proc = subprocess.run(
+        [sys.executable, "-m", "incidents", "--help"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for command in CONTRACT_COMMANDS:
+        assert command in proc.stdout
+    assert "--db" in proc.stdout
+    users_help = runner.invoke(app, ["users", "add", "--help"])
+    assert users_help.exit_code == 0
+    assert "--password-stdin" in users_help.output and "--role" in users_help.output
+
+
+def test_users_add_from_stdin_then_login_works(db_url, session_factory):
+    result = runner.invoke(
+        app,
+        ["users", "add", "dora", "--role", "dispatcher", "--password-stdin", "--db", db_url],
+        input="cold-and-dark\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "added dispatcher dora" in result.output
+    with session_scope(session_factory) as s:
+        assert authenticate(s, "dora", "cold-and-dark").username == "dora"
+    with pytest.raises(AuthError), session_scope(session_factory) as s:
+        authenticate(s, "dora", "cold-and-dark\n")
+    listed = runner.invoke(app, ["--db", db_url, "users", "list", "--json"])  # global --db
+    assert listed.exit_code == 0, listed.output
+    assert [u["username"] for u in json.loads(listed.output)] == ["dora"]
+
+
+def test_users_add_refuses_without_a_terminal_or_stdin(db_url, session_factory):
+    result = runner.invoke(app, ["users", "add", "eve", "--role", "admin", "--db", db_url], input="")
+    assert result.exit_code == 2
+    assert "--password-stdin" in result.output
+    with session_scope(session_factory) as s:
+        assert s.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_password_is_never_an_argument(sqlite_url):
+    result = runner.invoke(
+        app, ["users", "add", "eve", "--role", "admin", "--password", "hunter2-hunter2",
+              "--db", sqlite_url]
+    )
+    assert result.exit_code == 2  # no such option
+    assert "No such option" in result.output
+
+
+def test_users_add_bad_arguments_exit_2(sqlite_url):
+    cases = [
+        (["users", "add", "pl", "--role", "patrol_lead"], "must be bound to a unit"),
+        (["users", "add", "pl", "--role", "patrol_lead", "--unit", "NO-SUCH"], "'NO-SUCH'"),
+        (["users", "add", "x", "--role", "king"], "king"),
+    ]
+    for args, expected in cases:
+        result = runner.invoke(app, [*args, "--password-stdin", "--db", sqlite_url],
+                               input="long-enough-pw\n")
+        assert result.exit_code == 2, (args, result.output)
+        assert expected in result.output
+    short = runner.invoke(app, ["users", "add", "y", "--role", "admin", "--password-stdin",
+                                "--db", sqlite_url], input="short\n")
+    assert short.exit_code == 2 and "too short" in short.output
+
+
+def test_missing_area_modules_become_placeholders_exiting_2():
+    target = typer.Typer()
+
+    @target.command()
+    def noop() -> None:
+        """Keep typer in group mode."""
+
+    missing = register_command_modules(
+        target, {"incidents.cli_not_written_yet": ("frobnicate", "export")}
+    )
+    assert missing == ["frobnicate", "export"]
+    for command in missing:
+        result = runner.invoke(target, [command, "eido", "--json", "x"])
+        assert result.exit_code == 2
+        assert f"{command}: not yet available" in result.output
+
+
+def test_demo_loads_units_and_users(db_url, session_factory, tmp_path, monkeypatch):
+    monkeypatch.setenv("WINTEROPS_VAR_DIR", str(tmp_path / "var"))
+    result = runner.invoke(app, ["demo", "--json", "--db", db_url])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["region"]["units"] > 0 and summary["region"]["segments"] > 0
+    with session_scope(session_factory) as s:
+        n_units = s.scalar(select(func.count()).select_from(Unit))
+        users = {u.username: (u.role, u.unit_id) for u in s.scalars(select(User))}
+        patrol_unit = s.get(Unit, users["patrol"][1])
+        assert s.scalars(select(AuditEvent).where(AuditEvent.action == "demo.load")).first()
+    assert n_units == summary["region"]["units"]
+    assert users["dispatcher"] == ("dispatcher", None)
+    assert users["admin"] == ("admin", None)
+    assert users["patrol"][0] == "patrol_lead"
+    assert patrol_unit is not None and patrol_unit.vehicle_class == "patrol_car"
+    with session_scope(session_factory) as s:
+        assert authenticate(s, "patrol", "winter-patrol").username == "patrol"
+    again = runner.invoke(app, ["demo", "--if-empty", "--db", db_url])
+    assert again.exit_code == 0, again.output
+    assert "nothing loaded" in again.output
+    with session_scope(session_factory) as s:
+        assert s.scalar(select(func.count()).select_from(Unit)) == n_units
