@@ -8,16 +8,15 @@ cannot be read, 2 unusable arguments.
 from __future__ import annotations
 
 import enum
-import importlib
 import json
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
 from geo.errors import GeoError
 from geo.region import LocateResult, load_region
-from incidents.settings import Settings
+from incidents.cli_common import EXIT_UNUSABLE_INPUT, DbOption, die, settings_for
 
 __all__ = ["locate", "register"]
 
@@ -28,19 +27,6 @@ class Datum(enum.StrEnum):
     wgs84 = "wgs84"
     gcj02 = "gcj02"
     bd09 = "bd09"
-
-
-def _die(msg: str, code: int) -> NoReturn:
-    """Print `msg` to stderr and exit with `code` (through ``incidents.cli_common.die`` if any)."""
-    try:
-        common = importlib.import_module("incidents.cli_common")
-    except ImportError:
-        common = None
-    die = getattr(common, "die", None)
-    if callable(die):
-        die(msg, code)
-    typer.echo(msg, err=True)
-    raise typer.Exit(code)
 
 
 def _describe(query: str, r: LocateResult) -> str:
@@ -60,25 +46,23 @@ def locate(
         Datum, typer.Option("--crs", case_sensitive=False, help="datum of lat,lon input")
     ] = Datum.wgs84,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
-    db: Annotated[
-        str | None, typer.Option("--db", help="database URL (default WINTEROPS_DATABASE_URL)")
-    ] = None,
+    db: DbOption = None,
     region_dir: Annotated[
         Path | None,
         typer.Option("--region", help="region folder (default: WINTEROPS_DATA_DIR/region)"),
     ] = None,
 ) -> None:
     """Resolve a road + kilometre post, a place name or lat,lon to WGS84, road, km and banner."""
-    settings = Settings.from_env().with_database(db)
+    settings = settings_for(db)
     folder = region_dir if region_dir is not None else settings.region_dir
     try:
         region = load_region(folder)
     except GeoError as e:
-        _die(f"cannot load the region from {str(folder)!r}: {e}", 1)
+        die(f"cannot load the region from {str(folder)!r}: {e}", EXIT_UNUSABLE_INPUT)
     try:
         result = region.locate(query, crs=crs.value)
     except GeoError as e:
-        _die(f"locate: {e}", 1)
+        die(f"locate: {e}", EXIT_UNUSABLE_INPUT)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
