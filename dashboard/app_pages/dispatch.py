@@ -1,0 +1,328 @@
+"""Dispatch page: the map, the incident queue, recommendations to confirm, the clocks."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import actions, data, mapui, ui
+from dashboard.escape import escape_markdown
+from dashboard.i18n import fmt_duration, fmt_time, t
+from incidents.errors import ConflictError, WinteropsError
+
+REFRESH_S = 20
+MAX_RECS = 8
+MAX_ACTIVE = 12
+
+
+def _label(prefix: str, value: object, lang: str) -> str:
+    return t(f"{prefix}.{value}", lang, default=str(value)) if value else ""
+
+
+def _stake(road: object, km: object) -> str:
+    if km is None or pd.isna(km):
+        return str(road or "")
+    k = float(km)  # type: ignore[arg-type]
+    return f"{road or ''} K{int(k)}+{round((k - int(k)) * 1000):03d}"
+
+
+def _run(action: str, fn: object, *args: object, **kwargs: object) -> None:
+    """Run an action; keep a message for the next run; rerun the whole page."""
+    lang = ui.lang()
+    ui.touch()
+    try:
+        fn(*args, **kwargs)  # type: ignore[operator]
+    except ConflictError as exc:
+        ui.flash("warning", t("dispatch.conflict", lang, error=str(exc)))
+    except (WinteropsError, ValueError) as exc:
+        ui.flash("error", t("dispatch.failed", lang, error=str(exc)))
+    else:
+        ui.flash("success", action)
+    st.rerun()
+
+
+@st.fragment(run_every=REFRESH_S)
+def status_strip() -> None:
+    """Stale-feed banner and the headline figures (refreshes by itself)."""
+    lang, url, settings = ui.lang(), ui.db_url(), ui.settings()
+    if ui.check_idle():
+        st.rerun()
+    now = ui.clock()
+    stale = data.stale_feeds(url, now)
+    if stale:
+        st.warning(t("dispatch.stale", lang, feeds=escape_markdown(", ".join(stale))))
+    incidents = data.incidents_open(url)
+    units = data.units(url)
+    tasks = data.tasks_open(url)
+    cover = data.coverage(url, settings)
+    cols = st.columns(5)
+    cols[0].metric(t("dispatch.open_incidents", lang), len(incidents))
+    people = int(incidents["people"].fillna(0).sum()) if len(incidents) else 0
+    cols[1].metric(t("dispatch.people", lang), people)
+    free = int((units["status"] == "available").sum()) if len(units) else 0
+    cols[2].metric(t("dispatch.free_units", lang), free)
+    open_tasks = int((tasks["status"] == "open").sum()) if len(tasks) else 0
+    cols[3].metric(t("dispatch.open_tasks", lang), open_tasks)
+    cols[4].metric(
+        t("dispatch.coverage", lang, minutes=int(settings.coverage_minutes)),
+        "—" if cover is None else f"{cover:.0%}",
+    )
+    ui.refreshed_caption(now)
+
+
+@st.fragment(run_every=REFRESH_S * 2)
+def situation_map() -> None:
+    """The map (its view survives the refresh: only the live layers are swapped)."""
+    mapui.show_map("dispatch_map", height=640)
+
+
+def incident_queue(lang: str, url: str) -> None:
+    """Open incidents by priority, each with its cold-exposure clock."""
+    incidents = data.incidents_open(url)
+    if incidents.empty:
+        st.info(t("common.none", lang))
+        return
+    now = pd.Timestamp(ui.clock())
+    first = pd.to_datetime(incidents["first_report_at"], utc=True)
+    exposed = incidents["people"].fillna(0) > 0
+    exposure = (now - first).dt.total_seconds().where(exposed)
+    table = pd.DataFrame(
+        {
+            t("col.id", lang): incidents["id"],
+            t("col.priority", lang): incidents["priority"].round(1),
+            t("col.kind", lang): [_label("kind", k, lang) for k in incidents["kind"]],
+            t("col.people", lang): incidents["people"],
+            t("col.vulnerable", lang): incidents["vulnerable"],
+            t("col.exposure", lang): [fmt_duration(s) for s in exposure],
+            t("col.stake", lang): [
+                _stake(r, k) for r, k in zip(incidents["road_code"], incidents["km"], strict=True)
+            ],
+            t("col.first_report", lang): [fmt_time(v) for v in incidents["first_report_at"]],
+            t("col.title", lang): incidents["title"].fillna(""),
+            t("col.notes", lang): incidents["notes"].fillna(""),
+        }
+    )
+    st.dataframe(table, hide_index=True, use_container_width=True, height=300)
+
+
+def recommendations(lang: str, url: str, user: actions.SessionUser) -> None:
+    """Recommended assignments with their reasons and one-click confirm / override."""
+    recs = data.recommendations(url, ui.settings())
+    if recs.empty:
+        st.info(t("dispatch.no_recs", lang))
+        return
+    units = data.units(url)
+    free = units[units["status"] == "available"] if len(units) else units
+    for rec in recs.head(MAX_RECS).itertuples():
+        with st.container(border=True):
+            eta_min = round(float(rec.eta_s) / 60.0)
+            st.markdown(
+                f"**{escape_markdown(_label('kind', rec.task_kind, lang))}** · "
+                f"{t('col.task', lang)} {int(rec.task_id)} → "
+                f"**{escape_markdown(rec.unit_id)}** · {t('col.eta', lang)}: {eta_min}"
+            )
+            reason_zh = str(getattr(rec, "reason_zh", "") or "")
+            reason = reason_zh if lang == "zh" and reason_zh else str(rec.reason)
+            st.caption(escape_markdown(reason))
+            runner = getattr(rec, "runner_up", None)
+            if isinstance(runner, dict) and runner.get("unit_id"):
+                st.caption(
+                    escape_markdown(
+                        t(
+                            "dispatch.runner_up",
+                            lang,
+                            unit=runner["unit_id"],
+                            eta=round(float(runner["eta_s"]) / 60.0),
+                        )
+                    )
+                )
+            key = f"{int(rec.task_id)}_{rec.unit_id}"
+            c1, c2, c3 = st.columns([1, 2, 1])
+            if c1.button(t("dispatch.confirm", lang), key=f"wo_conf_{key}", type="primary"):
+                done = t("dispatch.confirmed", lang, unit=rec.unit_id, task=int(rec.task_id))
+                replaces = getattr(rec, "replaces_assignment_id", None)
+                if getattr(rec, "action", "assign") == "reassign" and pd.notna(replaces):
+                    _run(
+                        done,
+                        actions.move_and_confirm,
+                        url,
+                        user,
+                        int(rec.task_id),
+                        rec.unit_id,
+                        int(replaces),  # type: ignore[arg-type]
+                        eta_s=float(rec.eta_s),
+                    )
+                _run(
+                    done,
+                    actions.confirm,
+                    url,
+                    user,
+                    int(rec.task_id),
+                    rec.unit_id,
+                    eta_s=float(rec.eta_s),
+                    explanation={"reason": rec.reason},
+                )
+            capable = (
+                [
+                    u
+                    for u, caps in zip(free["id"], free["capabilities"], strict=True)
+                    if u != rec.unit_id and rec.capability in (caps or [])
+                ]
+                if len(free)
+                else []
+            )
+            other = c2.selectbox(
+                t("dispatch.override_unit", lang),
+                options=capable,
+                key=f"wo_ovr_sel_{key}",
+                label_visibility="collapsed",
+                index=None,
+                placeholder=t("dispatch.override_unit", lang),
+            )
+            if c3.button(t("dispatch.override", lang), key=f"wo_ovr_{key}", disabled=other is None):
+                _run(
+                    t("dispatch.confirmed", lang, unit=other, task=int(rec.task_id)),
+                    actions.override,
+                    url,
+                    user,
+                    int(rec.task_id),
+                    str(other),
+                    rec.unit_id,
+                )
+
+
+def active_assignments(lang: str, url: str, user: actions.SessionUser) -> None:
+    """Active assignments with reassign and cancel."""
+    active = data.assignments(url)
+    if active.empty:
+        st.info(t("common.none", lang))
+        return
+    units = data.units(url)
+    free_ids = list(units.loc[units["status"] == "available", "id"]) if len(units) else []
+    for row in active.head(MAX_ACTIVE).itertuples():
+        c0, c1, c2, c3 = st.columns([3, 2, 1, 1])
+        c0.text(
+            f"#{row.id} {row.unit_id} → {_label('kind', row.task_kind, lang)} "
+            f"({t('col.task', lang)} {row.task_id}) · {_label('state', row.state, lang)}"
+        )
+        new_unit = c1.selectbox(
+            t("dispatch.reassign", lang),
+            options=free_ids,
+            index=None,
+            key=f"wo_re_sel_{row.id}",
+            label_visibility="collapsed",
+            placeholder=t("dispatch.reassign", lang),
+        )
+        if c2.button(
+            t("dispatch.reassign", lang), key=f"wo_re_{row.id}", disabled=new_unit is None
+        ):
+            _run(
+                t("dispatch.confirmed", lang, unit=new_unit, task=row.task_id),
+                actions.reassign,
+                url,
+                user,
+                int(row.id),
+                str(new_unit),
+                int(row.version),
+            )
+        if c3.button(t("dispatch.cancel", lang), key=f"wo_cancel_{row.id}"):
+            _run(
+                t("dispatch.cancel", lang), actions.cancel, url, user, int(row.id), int(row.version)
+            )
+
+
+def overdue_tasks(lang: str, url: str) -> None:
+    """Tasks whose stage has lasted longer than its limit, highlighted."""
+    late = data.overdue(url)
+    if late.empty:
+        st.success(t("dispatch.no_overdue", lang))
+        return
+    st.error(f"{t('dispatch.overdue', lang)}: {len(late)}")
+    table = pd.DataFrame(
+        {
+            t("col.task", lang): late.get("task_id"),
+            t("col.kind", lang): [_label("kind", k, lang) for k in late.get("task_kind", [])],
+            t("col.state", lang): [_label("state", s, lang) for s in late.get("stage", [])],
+            t("col.unit", lang): late.get("unit_id"),
+            t("col.since", lang): [fmt_time(v) for v in late.get("since", [])],
+            t("col.overdue_by", lang): [
+                fmt_duration(60 * (e - lim))
+                for e, lim in zip(
+                    late.get("elapsed_min", []), late.get("limit_min", []), strict=True
+                )
+            ],
+        }
+    )
+    st.dataframe(
+        table.style.set_properties(**{"background-color": "#fde0dc", "color": "#7f0000"}),
+        hide_index=True,
+        use_container_width=True,
+    )
+
+
+def hazards(lang: str, url: str) -> None:
+    """Open hazards by age with their road chief."""
+    frame = data.hazards_by_age(url)
+    if frame.empty:
+        st.info(t("common.none", lang))
+        return
+    table = pd.DataFrame(
+        {
+            t("col.id", lang): frame["hazard_id"],
+            t("col.condition", lang): [_label("condition", c, lang) for c in frame["condition"]],
+            t("col.stake", lang): [
+                _stake(r, k) for r, k in zip(frame["road_code"], frame["km"], strict=True)
+            ],
+            t("col.age", lang): [fmt_duration(h * 3600) for h in frame["age_h"]],
+            t("col.state", lang): frame["state"],
+            t("col.road_chief", lang): frame["road_chief"].fillna(""),
+            t("col.phone", lang): frame["road_chief_phone"].fillna(""),
+        }
+    )
+    st.dataframe(table, hide_index=True, use_container_width=True, height=300)
+
+
+@st.fragment(run_every=REFRESH_S)
+def work_panel() -> None:
+    """Queue, recommendations, active work, clocks (refreshes by itself)."""
+    lang, url, user = ui.lang(), ui.db_url(), ui.current_user()
+    if user is None:
+        return
+    tabs = st.tabs(
+        [
+            t("dispatch.recommendations", lang),
+            t("dispatch.queue", lang),
+            t("dispatch.active", lang),
+            t("dispatch.overdue", lang),
+            t("dispatch.hazards", lang),
+        ]
+    )
+    with tabs[0]:
+        recommendations(lang, url, user)
+    with tabs[1]:
+        incident_queue(lang, url)
+    with tabs[2]:
+        active_assignments(lang, url, user)
+    with tabs[3]:
+        overdue_tasks(lang, url)
+    with tabs[4]:
+        hazards(lang, url)
+
+
+def render() -> None:
+    """The dispatcher's console."""
+    lang = ui.lang()
+    st.subheader(t("page.dispatch", lang))
+    ui.show_flash()
+    try:
+        status_strip()
+        left, right = st.columns([3, 2], gap="medium")
+        with left:
+            situation_map()
+        with right:
+            work_panel()
+    except Exception as exc:  # noqa: BLE001 - a broken database shows a message, not a trace
+        st.error(t("common.db_error", lang, error=escape_markdown(exc)))
+
+
+render()

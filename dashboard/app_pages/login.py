@@ -1,0 +1,42 @@
+"""Log-in page: user name and password checked against the database (lockout counted there)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import actions, ui
+from dashboard.i18n import fmt_time, t
+from incidents.errors import AuthError
+
+
+def render() -> None:
+    """Show the log-in form and start a session on success."""
+    lang = ui.lang()
+    st.title(t("app.title", lang))
+    ui.show_flash()
+    with st.form("wo_login_form"):
+        st.subheader(t("login.title", lang))
+        username = st.text_input(t("login.username", lang), key="wo_login_user")
+        password = st.text_input(t("login.password", lang), type="password", key="wo_login_pw")
+        submitted = st.form_submit_button(t("login.submit", lang), type="primary")
+    if not submitted:
+        return
+    try:
+        user = actions.login(ui.db_url(), username, password)
+    except AuthError as exc:
+        until = actions.locked_until(ui.db_url(), username)
+        if until is not None:
+            st.error(t("login.locked", lang, until=fmt_time(until)))
+        elif "locked" in str(exc):
+            st.error(t("login.locked_generic", lang))
+        else:
+            st.error(t("login.failed", lang))
+        return
+    except ImportError:
+        st.error(t("login.unavailable", lang))
+        return
+    ui.set_user(user)
+    st.rerun()
+
+
+render()

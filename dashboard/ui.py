@@ -1,0 +1,160 @@
+"""Session helpers shared by the pages: settings, language, the logged-in user, idle logout.
+
+Everything per user lives in ``st.session_state`` (never in module globals: one Streamlit
+server serves every user). Keys are prefixed ``wo_``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import streamlit as st
+
+from dashboard import actions, data
+from dashboard.actions import SessionUser
+from dashboard.escape import escape_markdown
+from dashboard.i18n import LANGUAGES, fmt_time, t
+from incidents.settings import Settings
+
+__all__ = [
+    "BIG_BUTTONS_CSS",
+    "DARK_CSS",
+    "check_idle",
+    "current_user",
+    "flash",
+    "lang",
+    "language_selector",
+    "logout",
+    "set_user",
+    "settings",
+    "show_flash",
+    "touch",
+]
+
+_SETTINGS = "wo_settings"
+_USER = "wo_user"
+_LAST = "wo_last_active"
+_LANG = "wo_lang"
+_FLASH = "wo_flash"
+
+# Constant stylesheets (no data in them): big tap targets for gloves, and a night theme.
+BIG_BUTTONS_CSS = """
+<style>
+div[data-testid="stButton"] button, div[data-testid="stFormSubmitButton"] button {
+  min-height: 56px; min-width: 56px; font-size: 1.15rem; font-weight: 600;
+}
+</style>
+"""
+DARK_CSS = """
+<style>
+[data-testid="stAppViewContainer"], [data-testid="stHeader"], [data-testid="stSidebar"],
+[data-testid="stMain"] { background-color: #0f1216 !important; color: #e6e6e6 !important; }
+[data-testid="stMarkdownContainer"], [data-testid="stCaptionContainer"],
+[data-testid="stWidgetLabel"], h1, h2, h3, label, p, span { color: #e6e6e6 !important; }
+div[data-testid="stButton"] button { background-color: #263238 !important;
+  color: #ffffff !important; border-color: #546e7a !important; }
+</style>
+"""
+
+
+def settings() -> Settings:
+    """The settings of this session, built from the environment once per session."""
+    if _SETTINGS not in st.session_state:
+        st.session_state[_SETTINGS] = Settings.from_env()
+    value: Settings = st.session_state[_SETTINGS]
+    return value
+
+
+def lang() -> str:
+    """The interface language of this session ("zh" by default)."""
+    return str(st.session_state.get(_LANG, "zh"))
+
+
+def language_selector() -> str:
+    """A sidebar switch between Chinese and English; returns the chosen language."""
+    current = lang()
+    choice = st.sidebar.radio(
+        t("app.language", current),
+        options=list(LANGUAGES),
+        format_func=lambda code: LANGUAGES[code],
+        index=list(LANGUAGES).index(current),
+        horizontal=True,
+        key="wo_lang_radio",
+    )
+    st.session_state[_LANG] = choice
+    return str(choice)
+
+
+def touch() -> None:
+    """Record user activity (for the idle log-out)."""
+    st.session_state[_LAST] = time.time()
+
+
+def set_user(user: SessionUser) -> None:
+    """Start a logged-in session."""
+    st.session_state[_USER] = user
+    touch()
+
+
+def current_user() -> SessionUser | None:
+    """The logged-in user, or None."""
+    user = st.session_state.get(_USER)
+    return user if isinstance(user, SessionUser) else None
+
+
+def logout(reason: str = "logout") -> None:
+    """End the session (audited), keeping the language."""
+    user = current_user()
+    if user is not None:
+        with contextlib.suppress(Exception):  # the session ends even if the audit write fails
+            actions.logout(settings().database_url, user.username, reason=reason)
+    for key in (_USER, _LAST):
+        st.session_state.pop(key, None)
+
+
+def check_idle() -> bool:
+    """Log out after ``settings.session_idle_minutes`` without activity; True when it did."""
+    user = current_user()
+    if user is None:
+        return False
+    minutes = settings().session_idle_minutes
+    last = float(st.session_state.get(_LAST, time.time()))
+    if time.time() - last > minutes * 60:
+        logout(reason="idle")
+        flash("warning", t("login.idle", lang(), minutes=minutes))
+        return True
+    return False
+
+
+def flash(kind: str, text: str) -> None:
+    """Keep a message to show at the top of the next run ("success", "warning", "error")."""
+    st.session_state[_FLASH] = (kind, text)
+
+
+def show_flash() -> None:
+    """Show (and forget) the kept message, Markdown-escaped (it may quote data)."""
+    item: Any = st.session_state.pop(_FLASH, None)
+    if not item:
+        return
+    kind, text = item
+    show = {"success": st.success, "warning": st.warning, "error": st.error}.get(kind, st.info)
+    show(escape_markdown(text))
+
+
+def refreshed_caption(now: datetime | None = None) -> None:
+    """A small "data as of" line in Asia/Shanghai time."""
+    now = now or datetime.now(UTC)
+    st.caption(t("common.refreshed", lang(), time=fmt_time(now)))
+
+
+def db_url() -> str:
+    """The database URL of this session."""
+    return settings().database_url
+
+
+def clock() -> datetime:
+    """The operational now (the demo storm's clock when one is set)."""
+    return data.clock(db_url())
