@@ -399,6 +399,14 @@ def load_evidence(
 # ---------------------------------------------------------------------- states
 
 
+def standing_mask_cleared(ev: pd.DataFrame, last_clear: pd.Series) -> pd.Series:
+    """True for evidence rows observed at or before their segment's latest clear observation."""
+    if len(last_clear) == 0:
+        return pd.Series(False, index=ev.index)
+    lc = pd.to_datetime(ev["segment_id"].map(last_clear), utc=True)
+    return lc.notna() & (ev["observed_at"] <= lc)
+
+
 def segment_states(evidence: pd.DataFrame, threshold: float = OBSERVED_THRESHOLD) -> pd.DataFrame:
     """Combine evidence into the observed state of each segment (vectorised).
 
@@ -425,12 +433,13 @@ def segment_states(evidence: pd.DataFrame, threshold: float = OBSERVED_THRESHOLD
     ]
     if len(evidence) == 0:
         return pd.DataFrame(columns=out_cols, index=pd.Index([], name="segment_id"))
-    ev = evidence
+    ev = evidence.copy()
+    ev["observed_at"] = pd.to_datetime(ev["observed_at"], utc=True)
+    ev["clear"] = ev["clear"].astype(bool)
     clears = ev[ev["clear"]]
     last_clear = clears.sort_values("observed_at").groupby("segment_id").tail(1)
     last_clear = last_clear.set_index("segment_id")
-    lc_time = ev["segment_id"].map(last_clear["observed_at"])
-    alive = ~ev["clear"] & (lc_time.isna() | (ev["observed_at"] > lc_time))
+    alive = ~ev["clear"] & ~standing_mask_cleared(ev, last_clear["observed_at"])
     standing = ev[alive]
     hz = standing[standing["condition"].notna()].copy()
     result = pd.DataFrame(index=pd.Index(pd.unique(ev["segment_id"]), name="segment_id"))

@@ -59,6 +59,7 @@ from incidents.conditions import (
     load_evidence,
     segment_states,
     snap_new_reports,
+    standing_mask_cleared,
     update_conditions,
 )
 from incidents.errors import NotFoundError
@@ -907,12 +908,13 @@ def hotspots_from_evidence(
     clusters = hot_clusters(w, z, p, y, alpha=HOTSPOT_ALPHA)
     if not clusters:
         return empty
-    ev = evidence
+    ev = evidence.copy()
+    ev["observed_at"] = pd.to_datetime(ev["observed_at"], utc=True)
+    ev["clear"] = ev["clear"].astype(bool)
     clear_t = ev[ev["clear"]].groupby("segment_id")["observed_at"].max()
-    lc = ev["segment_id"].map(clear_t)
     standing = ev[
         ~ev["clear"]
-        & (lc.isna() | (ev["observed_at"] > lc))
+        & ~standing_mask_cleared(ev, clear_t)
         & (ev["condition"].notna() | ev["incident"].notna())
     ]
     ids_by_seg = standing.groupby("segment_id")["report_id"].agg(
