@@ -17,11 +17,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import shapely
 from sqlalchemy import Text, cast, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -71,25 +74,122 @@ def _py(v: Any) -> Any:
     return v
 
 
+def _column(frame: pd.DataFrame, name: str) -> list[Any]:
+    col = frame[name]
+    if pd.api.types.is_datetime64_any_dtype(col.dtype):
+        return [None if pd.isna(v) else v.to_pydatetime() for v in col]
+    values = col.tolist()
+    if col.dtype != object:
+        return [_py(v) for v in values]
+    return values
+
+
 def report_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Turn a report frame into row dicts for the ``reports`` table."""
+    """Turn a report frame (`ingest.records.REPORT_COLUMNS`) into row dicts for ``reports``."""
     if len(frame) == 0:
         return []
-    cols = list(REPORT_COLUMNS)
-    out: list[dict[str, Any]] = []
+    names = [c for c in REPORT_COLUMNS if c != "geometry"]
+    cols = {c: _column(frame, c) for c in names}
     geoms = list(frame.geometry) if "geometry" in frame else [None] * len(frame)
-    data = frame[[c for c in cols if c != "geometry"]].itertuples(index=False, name=None)
-    names = [c for c in cols if c != "geometry"]
-    for values, geom in zip(data, geoms, strict=True):
-        row = {k: _py(v) for k, v in zip(names, values, strict=True)}
+    out: list[dict[str, Any]] = []
+    for i, geom in enumerate(geoms):
+        row = {c: cols[c][i] for c in names}
         place = row.pop("place", None)
-        attrs = dict(row.get("attributes") or {})
+        attrs = row.get("attributes") or {}
         if place is not None and "place" not in attrs:
-            attrs["place"] = place
+            attrs = {**attrs, "place": place}
         row["attributes"] = attrs
-        row["flags"] = list(row.get("flags") or [])
+        row["flags"] = row.get("flags") or []
+        conf = row.get("confidence")
+        if conf is not None and conf != conf:  # NaN
+            row["confidence"] = None
+        km = row.get("km")
+        if km is not None and km != km:
+            row["km"] = None
         row["geometry"] = geom if geom is not None and not geom.is_empty else None
         out.append(row)
+    return out
+
+
+INSERT_COLUMNS = (
+    "kind",
+    "natural_key",
+    "source",
+    "raw_sha256",
+    "observed_at",
+    "received_at",
+    "subtype",
+    "confidence",
+    "road_code",
+    "km",
+    "flags",
+    "attributes",
+    "geometry",
+)
+
+
+def _insert_sql(dialect: str) -> str:
+    cols = ", ".join(INSERT_COLUMNS)
+    if dialect == "sqlite":
+        marks = ", ".join("?" for _ in INSERT_COLUMNS)
+    elif dialect == "postgresql":
+        marks = ", ".join(
+            "%s::json"
+            if c in ("flags", "attributes")
+            else "%s::geometry"
+            if c == "geometry"
+            else "%s"
+            for c in INSERT_COLUMNS
+        )
+    else:
+        msg = f"DatabaseSink supports SQLite and PostgreSQL, not {dialect}"
+        raise NotImplementedError(msg)
+    return (
+        f"INSERT INTO reports ({cols}) VALUES ({marks}) "  # noqa: S608 (fixed column names)
+        "ON CONFLICT (kind, natural_key) DO NOTHING"
+    )
+
+
+def _sqlite_time(dt: datetime) -> str:
+    # the storage format of SQLAlchemy's SQLite DATETIME, in UTC (as UTCDateTime stores it)
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _driver_params(
+    batch: Sequence[dict[str, Any]], dialect: str, now: datetime
+) -> list[tuple[Any, ...]]:
+    """Row tuples in `INSERT_COLUMNS` order, converted as the column types would."""
+    geoms = np.array([r.get("geometry") for r in batch], dtype=object)
+    if dialect == "postgresql":
+        wkb = shapely.to_wkb(shapely.set_srid(geoms, 4326), hex=True, include_srid=True)
+        received: Any = now
+    else:
+        wkb = shapely.to_wkb(geoms)
+        received = _sqlite_time(now)
+    out: list[tuple[Any, ...]] = []
+    dumps = json.dumps
+    for r, g in zip(batch, wkb, strict=True):
+        observed = r["observed_at"]
+        if observed is None or observed.tzinfo is None:
+            msg = f"report {r.get('natural_key')!r} has no timezone-aware observed_at"
+            raise ValueError(msg)
+        out.append(
+            (
+                r["kind"],
+                str(r["natural_key"]),
+                r["source"],
+                r.get("raw_sha256"),
+                observed if dialect == "postgresql" else _sqlite_time(observed),
+                received,
+                r.get("subtype"),
+                r.get("confidence"),
+                r.get("road_code"),
+                r.get("km"),
+                dumps(r.get("flags") or [], ensure_ascii=False),
+                dumps(r.get("attributes") or {}, ensure_ascii=False, default=str),
+                g,
+            )
+        )
     return out
 
 
@@ -175,22 +275,28 @@ class DatabaseSink:
     def _insert_reports(
         self, s: Session, rows: list[dict[str, Any]], counts: StoreCounts
     ) -> dict[str, int]:
+        """Fast path: one driver-level executemany per batch, INSERT .. ON CONFLICT DO NOTHING."""
         ids: dict[str, int] = {}
         if not rows:
             return ids
-        base = _dialect_insert(s, Report)
-        stmt = base.on_conflict_do_nothing(index_elements=["kind", "natural_key"]).returning(
-            Report.id, Report.natural_key
-        )
+        dialect = s.get_bind().dialect.name
+        sql = _insert_sql(dialect)
+        conn = s.connection()
         now = datetime.now(UTC)
         for batch in _batches(rows, self.batch_size):
-            for r in batch:
-                r.setdefault("received_at", now)
-            got = s.execute(stmt, list(batch)).all()
-            for rid, key in got:
+            params = _driver_params(batch, dialect, now)
+            res = conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
+            inserted = int(res.rowcount)
+            counts.accepted += inserted
+            counts.duplicates += len(batch) - inserted
+        alert_keys = [r["natural_key"] for r in rows if r["kind"] == "alert"]
+        if alert_keys:
+            for rid, key in s.execute(
+                select(Report.id, Report.natural_key).where(
+                    Report.kind == "alert", Report.natural_key.in_(alert_keys)
+                )
+            ):
                 ids[key] = rid
-            counts.accepted += len(got)
-            counts.duplicates += len(batch) - len(got)
         return ids
 
     def _insert_quarantine(self, s: Session, result: ParseResult) -> None:
