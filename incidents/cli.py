@@ -61,8 +61,15 @@ def _root(ctx: typer.Context, db: DbOption = None) -> None:
     """
     ctx.obj = {"db": db}
     if db:
-        # command modules that read WINTEROPS_DATABASE_URL themselves see it too
-        os.environ["WINTEROPS_DATABASE_URL"] = db
+        # the global --db becomes the default of every command's own --db (click default_map)
+        ctx.default_map = _db_defaults(ctx.command, db)
+
+
+def _db_defaults(command: Any, db: str) -> dict[str, Any]:
+    defaults: dict[str, Any] = {"db": db}
+    for name, sub in getattr(command, "commands", {}).items():
+        defaults[name] = _db_defaults(sub, db)
+    return defaults
 
 
 def _actor() -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Annotated, NoReturn
 
-import click
 import typer
 from sqlalchemy import Engine
 
@@ -31,19 +30,12 @@ DbOption = Annotated[
 """The ``--db URL`` option every command takes (``db: DbOption = None``)."""
 
 
-def _global_db() -> str | None:
-    """The ``--db`` given before the command name (``winterops --db URL cmd``), if any."""
-    ctx = click.get_current_context(silent=True)
-    while ctx is not None:
-        if isinstance(ctx.obj, dict) and ctx.obj.get("db"):
-            return str(ctx.obj["db"])
-        ctx = ctx.parent
-    return None
-
-
 def settings_for(db: str | None) -> Settings:
-    """Return the settings for a command: its own ``--db``, else the global one, else the env."""
-    return Settings.from_env().with_database(db or _global_db())
+    """Return the settings for a command: its ``--db`` when given, else from the environment.
+
+    ``winterops --db URL COMMAND`` reaches the command's own ``--db`` as its default.
+    """
+    return Settings.from_env().with_database(db)
 
 
 def open_engine(settings: Settings) -> Engine:

@@ -25,9 +25,9 @@ CONTRACT_COMMANDS = ("demo", "serve", "users", "locate", "ingest", "hotspots", "
 
 
 @pytest.fixture(autouse=True)
-def _restore_env(monkeypatch):
-    # `winterops --db URL` exports the URL for command modules; keep tests apart
-    monkeypatch.delenv("WINTEROPS_DATABASE_URL", raising=False)
+def _no_database_from_env(monkeypatch, tmp_path):
+    # without --db the commands would use this empty database, never the developer's
+    monkeypatch.setenv("WINTEROPS_DATABASE_URL", f"sqlite:///{tmp_path / 'elsewhere.db'}")
 
 
 def test_help_lists_the_contract_commands():
