@@ -289,12 +289,15 @@ def parse_calls(
             else:
                 records.append((f"item {i + 1}", {"_bad": item}))
     else:
-        reader = csv.reader(io.StringIO(text))
         try:
-            header = next(reader)
-        except StopIteration:
+            table = list(csv.reader(io.StringIO(text, newline="")))
+        except csv.Error as e:
+            msg = f"{source!r}: CSV cannot be read: {e}"
+            raise ParseError(msg) from e
+        if not table:
             msg = f"{source!r} is empty"
-            raise ParseError(msg) from None
+            raise ParseError(msg)
+        header = table[0]
         keys = [_alias(h, mapping) for h in header]
         if "call_id" not in keys or "time" not in keys:
             msg = (
@@ -302,7 +305,7 @@ def parse_calls(
                 "and time columns (use a mapping file for other exports)"
             )
             raise ParseError(msg)
-        for line, row in enumerate(reader, start=2):
+        for line, row in enumerate(table[1:], start=2):
             if not any(c.strip() for c in row):
                 continue
             rec = {k: v.strip() for k, v in zip(keys, row, strict=False) if k}

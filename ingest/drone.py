@@ -101,7 +101,11 @@ def parse_drone(
     if head.startswith((b"{", b"[")):
         return _parse_detections_geojson(data, source, sha, locator, now)
     text, flags = decode_text(data)
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as e:
+        msg = f"{source!r}: CSV cannot be read: {e}"
+        raise ParseError(msg) from e
     if not rows:
         msg = f"{source!r} is empty"
         raise ParseError(msg)

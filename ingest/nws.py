@@ -73,9 +73,8 @@ def parse_nws(
         try:
             alert, report = _feature(feat, source, sha, now, zones)
         except RecordError as e:
-            ident = (
-                str(feat.get("properties", {}).get("id", "?")) if isinstance(feat, dict) else "?"
-            )
+            props = feat.get("properties") if isinstance(feat, dict) else None
+            ident = str(props.get("id", "?")) if isinstance(props, dict) else "?"
             quarantine.append(QuarantineRow(FEED, source, f"feature #{i + 1} {ident}", str(e), sha))
             continue
         rows.append(alert)
