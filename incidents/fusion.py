@@ -101,6 +101,7 @@ PLACE_NAME_M = 30_000.0
 WINDOW_BEFORE = timedelta(hours=2)
 WINDOW_AFTER = timedelta(hours=6)
 HOTSPOT_ALPHA = 0.05
+MIN_HOTSPOT_EVIDENCE = 0.25  # a cluster needs at least this much evidence weight
 INCIDENT_HALF_LIFE_H = 12.0
 KIND_GROUPS = ({"stranded", "road_blocked"}, {"crash", "vehicle_in_ditch"})
 KIND_LABEL = {
@@ -891,7 +892,9 @@ def hotspots_from_evidence(
 
     Evidence weight per segment = the weights of the hazard and incident evidence still
     standing (after the latest clear observation); Gi* over the region's segments; significant
-    hot segments (one-sided p < 0.05) joined into clusters; ranked by their peak z.
+    hot segments (one-sided p < 0.05) joined into clusters; clusters with less evidence than
+    :data:`MIN_HOTSPOT_EVIDENCE` (e.g. one stale Waze report on a quiet network) are dropped;
+    ranked by their peak z.
     """
     segs = region.network.segments
     empty = gpd.GeoDataFrame(
@@ -905,7 +908,11 @@ def hotspots_from_evidence(
         return empty
     w = hotspot_weights(region)
     z, p = gi_star(y, w)
-    clusters = hot_clusters(w, z, p, y, alpha=HOTSPOT_ALPHA)
+    clusters = [
+        m
+        for m in hot_clusters(w, z, p, y, alpha=HOTSPOT_ALPHA)
+        if y[m].sum() >= MIN_HOTSPOT_EVIDENCE
+    ]
     if not clusters:
         return empty
     ev = evidence.copy()

@@ -1,0 +1,288 @@
+"""fuse(): incidents merged from calls/drone/Waze, hazards, tasks, idempotence, hotspots, CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from incidents.db import session_scope
+from incidents.fusion import current_hotspots, fuse, merge_incidents, split_incident
+from incidents.models import (
+    AuditEvent,
+    Hazard,
+    Incident,
+    Report,
+    RoadChief,
+    SegmentCondition,
+    Task,
+)
+from tests.fusion_region import NOW, at, report, tiny_region
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory):
+    return tiny_region(tmp_path_factory.mktemp("region"))
+
+
+def _call(point, minutes_ago, vehicles, people=0, vulnerable=0, **attrs):
+    a = {"vehicles": vehicles, "people": people, "vulnerable": vulnerable, **attrs}
+    a.setdefault("location_method", "coordinates")
+    return report("call", "stranded_vehicle", point, minutes_ago, attributes=a)
+
+
+def _fuse(session_factory, region, settings, now=NOW):
+    with session_scope(session_factory) as s:
+        return fuse(s, region, settings, now)
+
+
+def _incidents(session_factory):
+    with session_scope(session_factory) as s:
+        return s.scalars(select(Incident).order_by(Incident.id)).all()
+
+
+def test_same_group_merges_with_reasons(session_factory, settings, region):
+    with session_scope(session_factory) as s:
+        s.add(_call(at(region, "Y001", 5.0), 300, 35, 70, 6, needs=["heat"]))
+        s.add(_call(at(region, "Y001", 5.8, 40), 240, 30, 72))  # 0.8 km further, ~30 cars
+        s.add(  # a caller who gave only the township's name, 6 km away
+            _call(at(region, "Y001", 10.5, 800), 200, 35, location_method="place")
+        )
+        s.add(
+            report(
+                "drone_detection",
+                "stranded_vehicle",
+                at(region, "Y001", 5.3),
+                100,
+                confidence=0.9,
+                attributes={"flight_id": "F1"},
+            )
+        )
+        # not the same group: one car 1 km away, and a group on the national road 12 km away
+        s.add(_call(at(region, "Y001", 6.0), 150, 1, 2))
+        s.add(_call(at(region, "G999", 4.0), 150, 30, 60))
+    summary = _fuse(session_factory, region, settings)
+    assert summary.incidents_created == 3
+    assert summary.reports_merged == 3
+    incs = _incidents(session_factory)
+    group = max(incs, key=lambda i: len(i.report_ids))
+    assert len(group.report_ids) == 4
+    assert (group.vehicles, group.people, group.vulnerable) == (35, 72, 6)
+    assert group.road_code == "Y001"
+    assert 5.0 <= group.km <= 5.5  # placed by the drone, the most precise report
+    rules = [e["rule"] for e in group.merge_log]
+    assert rules[0] == "new"
+    assert set(rules[1:]) == {"along_road", "place_name"}
+    assert all(e["why"] for e in group.merge_log)
+    single = next(i for i in incs if i.vehicles == 1)
+    assert len(single.report_ids) == 1  # 1 vs 35 vehicles: not merged
+
+
+def test_fuse_is_idempotent(session_factory, settings, region):
+    with session_scope(session_factory) as s:
+        s.add(_call(at(region, "Y001", 5.0), 60, 10, 20))
+        s.add(report("drone_detection", "black_ice", at(region, "G999", 2.5), 30, confidence=0.9))
+        s.add(
+            report(
+                "waze",
+                "HAZARD_ON_ROAD_ICE",
+                at(region, "G999", 2.6),
+                20,
+                confidence=0.6,
+                attributes={"type": "WEATHERHAZARD"},
+            )
+        )
+    first = _fuse(session_factory, region, settings)
+    assert first.reports_fused == 3 and first.hazards_opened == 1 and first.tasks_created > 0
+
+    def counts():
+        with session_scope(session_factory) as s:
+            return [
+                s.scalar(select(func.count()).select_from(m))
+                for m in (Incident, Hazard, Task, SegmentCondition)
+            ]
+
+    before = counts()
+    again = _fuse(session_factory, region, settings)
+    assert counts() == before
+    assert all(v == 0 for k, v in again.to_json().items() if k != "segments_evaluated")
+
+
+def test_tasks_and_road_chief(session_factory, settings, region):
+    with session_scope(session_factory) as s:
+        s.add(RoadChief(id="RC01", name="张三", section_id="G999-01"))
+        s.add(_call(at(region, "Y001", 5.0), 60, 35, 70, 6))
+        s.add(
+            _call(
+                at(region, "G999", 20.0),
+                60,
+                1,
+                1,
+                vehicle_class="heavy_truck",
+                notes="半挂车侧滑进沟",
+            )
+        )
+        s.add(report("drone_detection", "black_ice", at(region, "G999", 2.5), 30, confidence=0.9))
+        s.add(
+            report("drone_detection", "snow_packed", at(region, "G999", 12.5), 30, confidence=0.9)
+        )
+    _fuse(session_factory, region, settings)
+    with session_scope(session_factory) as s:
+        incs = s.scalars(select(Incident)).all()
+        kinds = {
+            i.kind: sorted(t.kind for t in s.scalars(select(Task).where(Task.incident_id == i.id)))
+            for i in incs
+        }
+        assert kinds["stranded"] == ["medical", "plow", "rescue", "traffic_control"]
+        assert kinds["vehicle_in_ditch"] == ["heavy_tow", "traffic_control"]
+        hz = {h.condition: h for h in s.scalars(select(Hazard))}
+        assert hz["black_ice"].road_chief_id == "RC01"
+        assert hz["black_ice"].section_id == "G999-01"
+        assert "black ice on G999 K2+000-K3+000" in hz["black_ice"].reason
+        htasks = {
+            h.condition: [t.kind for t in s.scalars(select(Task).where(Task.hazard_id == h.id))]
+            for h in hz.values()
+        }
+        assert htasks == {"black_ice": ["grit"], "snow_packed": ["plow"]}
+        tasks = s.scalars(select(Task)).all()
+        assert all(t.capability == t.kind for t in tasks)
+        # people in the cold outrank a road hazard
+        stranded = next(i for i in incs if i.kind == "stranded")
+        grit = next(t for t in tasks if t.kind == "grit")
+        assert stranded.priority > grit.priority
+
+
+def test_patrol_clears_hazard_and_cancels_open_task(session_factory, settings, region):
+    with session_scope(session_factory) as s:
+        s.add(report("drone_detection", "black_ice", at(region, "G999", 2.5), 30, confidence=0.9))
+    _fuse(session_factory, region, settings)
+    with session_scope(session_factory) as s:
+        s.add(report("patrol", "clear", at(region, "G999", 2.5), -30))
+    summary = _fuse(session_factory, region, settings, NOW + timedelta(hours=1))
+    assert summary.hazards_cleared == 1 and summary.tasks_cancelled == 1
+    with session_scope(session_factory) as s:
+        h = s.scalars(select(Hazard)).one()
+        assert h.state == "cleared" and h.cleared_by.startswith("patrol report")
+        assert s.scalars(select(Task)).one().status == "cancelled"
+
+
+def test_priority_grows_while_people_wait(session_factory, settings, region):
+    with session_scope(session_factory) as s:
+        s.add(_call(at(region, "Y001", 5.0), 10, 5, 10))
+    _fuse(session_factory, region, settings)
+    p0 = _incidents(session_factory)[0].priority
+    _fuse(session_factory, region, settings, NOW + timedelta(hours=3))
+    inc = _incidents(session_factory)[0]
+    assert inc.priority > p0
+    with session_scope(session_factory) as s:
+        assert {t.priority for t in s.scalars(select(Task))} == {inc.priority}
+
+
+def test_split_and_merge_by_hand_are_audited(session_factory, settings, region):
+    with session_scope(session_factory) as s:
+        s.add(_call(at(region, "Y001", 5.0), 60, 20, 40))
+        s.add(_call(at(region, "Y001", 5.5), 50, 20, 40))
+    _fuse(session_factory, region, settings)
+    inc = _incidents(session_factory)[0]
+    assert len(inc.report_ids) == 2
+    with session_scope(session_factory) as s:
+        new = split_incident(s, region, "dispatcher", inc.id, [inc.report_ids[1]], NOW)
+        new_id = new.id
+    with session_scope(session_factory) as s:
+        a, b = s.get(Incident, inc.id), s.get(Incident, new_id)
+        assert len(a.report_ids) == 1 and len(b.report_ids) == 1
+        assert b.merge_log[0]["rule"] == "split"
+        assert (
+            s.scalar(select(func.count()).select_from(Task).where(Task.incident_id == new_id)) == 3
+        )
+        with pytest.raises(ValueError, match="proper"):
+            split_incident(s, region, "dispatcher", inc.id, a.report_ids, NOW)
+    with session_scope(session_factory) as s:
+        merge_incidents(s, region, "dispatcher", inc.id, new_id, NOW)
+    with session_scope(session_factory) as s:
+        a, b = s.get(Incident, inc.id), s.get(Incident, new_id)
+        assert b.status == "merged" and b.merged_into_id == a.id
+        assert len(a.report_ids) == 2 and a.merge_log[-1]["rule"] == "manual_merge"
+        open_b = s.scalars(
+            select(Task).where(Task.incident_id == new_id, Task.status == "open")
+        ).all()
+        assert open_b == []
+        actions = [e.action for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+        assert actions == ["incident.split", "incident.merge"]
+
+
+def test_hotspots_rank_the_ice_found_by_drones(session_factory, settings, region):
+    with session_scope(session_factory) as s:
+        for km in (2.5, 3.5, 4.5):
+            s.add(
+                report("drone_detection", "black_ice", at(region, "G999", km), 20, confidence=0.9)
+            )
+        s.add(
+            report(
+                "waze",
+                "HAZARD_ON_ROAD_ICE",
+                at(region, "G999", 28.5),
+                300,
+                attributes={"type": "WEATHERHAZARD"},
+            )
+        )
+    _fuse(session_factory, region, settings)
+    with session_scope(session_factory) as s:
+        hs = current_hotspots(s, region, settings, NOW)
+        kinds = {r.id: r.kind for r in s.scalars(select(Report))}
+    assert len(hs) == 1
+    top = hs.iloc[0]
+    assert top["rank"] == 1 and top["z"] > 1.645 and top["p"] < 0.05
+    assert top["condition"] == "black_ice"
+    assert top["reason"].startswith("black ice on G999 K2+000-K5+000")
+    assert "3 drone detections" in top["reason"]
+    assert sorted(kinds[i] for i in top["report_ids"]) == ["drone_detection"] * 3
+    assert top["segment_ids"] == ["G999:2.0", "G999:3.0", "G999:4.0"]
+    # the old, lone Waze report is no hotspot; once cleared by a patrol the ice is gone too
+    with session_scope(session_factory) as s:
+        for km in (2.5, 3.5, 4.5):
+            s.add(report("patrol", "clear", at(region, "G999", km), -10))
+    _fuse(session_factory, region, settings, NOW + timedelta(minutes=20))
+    with session_scope(session_factory) as s:
+        assert len(current_hotspots(s, region, settings, NOW + timedelta(minutes=20))) == 0
+
+
+def test_stranded_group_outranks_scattered_reports(session_factory, settings, region):
+    with session_scope(session_factory) as s:
+        for i, km in enumerate((5.0, 5.2, 5.4, 5.1)):
+            s.add(_call(at(region, "Y001", km), 600 - 10 * i, 35, 72))
+        s.add(report("drone_detection", "black_ice", at(region, "G999", 20.5), 20, confidence=0.9))
+    _fuse(session_factory, region, settings)
+    with session_scope(session_factory) as s:
+        hs = current_hotspots(s, region, settings, NOW)
+    # ten hours after the calls the group still tops the ranking: its incident is open
+    top = hs.iloc[0]
+    assert top["condition"] == "stranded"
+    assert "stranded vehicles on Y001" in top["reason"] and "4 calls" in top["reason"]
+    assert (hs["z"].diff().dropna() <= 0).all()
+
+
+def test_cli_hotspots_geojson(session_factory, settings, region, db_url, monkeypatch):
+    with session_scope(session_factory) as s:
+        for km in (2.5, 3.5, 4.5):
+            s.add(
+                report("drone_detection", "black_ice", at(region, "G999", km), 20, confidence=0.9)
+            )
+    from incidents.cli import app
+
+    runner = CliRunner()
+    args = ["hotspots", "--db", db_url, "--region", str(region.root), "--at", NOW.isoformat()]
+    res = runner.invoke(app, [*args, "--geojson"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["type"] == "FeatureCollection"
+    props = doc["features"][0]["properties"]
+    assert props["rank"] == 1 and props["z"] > 2 and len(props["report_ids"]) == 3
+    assert doc["features"][0]["geometry"]["type"] in ("LineString", "MultiLineString")
+    table = runner.invoke(app, args)
+    assert table.exit_code == 0 and "black ice on G999" in table.stdout
+    bad = runner.invoke(app, ["hotspots", "--db", db_url, "--at", "yesterday"])
+    assert bad.exit_code == 2
