@@ -331,3 +331,21 @@ def test_snap_scalar_and_order(network):
     assert isinstance(got, pd.DataFrame)
     idx = network.nearest_segments([p.x], [p.y])
     assert network.segments["segment_id"].iloc[int(idx[0])] == "S307:12.0"
+
+
+@pytest.mark.parametrize("tolerance_m", [3.0, 40.0, 250.0, 5000.0])
+def test_snap_exact_at_every_tolerance(network, tolerance_m):
+    # small tolerances use the cell index's sparse lookup, large ones its dense table
+    rng = np.random.default_rng(11)
+    seg_m = np.asarray(to_metric(network.segments.geometry).to_numpy(), dtype=object)
+    on = shapely.line_interpolate_point(
+        seg_m[rng.integers(0, len(seg_m), 300)], rng.random(300), normalized=True
+    )
+    xy = shapely.get_coordinates(on) + rng.normal(0, tolerance_m, (300, 2))
+    lon, lat = from_metric_xy(xy[:, 0], xy[:, 1])
+    got = network.snap(lon, lat, tolerance_m=tolerance_m)
+    best = shapely.distance(shapely.points(xy)[:, None], seg_m[None, :]).min(axis=1)
+    within = best <= tolerance_m
+    assert within.sum() > 100
+    assert got["segment_id"][~within].isna().all()
+    np.testing.assert_allclose(got["distance_m"][within], best[within], atol=1e-6)
