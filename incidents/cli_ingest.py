@@ -19,7 +19,16 @@ from typing import Annotated, Any
 
 import typer
 
-from incidents.db import init_db, make_engine, session_factory
+from incidents.cli_common import (
+    EXIT_BAD_ARGUMENTS,
+    EXIT_OK,
+    EXIT_UNUSABLE_INPUT,
+    DbOption,
+    die,
+    open_engine,
+    settings_for,
+)
+from incidents.db import session_factory
 from incidents.settings import Settings
 from incidents.sink import DatabaseSink
 from ingest.calls import CallMapping, load_mapping
@@ -27,22 +36,17 @@ from ingest.errors import ConfigError
 from ingest.http import Fetcher
 from ingest.runner import IngestSummary, load_watch_config, run_ingest, watch
 
-DbOpt = Annotated[
-    str | None,
-    typer.Option("--db", help="Database URL (default: WINTEROPS_DATABASE_URL or var/winterops.db)"),
-]
+DbOpt = DbOption
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object")]
 SourcesArg = Annotated[list[str], typer.Argument(help="URLs, files or folders")]
 
 
 def _settings(db: str | None) -> Settings:
-    return Settings.from_env().with_database(db)
+    return settings_for(db)
 
 
 def _sink(settings: Settings) -> DatabaseSink:
-    engine = make_engine(settings.database_url)
-    init_db(engine)
-    return DatabaseSink(session_factory(engine))
+    return DatabaseSink(session_factory(open_engine(settings)))
 
 
 def _fetcher(settings: Settings) -> Fetcher:
@@ -108,7 +112,7 @@ def _run(
         progress=not as_json and sys.stderr.isatty(),
     )
     _print(summary, as_json)
-    raise typer.Exit(1 if summary.unreadable else 0)
+    raise typer.Exit(EXIT_UNUSABLE_INPUT if summary.unreadable else EXIT_OK)
 
 
 def register(app: typer.Typer) -> None:
@@ -140,8 +144,7 @@ def register(app: typer.Typer) -> None:
             try:
                 m = load_mapping(mapping)
             except ConfigError as e:
-                typer.echo(f"error: {e}", err=True)
-                raise typer.Exit(2) from None
+                die(f"error: {e}", EXIT_BAD_ARGUMENTS)
         _run("calls", sources, as_json, db, m)
 
     @ingest_app.command("waze")
@@ -159,8 +162,7 @@ def register(app: typer.Typer) -> None:
         try:
             feeds = load_watch_config(config)
         except ConfigError as e:
-            typer.echo(f"error: {e}", err=True)
-            raise typer.Exit(2) from None
+            die(f"error: {e}", EXIT_BAD_ARGUMENTS)
         settings = _settings(db)
         sink = _sink(settings)
         try:
@@ -174,7 +176,7 @@ def register(app: typer.Typer) -> None:
                 known=sink.feed_state(),
             )
         except KeyboardInterrupt:
-            raise typer.Exit(0) from None
+            raise typer.Exit(EXIT_OK) from None
         for name, s in last.items():
             c = s.counts
             state = "unreadable" if s.unreadable else "ok"
@@ -183,7 +185,7 @@ def register(app: typer.Typer) -> None:
                 f"{len(s.quarantined)} quarantined"
             )
         failed = [n for n in (f.name for f in feeds) if n not in last or last[n].unreadable]
-        raise typer.Exit(1 if failed else 0)
+        raise typer.Exit(EXIT_UNUSABLE_INPUT if failed else EXIT_OK)
 
     app.add_typer(ingest_app, name="ingest")
 
