@@ -13,7 +13,6 @@ import getpass
 import importlib
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -140,16 +139,17 @@ def serve(
         sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
         "--server.headless=true",
         "--browser.gatherUsageStats=false",
+        # the URL to print: also keeps Streamlit from looking up an external IP address
+        f"--browser.serverAddress={address or 'localhost'}",
         f"--server.port={port}",
     ]
     if address:
         cmd.append(f"--server.address={address}")
-    typer.echo(f"winterops dashboard on http://localhost:{port}  (Ctrl+C stops it)")
-    try:
-        code = subprocess.call(cmd, env=env)  # noqa: S603 - fixed argv, no shell
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code)
+    typer.echo(f"winterops dashboard on http://{address or 'localhost'}:{port}  (Ctrl+C stops it)")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # become Streamlit: signals (Ctrl+C, a service manager's SIGTERM) reach it directly
+    os.execve(sys.executable, cmd, env)  # noqa: S606 - fixed argv, no shell
 
 
 # --------------------------------------------------------------------------------------------

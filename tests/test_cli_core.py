@@ -134,3 +134,46 @@ def test_demo_loads_units_and_users(db_url, session_factory, tmp_path, monkeypat
     assert "nothing loaded" in again.output
     with session_scope(session_factory) as s:
         assert s.scalar(select(func.count()).select_from(Unit)) == n_units
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_serve_starts_the_dashboard(sqlite_url, tmp_path):
+    import time
+    import urllib.request
+
+    from incidents.db import make_engine
+    from incidents.migrate import current_revision, head_revision
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "incidents", "serve", "--port", str(port), "--db", sqlite_url],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        health = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                    health = r.read().decode()
+                    break
+            except OSError:
+                time.sleep(0.5)
+        assert health == "ok", f"exit={proc.poll()}"
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert f"http://localhost:{port}" in out
+    eng = make_engine(sqlite_url)  # serve brought the schema up to date before starting
+    try:
+        assert current_revision(eng) == head_revision()
+    finally:
+        eng.dispose()
