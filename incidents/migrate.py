@@ -113,3 +113,37 @@ def schema_differences(engine: Engine) -> list[Any]:
             },
         )
         return list(compare_metadata(ctx, Base.metadata))
+
+
+def autogenerate_revision(message: str, rev_id: str | None = None) -> list[Path]:
+    """Write a new migration script for whatever the model has that the migrations lack.
+
+    Upgrades a scratch SQLite database to head, lets Alembic compare it with the model and
+    writes ``incidents/migrations/versions/<rev>_<message>.py``. Review the script (and add
+    hand-written parts) before committing it. Returns the written paths.
+    """
+    import tempfile
+
+    from incidents.db import make_engine
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'scratch.db'}")
+        try:
+            upgrade(engine)
+            with engine.begin() as conn:
+                scripts = command.revision(
+                    alembic_config(conn), message=message, autogenerate=True, rev_id=rev_id
+                )
+        finally:
+            engine.dispose()
+    found = scripts if isinstance(scripts, list) else [scripts]
+    return [Path(s.path) for s in found if s is not None]
+
+
+if __name__ == "__main__":  # python -m incidents.migrate "add a column"
+    import sys
+
+    if len(sys.argv) != 2:
+        raise SystemExit('usage: python -m incidents.migrate "what the new revision does"')
+    for written in autogenerate_revision(sys.argv[1]):
+        print(f"wrote {written}: review it before committing")
