@@ -30,7 +30,7 @@ the normal approximation, one-sided for hot spots: ``p = P(Z >= z)``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -54,15 +54,18 @@ __all__ = [
 NODE_GRID_M = 1.0  # end points closer than this (metric) are the same node
 
 
-def _metric_lines(segments: gpd.GeoDataFrame | gpd.GeoSeries) -> gpd.GeoSeries:
+def _metric_array(segments: gpd.GeoDataFrame | gpd.GeoSeries | NDArray[Any]) -> NDArray[Any]:
+    """Segment lines in the metric CRS as a shapely array (an array input is taken as metric)."""
+    if isinstance(segments, np.ndarray):
+        return segments
     geoms = segments.geometry if isinstance(segments, gpd.GeoDataFrame) else segments
     if geoms.crs is None:
         geoms = geoms.set_crs("EPSG:4326")
-    return geoms.to_crs(METRIC_CRS)
+    return np.asarray(geoms.to_crs(METRIC_CRS).to_numpy(), dtype=object)
 
 
 def network_adjacency(
-    segments: gpd.GeoDataFrame | gpd.GeoSeries, k_hops: int = 1
+    segments: gpd.GeoDataFrame | gpd.GeoSeries | NDArray[Any], k_hops: int = 1
 ) -> sparse.csr_matrix:
     """Return the boolean segment adjacency along the network, up to `k_hops` steps.
 
@@ -72,19 +75,23 @@ def network_adjacency(
     Parameters
     ----------
     segments
-        LineString segments (GeoDataFrame or GeoSeries; CRS taken as WGS84 when missing).
+        LineString segments (GeoDataFrame or GeoSeries; CRS taken as WGS84 when missing), or
+        a numpy object array of lines already in the metric CRS.
     k_hops
         Neighbourhood order along the network (0: only self).
     """
-    lines = _metric_lines(segments)
-    n = len(lines)
+    arr = _metric_array(segments)
+    n = len(arr)
     if n == 0:
         return sparse.csr_matrix((0, 0), dtype=bool)
-    arr = lines.to_numpy()
-    starts = shapely.get_coordinates(shapely.get_point(arr, 0))
-    ends = shapely.get_coordinates(shapely.get_point(arr, -1))
-    keys = np.round(np.vstack([starts, ends]) / NODE_GRID_M).astype(np.int64)
-    _, node = np.unique(keys, axis=0, return_inverse=True)
+    coords, index = shapely.get_coordinates(arr, return_index=True)
+    first = np.searchsorted(index, np.arange(n), side="left")
+    last = np.searchsorted(index, np.arange(n), side="right") - 1
+    ends = np.round(np.vstack([coords[first], coords[last]]) / NODE_GRID_M).astype(np.int64)
+    key = (ends[:, 0] - ends[:, 0].min()) * (int(ends[:, 1].max() - ends[:, 1].min()) + 1) + (
+        ends[:, 1] - ends[:, 1].min()
+    )
+    _, node = np.unique(key, return_inverse=True)
     node = node.ravel()
     rows = np.concatenate([np.arange(n), np.arange(n)])
     inc = sparse.csr_matrix(
@@ -99,8 +106,8 @@ def network_adjacency(
     return reach
 
 
-def _midpoints_xy(segments: gpd.GeoDataFrame | gpd.GeoSeries) -> NDArray[np.float64]:
-    lines = _metric_lines(segments).to_numpy()
+def _midpoints_xy(segments: gpd.GeoDataFrame | gpd.GeoSeries | NDArray[Any]) -> NDArray[np.float64]:
+    lines = _metric_array(segments)
     mids = shapely.line_interpolate_point(lines, 0.5, normalized=True)
     return shapely.get_coordinates(mids)
 
@@ -111,10 +118,12 @@ def spatial_adjacency(
     """Return the sparse matrix of midpoint distances (metres) between segments within a band.
 
     Entry ``(i, j)`` holds the distance of the midpoints of segments i and j when it is at most
-    `distance_m` (i != j); the diagonal is empty. `segments` may also be an ``(n, 2)`` array of
-    metric x/y midpoints.
+    `distance_m` (i != j); the diagonal is empty. `segments` may also be a numpy object array of
+    metric lines, or an ``(n, 2)`` array of metric x/y midpoints.
     """
     if isinstance(segments, gpd.GeoDataFrame | gpd.GeoSeries):
+        xy = _midpoints_xy(segments)
+    elif isinstance(segments, np.ndarray) and segments.dtype == object:
         xy = _midpoints_xy(segments)
     else:
         xy = np.asarray(segments, dtype=np.float64).reshape(-1, 2)
@@ -162,8 +171,9 @@ def segment_weights(
     if kind not in ("binary", "distance"):
         msg = f"unknown weights kind {kind!r}; expected 'binary' or 'distance'"
         raise ValueError(msg)
-    net = network_adjacency(segments, k_hops).astype(np.float64)
-    dist = spatial_adjacency(segments, distance_m)
+    lines = _metric_array(segments)
+    net = network_adjacency(lines, k_hops).astype(np.float64)
+    dist = spatial_adjacency(lines, distance_m)
     if kind == "binary":
         w = (net + dist.astype(bool).astype(np.float64)).astype(bool).astype(np.float64)
     else:
