@@ -18,6 +18,7 @@ they go); cars slow to a crawl in drifting snow; ``closed`` is impassable for ev
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -106,6 +107,13 @@ SPEED_FACTORS: dict[str, dict[str, float]] = {
         "poor_visibility": 0.6,
     },
 }
+
+
+# vehicle class -> condition -> factor, including "clear" and "closed"
+_FACTOR_TABLES: dict[str, dict[str, float]] = {
+    vc: {"clear": 1.0, "closed": 0.0, **factors} for vc, factors in SPEED_FACTORS.items()
+}
+_MATRIX_CACHE_SIZE = 6
 
 
 def _check_vehicle(vehicle_class: str) -> str:
@@ -200,6 +208,8 @@ class RoadGraph:
         junction_m: float = 50.0,
     ) -> None:
         self.segments = segments
+        self._lock = threading.Lock()
+        self._matrix_cache: list[list[Any]] = []
         self.merge_m = merge_m
         self.junction_m = junction_m
         self._build()
@@ -271,8 +281,8 @@ class RoadGraph:
                 pos_j = shapely.line_locate_point(geoms[sj], vpts[vi])
                 links_a.append(add_cuts(si, pos_i))
                 links_b.append(add_cuts(sj, pos_j))
-            # crossings between vertices
-            a, b = tree.query(geoms, predicate="intersects")
+            # roads crossing between vertices (touching ends are handled above)
+            a, b = tree.query(geoms, predicate="crosses")
             keep = (a < b) & (road_id[a] != road_id[b])
             a, b = a[keep], b[keep]
             if a.size:
@@ -427,11 +437,21 @@ class RoadGraph:
         """
         vc = _check_vehicle(vehicle_class)
         f = np.ones(len(self.segment_ids))
-        if conditions:
-            for sid, cond in conditions.items():
-                i = self._seg_index.get(str(sid))
-                if i is not None:
-                    f[i] = min(f[i], _worst_factor(vc, cond))
+        if not conditions:
+            return f
+        table = _FACTOR_TABLES[vc]
+        get = self._seg_index.get
+        idx: list[int] = []
+        val: list[float] = []
+        for sid, cond in conditions.items():
+            i = get(sid if isinstance(sid, str) else str(sid))
+            if i is None:
+                continue
+            fac = table.get(cond) if isinstance(cond, str) else None
+            idx.append(i)
+            val.append(_worst_factor(vc, cond) if fac is None else fac)
+        if idx:
+            np.minimum.at(f, np.asarray(idx, dtype=np.int64), np.asarray(val))
         return f
 
     def edge_times(
@@ -463,6 +483,30 @@ class RoadGraph:
             return times
         return np.minimum.reduceat(times[self._edge_order], self._pair_start)
 
+    def _cached(self, vehicle_class: str, conditions: Mapping[str, Any] | None) -> list[Any]:
+        """Cache entry [vc, conditions copy, pair times, CSR, reversed CSR] for these inputs.
+
+        Dispatch asks for many searches under the same conditions; comparing a dict with the
+        cached copy (C speed) is far cheaper than rebuilding the matrix from 10k conditions.
+        """
+        vc = _check_vehicle(vehicle_class)
+        cond = dict(conditions) if conditions else None
+        with self._lock:
+            for k, entry in enumerate(self._matrix_cache):
+                if entry[0] == vc and entry[1] == cond:
+                    self._matrix_cache.append(self._matrix_cache.pop(k))
+                    return entry
+        data = self._pair_times(self.edge_times(vc, cond))
+        shape = (self.n_nodes, self.n_nodes)
+        fwd = sp.csr_matrix((data, self._indices, self._indptr), shape=shape)
+        rev = sp.csr_matrix((data[self._perm_t], self._indices_t, self._indptr_t), shape=shape)
+        entry = [vc, cond, data, fwd, rev]
+        with self._lock:
+            self._matrix_cache.append(entry)
+            while len(self._matrix_cache) > _MATRIX_CACHE_SIZE:
+                self._matrix_cache.pop(0)
+        return entry
+
     def matrix(
         self,
         vehicle_class: str,
@@ -470,12 +514,13 @@ class RoadGraph:
         *,
         reverse: bool = False,
     ) -> sp.csr_matrix:
-        """CSR matrix of edge travel times (s); `reverse` gives the transpose (to-one queries)."""
-        data = self._pair_times(self.edge_times(vehicle_class, conditions))
-        shape = (self.n_nodes, self.n_nodes)
-        if reverse:
-            return sp.csr_matrix((data[self._perm_t], self._indices_t, self._indptr_t), shape=shape)
-        return sp.csr_matrix((data, self._indices, self._indptr), shape=shape)
+        """CSR matrix of edge travel times (s); `reverse` gives the transpose (to-one queries).
+
+        Parallel edges between two nodes are reduced to the fastest; closed edges are ``inf``.
+        Returns a copy the caller may modify.
+        """
+        entry = self._cached(vehicle_class, conditions)
+        return (entry[4] if reverse else entry[3]).copy()
 
     def _check_node(self, node: int) -> int:
         i = int(node)
@@ -491,7 +536,7 @@ class RoadGraph:
         conditions: Mapping[str, str | Iterable[str]] | None = None,
     ) -> NDArray[np.float64]:
         """Seconds from `node` to every node (``inf`` where unreachable)."""
-        m = self.matrix(vehicle_class, conditions)
+        m = self._cached(vehicle_class, conditions)[3]
         return np.asarray(dijkstra(m, directed=True, indices=self._check_node(node)))
 
     def travel_times_to(
@@ -501,7 +546,7 @@ class RoadGraph:
         conditions: Mapping[str, str | Iterable[str]] | None = None,
     ) -> NDArray[np.float64]:
         """Seconds from every node to `node` (Dijkstra on the reversed graph)."""
-        m = self.matrix(vehicle_class, conditions, reverse=True)
+        m = self._cached(vehicle_class, conditions)[4]
         return np.asarray(dijkstra(m, directed=True, indices=self._check_node(node)))
 
     def travel_time_matrix(
@@ -514,7 +559,7 @@ class RoadGraph:
         nodes = np.asarray([self._check_node(n) for n in from_nodes], dtype=np.int64)
         if nodes.size == 0:
             return np.empty((0, self.n_nodes))
-        m = self.matrix(vehicle_class, conditions)
+        m = self._cached(vehicle_class, conditions)[3]
         return np.atleast_2d(np.asarray(dijkstra(m, directed=True, indices=nodes)))
 
     def nearest_source(
@@ -542,7 +587,7 @@ class RoadGraph:
         src = np.asarray([self._check_node(n) for n in source_nodes], dtype=np.int64)
         if src.size == 0:
             return np.full(self.n_nodes, np.inf), np.full(self.n_nodes, -1, dtype=np.int64)
-        m = self.matrix(vehicle_class, conditions)
+        m = self._cached(vehicle_class, conditions)[3]
         dist, _, sources = dijkstra(
             m,
             directed=True,

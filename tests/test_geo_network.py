@@ -280,3 +280,18 @@ def test_graph_cache_per_segments():
 def test_unknown_vehicle_class(cross):
     with pytest.raises(ValueError, match="'tank'"):
         cross.edge_times("tank")
+
+
+def test_cached_matrices_follow_changed_conditions(cross):
+    a = node_at(cross, X0, Y0)
+    b = node_at(cross, X0 + 10_000, Y0)
+    cond = {"G331:105.0": "closed"}
+    assert np.isinf(cross.travel_times_from(a, "rescue", cond)[b])
+    cond["G331:105.0"] = "snow_packed"  # the caller mutates its dict: no stale answer
+    slow = cross.travel_times_from(a, "rescue", cond)[b]
+    assert np.isfinite(slow)
+    assert slow > cross.travel_times_from(a, "rescue")[b]
+    m = cross.matrix("rescue", cond)
+    m.data[:] = 1.0  # a copy: the graph's own matrix is untouched
+    assert cross.travel_times_from(a, "rescue", cond)[b] == pytest.approx(slow)
+    assert cross.matrix("rescue", cond, reverse=True).shape == (cross.n_nodes, cross.n_nodes)
