@@ -168,7 +168,8 @@ def _worst_factor(vehicle_class: str, cond: str | Iterable[str] | None) -> float
 
 
 _CACHE_SIZE = 8
-_GRAPH_CACHE: OrderedDict[str, RoadGraph] = OrderedDict()
+_GRAPH_CACHE: OrderedDict[str, RoadGraph] = OrderedDict()  # keyed by content hash
+_GRAPH_CACHE_LOCK = threading.Lock()
 
 
 def segments_key(segments: gpd.GeoDataFrame) -> str:
@@ -232,14 +233,16 @@ class RoadGraph:
             Different roads whose vertices come this close are joined there.
         """
         key = f"{segments_key(segments)}:{merge_m}:{junction_m}"
-        hit = _GRAPH_CACHE.get(key)
-        if hit is not None:
-            _GRAPH_CACHE.move_to_end(key)
-            return hit
+        with _GRAPH_CACHE_LOCK:
+            hit = _GRAPH_CACHE.get(key)
+            if hit is not None:
+                _GRAPH_CACHE.move_to_end(key)
+                return hit
         graph = cls(segments, merge_m=merge_m, junction_m=junction_m)
-        _GRAPH_CACHE[key] = graph
-        while len(_GRAPH_CACHE) > _CACHE_SIZE:
-            _GRAPH_CACHE.popitem(last=False)
+        with _GRAPH_CACHE_LOCK:
+            graph = _GRAPH_CACHE.setdefault(key, graph)
+            while len(_GRAPH_CACHE) > _CACHE_SIZE:
+                _GRAPH_CACHE.popitem(last=False)
         return graph
 
     def _build(self) -> None:
