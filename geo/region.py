@@ -87,6 +87,7 @@ CHIEF_COLUMNS = (
 )
 # A point this close (degrees, about 5 km) outside the simplified outline still counts as inside.
 _BOUNDS_SLACK_DEG = 0.05
+_ADMIN_CODE_RE = re.compile(r"^\d{6}(?:\d{3}|\d{6})?$")
 _COORD_RE = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*[,，;；\s]\s*([-+]?\d+(?:\.\d+)?)\s*$")
 _COORDISH_RE = re.compile(r"^[-+\d.\s,，;；]+$|^[-+]?\d+(?:\.\d+)?\s*[,，;；]")
 _STAKEISH_RE = re.compile(r"^(?:[GSXYZ]\d|K\d)|公里|KM$|\d\+\d")
@@ -201,7 +202,8 @@ class Region:
         query
             ``"G331 K1520+300"`` (any form :func:`geo.stakes.parse_stake` reads, with a road
             code), a league/banner/town name in Chinese or English (``"阿巴嘎旗"``,
-            ``"Xilinhot"``), or ``"lat,lon"`` in degrees (``"lon,lat"`` is recognised when the
+            ``"Xilinhot"``), a 6-, 9- or 12-digit administrative code (``"152522"``, method
+            ``"place"``), or ``"lat,lon"`` in degrees (``"lon,lat"`` is recognised when the
             first number cannot be a latitude).
         crs
             Datum of coordinates in the query: ``"wgs84"``, ``"gcj02"`` or ``"bd09"``.
@@ -228,6 +230,9 @@ class Region:
         if not q:
             msg = "empty location query (expected 'G331 K1520+300', a place name or 'lat,lon')"
             raise UnknownPlaceError(msg)
+        if _ADMIN_CODE_RE.match(q):  # a 6/9/12-digit administrative division code
+            place = self.gazetteer.by_code(q)
+            return self._result(place.lon, place.lat, "place")
         m = _COORD_RE.match(q)
         if m is not None:
             return self._locate_coordinates(query, float(m[1]), float(m[2]), crs)

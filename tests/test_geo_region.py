@@ -262,6 +262,16 @@ def test_locate_errors_say_which(tiny, query, crs, error, match):
         tiny.locate(query, crs=crs)
 
 
+def test_locate_admin_codes(tiny):
+    for code in ("152522", "152522100000"):
+        r = tiny.locate(code)
+        assert (r.method, r.admin_code) == ("place", "152522")
+        assert (r.lon, r.lat) == (114.96, 44.02)
+    assert tiny.locate("152599000000").lon == 116.08  # unknown banner: its league's seat
+    with pytest.raises(UnknownPlaceError, match="'210102'"):
+        tiny.locate("210102")
+
+
 def test_locate_result_dict_is_the_contract(tiny):
     d = tiny.locate("G331 K1520+300").to_dict()
     assert list(d) == LOCATE_KEYS
