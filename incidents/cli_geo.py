@@ -40,7 +40,8 @@ def _describe(query: str, r: LocateResult) -> str:
 
 def locate(
     query: Annotated[
-        str, typer.Argument(help="'G331 K1520+300', a place name (zh/en) or 'lat,lon'")
+        str,
+        typer.Argument(help="'G331 K1520+300', a place name (zh/en), an admin code or 'lat,lon'"),
     ],
     crs: Annotated[
         Datum, typer.Option("--crs", case_sensitive=False, help="datum of lat,lon input")
