@@ -82,6 +82,7 @@ SOURCE_RELIABILITY: Mapping[str, float] = MappingProxyType(
     {"drone": 0.9, "patrol": 0.95, "call": 0.6, "waze": 0.5, "alert": 0.5}
 )
 OBSERVED_THRESHOLD = 0.25
+CONFIDENCE_STEP = 0.01  # a current row's confidence is rewritten when it moves more than this
 HORIZON_HALF_LIVES = 6.0  # evidence older than this many half-lives (< 2 %) is ignored
 POINT_KINDS = ("drone_detection", "call", "waze", "patrol")
 CONDITION_ORDER = tuple(c.value for c in Condition)  # worst first
@@ -771,7 +772,7 @@ def update_conditions(
             and cur.observed == want["observed"]
         ):
             if (
-                abs(cur.confidence - want["confidence"]) > 1e-6
+                abs(cur.confidence - want["confidence"]) > CONFIDENCE_STEP
                 or list(cur.report_ids or []) != want["report_ids"]
             ):
                 cur.confidence = want["confidence"]

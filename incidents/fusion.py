@@ -53,6 +53,7 @@ from geo.region import Region
 from geo.stakes import format_stake
 from incidents.audit import audit
 from incidents.conditions import (
+    CONFIDENCE_STEP,
     OBSERVED_THRESHOLD,
     classify,
     live_alerts,
@@ -229,9 +230,14 @@ def _count_phrase(kinds: Iterable[str]) -> str:
 
 
 def _stretch(info: pd.DataFrame, segment_ids: Sequence[str]) -> str:
-    rows = info.loc[[s for s in segment_ids if s in info.index]]
-    if len(rows) == 0:
+    known = [s for s in segment_ids if s in info.index]
+    if not known:
         return "unknown road"
+    if len(known) == 1:
+        one = info.loc[known[0]]
+        k0, k1 = float(one["km_from"]), float(one["km_to"])
+        return f"{one['road_code']} {format_stake(k0)}-{format_stake(k1)}"
+    rows = info.loc[known]
     parts = []
     for code, grp in rows.groupby("road_code", sort=False):
         k0, k1 = float(grp["km_from"].min()), float(grp["km_to"].max())
@@ -259,6 +265,7 @@ def _sync_hazards(
         )
     }
     observed = states[states["observed"].astype(bool)]
+    tasks = _open_tasks_by(session, "hazard")
     kinds = _kinds_of(session, [i for ids in observed["report_ids"] for i in ids])
     for sid, row in observed.iterrows():
         sid = str(sid)
@@ -314,10 +321,12 @@ def _sync_hazards(
             changed = (
                 hz.condition != cond
                 or sorted(set(hz.report_ids or []) | set(ids)) != sorted(hz.report_ids or [])
-                or abs(hz.confidence - conf) > 1e-6
+                or abs(hz.confidence - conf) > CONFIDENCE_STEP
             )
             if not changed:
-                _ensure_tasks(session, None, hz, tasks_for_hazard(hz), now, summary, seg)
+                _ensure_tasks(
+                    session, None, hz, tasks_for_hazard(hz), now, summary, seg, open_tasks=tasks
+                )
                 continue
             hz.condition = cond
             hz.confidence = conf
@@ -326,7 +335,7 @@ def _sync_hazards(
             hz.reason = reason
             hz.version += 1
             summary.hazards_updated += 1
-        _ensure_tasks(session, None, hz, tasks_for_hazard(hz), now, summary, seg)
+        _ensure_tasks(session, None, hz, tasks_for_hazard(hz), now, summary, seg, open_tasks=tasks)
 
 
 def _cancel_open_tasks(
@@ -362,6 +371,7 @@ def _ensure_tasks(
     now: datetime,
     summary: FusionSummary,
     seg: Any = None,
+    open_tasks: Mapping[int, list[Task]] | None = None,
 ) -> None:
     if incident is not None:
         stmt = select(Task).where(Task.incident_id == incident.id)
@@ -376,7 +386,11 @@ def _ensure_tasks(
             geom = shapely.line_interpolate_point(hazard.geometry, 0.5, normalized=True)
     else:
         return
-    existing = [t for t in session.scalars(stmt) if t.status in _OPEN_TASK_STATES]
+    owner = incident.id if incident is not None else (hazard.id if hazard is not None else None)
+    if open_tasks is not None and owner is not None:
+        existing = list(open_tasks.get(owner, []))
+    else:
+        existing = [t for t in session.scalars(stmt) if t.status in _OPEN_TASK_STATES]
     have = {t.kind for t in existing}
     for spec in specs:
         if spec.kind in have:
@@ -706,6 +720,7 @@ def _wind_chill_at(alerts: Sequence[Alert], point: Any) -> float | None:
 def _refresh_incidents(
     session: Session, alerts: Sequence[Alert], now: datetime, summary: FusionSummary
 ) -> None:
+    tasks = _open_tasks_by(session, "incident")
     for inc in session.scalars(
         select(Incident).where(Incident.status == IncidentStatus.OPEN.value)
     ):
@@ -723,7 +738,20 @@ def _refresh_incidents(
         if abs(p - float(inc.priority or 0.0)) > 1e-9:
             inc.priority = p
             summary.incidents_updated += 1
-        _ensure_tasks(session, inc, None, tasks_for_incident(inc), now, summary)
+        _ensure_tasks(session, inc, None, tasks_for_incident(inc), now, summary, open_tasks=tasks)
+
+
+def _open_tasks_by(session: Session, owner: str) -> dict[int, list[Task]]:
+    """Open and assigned tasks of every incident (or hazard), in one query."""
+    col = Task.incident_id if owner == "incident" else Task.hazard_id
+    out: dict[int, list[Task]] = {}
+    for t in session.scalars(
+        select(Task).where(col.is_not(None), Task.status.in_(_OPEN_TASK_STATES))
+    ):
+        key = t.incident_id if owner == "incident" else t.hazard_id
+        if key is not None:
+            out.setdefault(int(key), []).append(t)
+    return out
 
 
 def split_incident(
