@@ -216,7 +216,10 @@ def validate_roads(roads: gpd.GeoDataFrame, source: str = "road data") -> gpd.Ge
                     f"({gdf['km_start'].iloc[i]!r}, {gdf['km_end'].iloc[i]!r})"
                 )
             elif km_end[i] <= km_start[i]:
-                problems.append(f"{where}: km_end {km_end[i]:g} <= km_start {km_start[i]:g}")
+                problems.append(
+                    f"{where}: km_end {km_end[i]:g} <= km_start {km_start[i]:g} "
+                    "(kilometre posts must increase along the line's vertex order)"
+                )
             elif km_start[i] < 0:
                 problems.append(f"{where}: negative km_start {km_start[i]:g}")
         # pieces of one road must not overlap

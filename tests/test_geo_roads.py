@@ -166,6 +166,17 @@ def test_every_problem_listed_in_one_error(tmp_path):
     assert "unknown road_class 'motorway'" in msg
 
 
+def test_projected_coordinates_without_crs(tmp_path):
+    # an agency Shapefile in metres whose .prj went missing
+    path = tmp_path / "nocrs.shp"
+    tiny_roads()[["road_code", "km_start", "km_end", "geometry"]].to_crs(METRIC_CRS).to_file(
+        path, engine="pyogrio"
+    )
+    path.with_suffix(".prj").unlink()
+    with pytest.raises(NetworkFileError, match="coordinates are not lon/lat degrees"):
+        read_roads(path)
+
+
 def test_overlapping_pieces_of_one_road():
     gdf = tiny_roads()
     gdf.loc[3, "km_start"] = 3.0
