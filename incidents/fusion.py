@@ -1026,7 +1026,7 @@ def _pin_open_incidents(session: Session, evidence: pd.DataFrame, now: datetime)
     A stranded group does not fade at the pace of a single call while nobody has reached it.
     While its incident is open, its reports together weigh::
 
-        (1 - prod(1 - reliability_i * confidence_i)) * (1 + log2(vehicles)) * 0.5 ** (h / 12)
+        (1 - prod(1 - reliability_i * confidence_i)) * (1 + log2(vehicles)) / 2 * 0.5 ** (h / 12)
 
     (noisy-OR of the reports, times the size of the group, with a 12-hour half-life since the
     last report), shared equally among its reports, on the segment where the incident is
@@ -1051,7 +1051,7 @@ def _pin_open_incidents(session: Session, evidence: pd.DataFrame, now: datetime)
         base = ev.loc[mask, "base"].to_numpy(dtype=float)
         combined = 1.0 - float(np.prod(1.0 - np.clip(base, 0.0, 0.999)))
         age_h = max(0.0, (now - last).total_seconds() / 3600.0)
-        size = 1.0 + math.log2(max(1, int(vehicles or 0)))
+        size = 0.5 * (1.0 + math.log2(max(1, int(vehicles or 0))))
         weight = combined * size * 0.5 ** (age_h / INCIDENT_HALF_LIFE_H)
         ev.loc[mask, "segment_id"] = str(seg)
         ev.loc[mask, "weight"] = weight / int(mask.sum())
