@@ -163,6 +163,17 @@ def _grid_graph(side: int, rng: np.random.Generator) -> tuple[RoadGraph, dict[st
     return graph, conditions
 
 
+def _best_cpu(fn: Any, repeat: int) -> float:
+    """Best process CPU time of `fn` in seconds: what the wall time would be on an idle machine
+    (this one is shared, and CPU time does not count the waits for a core)."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.process_time()
+        fn()
+        best = min(best, time.process_time() - t0)
+    return best
+
+
 def _to_networkx(graph: RoadGraph, times: np.ndarray) -> nx.DiGraph:
     g = nx.DiGraph()
     g.add_nodes_from(range(graph.n_nodes))
@@ -204,27 +215,37 @@ def bench_graph(quick: bool) -> list[dict[str, Any]]:
     dist_nx, _ = nx.multi_source_dijkstra(g_plow, set(units.tolist()))
     keys = np.fromiter(dist_nx.keys(), dtype=np.int64)
     assert np.allclose(t_ns[keys], np.fromiter(dist_nx.values(), dtype=float))
-    label = f"{graph.n_nodes // 1000}k-node network (built in {build_s:.1f} s)"
-    return [
-        result(
-            f"one Dijkstra from an incident, {label}",
-            ours * 1000,
-            "ms",
-            "networkx single_source_dijkstra_path_length",
-            base * 1000,
-            "<= 10 ms and >= 20x",
-            ours <= 0.010 and base / ours >= 20,
-        ),
-        result(
-            f"nearest of 60 free units for every node, {graph.n_nodes // 1000}k nodes",
-            ours_ns * 1000,
-            "ms",
-            "networkx multi_source_dijkstra",
-            base_ns * 1000,
-            "<= 20 ms and >= 20x",
-            ours_ns <= 0.020 and base_ns / ours_ns >= 20,
-        ),
-    ]
+    cpu = _best_cpu(lambda: graph.travel_times_from(incident, vc, conditions), 9)
+    cpu_base = _best_cpu(lambda: nx.single_source_dijkstra_path_length(g, incident), 2)
+    cpu_ns = _best_cpu(lambda: graph.nearest_source(units, "plow", conditions), 9)
+    cpu_base_ns = _best_cpu(lambda: nx.multi_source_dijkstra(g_plow, set(units.tolist())), 1)
+    nodes = f"{graph.n_nodes // 1000}k-node network (built in {build_s:.1f} s)"
+    rows = []
+    for kind, (a, b, c, d) in {
+        "wall": (ours, base, ours_ns, base_ns),
+        "CPU": (cpu, cpu_base, cpu_ns, cpu_base_ns),
+    }.items():
+        rows += [
+            result(
+                f"one Dijkstra from an incident, {nodes}, {kind} time",
+                a * 1000,
+                "ms",
+                "networkx single_source_dijkstra_path_length",
+                b * 1000,
+                "<= 10 ms and >= 20x",
+                a <= 0.010 and b / a >= 20,
+            ),
+            result(
+                f"nearest of 60 free units for every node, {graph.n_nodes // 1000}k nodes, {kind} time",
+                c * 1000,
+                "ms",
+                "networkx multi_source_dijkstra",
+                d * 1000,
+                "<= 20 ms and >= 20x",
+                c <= 0.020 and d / c >= 20,
+            ),
+        ]
+    return rows
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
