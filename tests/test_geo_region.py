@@ -350,3 +350,22 @@ def test_demo_units_and_duty_points_on_the_network(demo):
     snapped = demo.network.snap(demo.duty_points.geometry.x, demo.duty_points.geometry.y, 2_000)
     assert snapped["segment_id"].notna().mean() > 0.9
     assert demo.units.geometry.within(demo.bounds.buffer(0.05)).all()
+
+
+@needs_demo
+def test_demo_round_trip_km_point_km_within_one_metre(demo):
+    rng = np.random.default_rng(5)
+    roads = demo.network.roads
+    checked = 0
+    for row in roads.sample(n=len(roads), random_state=1).itertuples():
+        for km in row.km_start + rng.random(10) * (row.km_end - row.km_start):
+            p = demo.network.stake_to_point(row.road_code, km)
+            pos = demo.network.point_to_stake(p.x, p.y)
+            assert pos.offset_m < 1.0
+            if pos.road_code != row.road_code:
+                continue  # a shared stretch or junction: the other road is as near
+            assert abs(pos.km - km) * 1000 < 1.0, (row.road_code, km, pos)
+            back = demo.network.stake_to_point(pos.road_code, pos.km)
+            assert dist_m(back.x, back.y, p.x, p.y) < 1.0
+            checked += 1
+    assert checked > 0.9 * 10 * len(roads)
