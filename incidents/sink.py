@@ -60,7 +60,7 @@ def _dialect_insert(session: Session, table: Any) -> Any:
 
 
 def _py(v: Any) -> Any:
-    if v is None:
+    if v is None or v is pd.NaT:
         return None
     if isinstance(v, pd.Timestamp):
         return v.to_pydatetime()
@@ -150,50 +150,111 @@ def _insert_sql(dialect: str) -> str:
     )
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
 def _sqlite_time(dt: datetime) -> str:
     # the storage format of SQLAlchemy's SQLite DATETIME, in UTC (as UTCDateTime stores it)
-    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if dt.tzinfo is not UTC:
+        dt = dt.astimezone(UTC)
+    return dt.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
-def _driver_params(
-    batch: Sequence[dict[str, Any]], dialect: str, now: datetime
-) -> list[tuple[Any, ...]]:
-    """Row tuples in `INSERT_COLUMNS` order, converted as the column types would."""
-    geoms = np.array([r.get("geometry") for r in batch], dtype=object)
+_PG_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS _ingest_reports ("
+    "kind text, natural_key text, source text, raw_sha256 text, observed_at timestamptz, "
+    "received_at timestamptz, subtype text, confidence float8, road_code text, km float8, "
+    "flags text, attributes text, geometry text) ON COMMIT DELETE ROWS"
+)
+
+
+def _copy_insert_pg(conn: Any, params: list[tuple[Any, ...]]) -> int:
+    """PostgreSQL: COPY the rows into a temporary table, then one INSERT .. SELECT .. ON
+    CONFLICT DO NOTHING (exact count of new rows from its rowcount)."""
+    cols = ", ".join(INSERT_COLUMNS)
+    raw = conn.connection.dbapi_connection
+    with raw.cursor() as cur:
+        cur.execute(_PG_STAGE)
+        cur.execute("TRUNCATE _ingest_reports")
+        with cur.copy(f"COPY _ingest_reports ({cols}) FROM STDIN") as copy:
+            for row in params:
+                copy.write_row(row)
+        select_cols = ", ".join(
+            f"{c}::json"
+            if c in ("flags", "attributes")
+            else f"{c}::geometry"
+            if c == "geometry"
+            else c
+            for c in INSERT_COLUMNS
+        )
+        cur.execute(
+            f"INSERT INTO reports ({cols}) SELECT {select_cols} FROM _ingest_reports "  # noqa: S608
+            "ON CONFLICT (kind, natural_key) DO NOTHING"
+        )
+        inserted = int(cur.rowcount)
+        cur.execute("TRUNCATE _ingest_reports")
+    return inserted
+
+
+def _times(col: pd.Series, dialect: str) -> list[Any]:
+    """UTC times of a column: datetimes for PostgreSQL, SQLAlchemy's text format for SQLite."""
+    ts = pd.to_datetime(col, utc=True)
+    if ts.isna().any():
+        bad = col[ts.isna()].index[0]
+        msg = f"report row {bad} has no observed_at"
+        raise ValueError(msg)
+    if dialect == "postgresql":
+        return [t.to_pydatetime() for t in ts]
+    arr = ts.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    return list(np.char.replace(np.datetime_as_string(arr, unit="us"), "T", " "))
+
+
+def frame_params(frame: pd.DataFrame, dialect: str, now: datetime) -> list[tuple[Any, ...]]:
+    """Row tuples in `INSERT_COLUMNS` order straight from a report frame (column-wise)."""
+    n = len(frame)
+    geoms = np.asarray(frame.geometry.array, dtype=object) if n else np.array([], dtype=object)
+    geoms = geoms.copy()
+    geoms[shapely.is_empty(geoms)] = None
     if dialect == "postgresql":
         wkb = shapely.to_wkb(shapely.set_srid(geoms, 4326), hex=True, include_srid=True)
         received: Any = now
     else:
         wkb = shapely.to_wkb(geoms)
         received = _sqlite_time(now)
-    out: list[tuple[Any, ...]] = []
-    dumps = json.dumps
-    for r, g in zip(batch, wkb, strict=True):
-        observed = r["observed_at"]
-        if observed is None or observed.tzinfo is None:
-            msg = f"report {r.get('natural_key')!r} has no timezone-aware observed_at"
-            raise ValueError(msg)
-        out.append(
-            (
-                r["kind"],
-                str(r["natural_key"]),
-                r["source"],
-                r.get("raw_sha256"),
-                observed if dialect == "postgresql" else _sqlite_time(observed),
-                received,
-                r.get("subtype"),
-                r.get("confidence"),
-                r.get("road_code"),
-                r.get("km"),
-                dumps(r.get("flags") or [], ensure_ascii=False),
-                dumps(r.get("attributes") or {}, ensure_ascii=False, default=str),
-                g,
-            )
+    observed = _times(frame["observed_at"], dialect)
+
+    def floats(name: str) -> list[float | None]:
+        return [None if v is None or v != v else float(v) for v in frame[name].tolist()]
+
+    places = frame["place"].tolist() if "place" in frame else [None] * n
+    attrs_json: list[str] = []
+    for a, place in zip(frame["attributes"].tolist(), places, strict=True):
+        a = a or {}
+        if place is not None and place == place and "place" not in a:
+            a = {**a, "place": place}
+        attrs_json.append(_JSON(a) if a else "{}")
+    flags_json = [_JSON(f) if f else "[]" for f in frame["flags"].tolist()]
+    return list(
+        zip(
+            frame["kind"].tolist(),
+            [str(k) for k in frame["natural_key"].tolist()],
+            frame["source"].tolist(),
+            frame["raw_sha256"].tolist(),
+            observed,
+            [received] * n,
+            frame["subtype"].tolist(),
+            floats("confidence"),
+            frame["road_code"].tolist(),
+            floats("km"),
+            flags_json,
+            attrs_json,
+            list(wkb),
+            strict=True,
         )
-    return out
+    )
 
 
-def _batches(rows: Sequence[dict[str, Any]], size: int) -> Iterable[Sequence[dict[str, Any]]]:
+def _batches(rows: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for i in range(0, len(rows), size):
         yield rows[i : i + size]
 
@@ -264,32 +325,38 @@ class DatabaseSink:
     def store(self, kind: str, result: ParseResult) -> StoreCounts:
         """Store one parse result in one transaction; return what happened."""
         counts = StoreCounts()
-        rows = report_rows(result.frame)
         with session_scope(self.session_factory) as s:
-            ids = self._insert_reports(s, rows, counts)
+            ids = self._insert_reports(s, result.frame, counts)
             if result.alerts is not None and len(result.alerts):
                 self._store_alerts(s, result.alerts, ids, counts)
             self._insert_quarantine(s, result)
         return counts
 
     def _insert_reports(
-        self, s: Session, rows: list[dict[str, Any]], counts: StoreCounts
+        self, s: Session, frame: pd.DataFrame, counts: StoreCounts
     ) -> dict[str, int]:
         """Fast path: one driver-level executemany per batch, INSERT .. ON CONFLICT DO NOTHING."""
         ids: dict[str, int] = {}
-        if not rows:
+        if len(frame) == 0:
             return ids
         dialect = s.get_bind().dialect.name
         sql = _insert_sql(dialect)
         conn = s.connection()
-        now = datetime.now(UTC)
-        for batch in _batches(rows, self.batch_size):
-            params = _driver_params(batch, dialect, now)
-            res = conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
+        params = frame_params(frame, dialect, datetime.now(UTC))
+        if dialect == "postgresql":
+            inserted = _copy_insert_pg(conn, params)
+            counts.accepted += inserted
+            counts.duplicates += len(params) - inserted
+            params = []
+        for batch in _batches(params, self.batch_size):
+            res = conn.exec_driver_sql(sql, list(batch))  # type: ignore[arg-type]
             inserted = int(res.rowcount)
             counts.accepted += inserted
             counts.duplicates += len(batch) - inserted
-        alert_keys = [r["natural_key"] for r in rows if r["kind"] == "alert"]
+        kinds = frame["kind"].tolist()
+        alert_keys = [
+            str(k) for k, kind in zip(frame["natural_key"], kinds, strict=True) if kind == "alert"
+        ]
         if alert_keys:
             for rid, key in s.execute(
                 select(Report.id, Report.natural_key).where(

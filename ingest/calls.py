@@ -57,9 +57,11 @@ import charset_normalizer
 from ingest.errors import ConfigError, ParseError
 from ingest.records import ParseResult, QuarantineRow, excerpt, report_frame, sha256_hex
 from ingest.validate import (
+    ConversionCache,
     Location,
     Locator,
     RecordError,
+    convert_many,
     locate_coordinates,
     locate_place,
     locate_stake,
@@ -311,11 +313,21 @@ def parse_calls(
             rec = {k: v.strip() for k, v in zip(keys, row, strict=False) if k}
             rec["_raw"] = ",".join(row)
             records.append((f"line {line}", rec))
+    cache = convert_many(
+        [
+            (
+                r.get("lon"),
+                r.get("lat"),
+                r.get("datum") if _present(r.get("datum")) else mapping.datum,
+            )
+            for _, r in records
+        ]
+    )
     out: list[dict[str, Any]] = []
     quarantine: list[QuarantineRow] = []
     for where, rec in records:
         try:
-            out.append(_call(rec, source, sha, locator, mapping, now, enc))
+            out.append(_call(rec, source, sha, locator, mapping, now, enc, cache))
         except RecordError as e:
             raw = rec.get("_raw") or json.dumps(
                 {k: v for k, v in rec.items() if k != "phone"}, ensure_ascii=False, default=str
@@ -368,6 +380,7 @@ def _call(
     mapping: CallMapping,
     now: datetime | None,
     encoding: str,
+    cache: ConversionCache | None = None,
 ) -> dict[str, Any]:
     if "_bad" in rec:
         msg = "call is not an object"
@@ -377,7 +390,7 @@ def _call(
         msg = "call has no call id"
         raise RecordError(msg)
     when, flags = parse_time(rec.get("time"), now=now, lenient=True)
-    loc = _locate(rec, locator, mapping)
+    loc = _locate(rec, locator, mapping, cache)
     flags = flags + loc.flags
     vc_raw = str(rec.get("vehicle_class") or "").strip()
     vc = VEHICLE_CLASSES.get(vc_raw.lower(), VEHICLE_CLASSES.get(vc_raw)) if vc_raw else None
@@ -423,10 +436,15 @@ def _present(v: Any) -> bool:
     return v is not None and str(v).strip() not in ("", "nan", "None")
 
 
-def _locate(rec: Mapping[str, Any], locator: Locator | None, mapping: CallMapping) -> Location:
+def _locate(
+    rec: Mapping[str, Any],
+    locator: Locator | None,
+    mapping: CallMapping,
+    cache: ConversionCache | None = None,
+) -> Location:
     if _present(rec.get("lon")) or _present(rec.get("lat")):
         datum = rec.get("datum") if _present(rec.get("datum")) else mapping.datum
-        return locate_coordinates(rec.get("lon"), rec.get("lat"), datum, locator)
+        return locate_coordinates(rec.get("lon"), rec.get("lat"), datum, locator, cache)
     if _present(rec.get("stake")):
         road = str(rec["road_code"]).strip() if _present(rec.get("road_code")) else None
         text = str(rec["stake"]).strip()

@@ -32,7 +32,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+from pyproj import CRS
+
+WGS84 = CRS.from_epsg(4326)  # immutable; built once (parsing the string each time is slow)
 
 REPORT_COLUMNS: tuple[str, ...] = (
     "kind",
@@ -140,10 +144,10 @@ def alert_frame(rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
 
 
 def _frame(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> gpd.GeoDataFrame:
-    data = {c: [r.get(c) for r in rows] for c in columns if c != "geometry"}
-    df = pd.DataFrame(data, columns=[c for c in columns if c != "geometry"], dtype=object)
-    geoms = [r.get("geometry") for r in rows]
-    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
+    names = [c for c in columns if c != "geometry"]
+    df = pd.DataFrame({c: [r.get(c) for r in rows] for c in names}, columns=names, dtype=object)
+    geoms = np.array([r.get("geometry") for r in rows], dtype=object)
+    return gpd.GeoDataFrame(df, geometry=gpd.array.from_shapely(geoms, crs=WGS84))
 
 
 def concat_results(results: list[ParseResult]) -> ParseResult:

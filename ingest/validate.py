@@ -27,7 +27,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from shapely.geometry import Point
+
+from geo.crs import to_wgs84
+from geo.stakes import parse_stake
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FUTURE_SLACK = timedelta(days=1)
@@ -165,29 +169,69 @@ def check_lonlat(lon: float, lat: float, locator: Locator | None = None) -> list
     return flags
 
 
-def locate_coordinates(
-    lon: Any, lat: Any, datum: str | None, locator: Locator | None = None
-) -> Location:
-    """Resolve coordinates in `datum` to a WGS84 location (original kept in ``original``)."""
-    x = to_float(lon, "longitude")
-    y = to_float(lat, "latitude")
+def normalize_datum(datum: str | None) -> str:
+    """Return ``wgs84``, ``gcj02`` or ``bd09`` for a datum name; RecordError otherwise."""
     d = (datum or "wgs84").strip().lower().replace("-", "").replace("_", "")
     if d in ("", "wgs84", "wgs", "gps", "epsg4326"):
         d = "wgs84"
     if d not in DATUMS:
         msg = f"unknown datum {datum!r} (expected wgs84, gcj02 or bd09)"
         raise RecordError(msg)
+    return d
+
+
+ConversionCache = dict[tuple[str, float, float], tuple[float, float]]
+
+
+def convert_many(points: list[tuple[Any, Any, str | None]]) -> ConversionCache:
+    """Convert many GCJ-02/BD-09 points at once (vectorised); returns a cache for
+    :func:`locate_coordinates`. Unusable points are left out (they fail later, one by one)."""
+    groups: dict[str, list[tuple[float, float]]] = {}
+    for lon, lat, datum in points:
+        try:
+            d = normalize_datum(datum)
+            x, y = to_float(lon, "longitude"), to_float(lat, "latitude")
+        except RecordError:
+            continue
+        if d != "wgs84" and -180 <= x <= 180 and -90 <= y <= 90:
+            groups.setdefault(d, []).append((x, y))
+    cache: ConversionCache = {}
+    for d, pts in groups.items():
+        xs = np.array([p[0] for p in pts])
+        ys = np.array([p[1] for p in pts])
+        try:
+            wx, wy = to_wgs84(xs, ys, d)
+        except ValueError:
+            continue
+        for (x, y), a, b in zip(pts, np.atleast_1d(wx), np.atleast_1d(wy), strict=True):
+            cache[(d, x, y)] = (float(a), float(b))
+    return cache
+
+
+def locate_coordinates(
+    lon: Any,
+    lat: Any,
+    datum: str | None,
+    locator: Locator | None = None,
+    cache: ConversionCache | None = None,
+) -> Location:
+    """Resolve coordinates in `datum` to a WGS84 location (original kept in ``original``)."""
+    x = to_float(lon, "longitude")
+    y = to_float(lat, "latitude")
+    d = normalize_datum(datum)
     check_lonlat(x, y)  # range and (0,0) on the raw values
     original = {"lon": x, "lat": y, "datum": d}
     if d != "wgs84":
-        from geo.crs import to_wgs84  # the geo layer; imported late so ingest loads without it
-
-        try:
-            wx, wy = to_wgs84(x, y, d)
-        except ValueError as e:
-            msg = f"cannot convert ({x}, {y}) from {d}: {e}"
-            raise RecordError(msg) from e
-        x, y = float(wx), float(wy)
+        hit = cache.get((d, x, y)) if cache else None
+        if hit is not None:
+            x, y = hit
+        else:
+            try:
+                wx, wy = to_wgs84(x, y, d)
+            except ValueError as e:
+                msg = f"cannot convert ({x}, {y}) from {d}: {e}"
+                raise RecordError(msg) from e
+            x, y = float(wx), float(wy)
     flags = check_lonlat(x, y, locator)
     return Location(Point(x, y), "coordinates", flags=flags, original=original)
 
@@ -197,8 +241,6 @@ def locate_stake(text: str, locator: Locator | None, road_code: str | None = Non
     if locator is None:
         msg = f"no region loaded to resolve the kilometre post {text!r}"
         raise RecordError(msg)
-    from geo.stakes import parse_stake
-
     try:
         stake = parse_stake(text)
     except ValueError as e:
