@@ -74,6 +74,7 @@ from incidents.models import (
     Report,
     RoadChief,
     SegmentCondition,
+    Setting,
     Task,
     TaskStatus,
     Unit,
@@ -705,26 +706,61 @@ def _rebuild(session: Session, region: Region, inc: Incident) -> None:
     inc.title = _title(inc)
 
 
-def _wind_chill_at(alerts: Sequence[Alert], point: Any) -> float | None:
+OBSERVATIONS_KEY = "observations"
+
+
+def configured_observation(session: Session) -> tuple[float | None, float | None]:
+    """Temperature (°C) and wind (km/h) an admin configured (``app_settings`` key
+    ``observations``: ``{"temperature_c": -32, "wind_kmh": 25}``), used where no alert says."""
+    row = session.get(Setting, OBSERVATIONS_KEY)
+    value = row.value if row is not None and isinstance(row.value, Mapping) else {}
+
+    def num(key: str) -> float | None:
+        try:
+            v = float(value[key])
+        except (KeyError, TypeError, ValueError):
+            return None
+        return v if math.isfinite(v) else None
+
+    return num("temperature_c"), num("wind_kmh")
+
+
+def wind_chill_at(
+    alerts: Sequence[Alert],
+    point: Any,
+    observed: tuple[float | None, float | None] = (None, None),
+) -> float | None:
+    """Wind chill (°C) at `point`: the coldest temperature and the strongest wind among the live
+    alerts whose area covers it (a cold-wave alert gives one, a gale alert the other), each
+    falling back to the configured observation; None when no temperature is known."""
     if point is None:
         return None
-    best: float | None = None
-    for a in alerts:
-        if a.temperature_c is None or a.area is None or not a.area.covers(point):
-            continue
-        wc = float(wind_chill(a.temperature_c, a.wind_kmh if a.wind_kmh is not None else 0.0))
-        best = wc if best is None else min(best, wc)
-    return best
+    temps = [
+        a.temperature_c
+        for a in alerts
+        if a.temperature_c is not None and a.area is not None and a.area.covers(point)
+    ]
+    winds = [
+        a.wind_kmh
+        for a in alerts
+        if a.wind_kmh is not None and a.area is not None and a.area.covers(point)
+    ]
+    t = min(temps) if temps else observed[0]
+    v = max(winds) if winds else observed[1]
+    if t is None:
+        return None
+    return float(wind_chill(t, v if v is not None else 0.0))
 
 
 def _refresh_incidents(
     session: Session, alerts: Sequence[Alert], now: datetime, summary: FusionSummary
 ) -> None:
     tasks = _open_tasks_by(session, "incident")
+    observed = configured_observation(session)
     for inc in session.scalars(
         select(Incident).where(Incident.status == IncidentStatus.OPEN.value)
     ):
-        wc = _wind_chill_at(alerts, inc.geometry)
+        wc = wind_chill_at(alerts, inc.geometry, observed)
         minutes = max(0.0, (now - inc.first_report_at).total_seconds() / 60.0)
         p = priority(
             people=inc.people,

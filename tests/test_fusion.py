@@ -286,3 +286,47 @@ def test_cli_hotspots_geojson(session_factory, settings, region, db_url, monkeyp
     assert table.exit_code == 0 and "black ice on G999" in table.stdout
     bad = runner.invoke(app, ["hotspots", "--db", db_url, "--at", "yesterday"])
     assert bad.exit_code == 2
+
+
+def test_wind_chill_from_alerts_and_configured_observation(session_factory, settings, region):
+    from shapely.geometry import box
+
+    from incidents.fusion import configured_observation, wind_chill_at
+    from incidents.models import Alert, Setting
+    from incidents.priority import wind_chill
+
+    def alert(ident, **kw):
+        return Alert(
+            sender="nmc",
+            identifier=ident,
+            sent=NOW - timedelta(hours=2),
+            msg_type="Alert",
+            status="Actual",
+            state="actual",
+            onset=NOW - timedelta(hours=2),
+            expires=NOW + timedelta(hours=12),
+            area=box(114.9, 44.4, 115.3, 44.7),
+            **kw,
+        )
+
+    with session_scope(session_factory) as s:
+        s.add(_call(at(region, "Y001", 5.0), 30, 5, 10))
+    _fuse(session_factory, region, settings)
+    p_plain = _incidents(session_factory)[0].priority
+    with session_scope(session_factory) as s:
+        s.add(Setting(key="observations", value={"temperature_c": -25, "wind_kmh": 20}))
+    _fuse(session_factory, region, settings)
+    p_observed = _incidents(session_factory)[0].priority
+    # a cold wave (temperature) and a gale (wind) alert combine into a colder wind chill
+    with session_scope(session_factory) as s:
+        s.add(alert("HC01", event="寒潮", hazard_class="cold_wave", temperature_c=-38.0))
+        s.add(alert("DF01", event="大风", hazard_class="gale", wind_kmh=45.0))
+    _fuse(session_factory, region, settings)
+    p_alerts = _incidents(session_factory)[0].priority
+    assert p_plain < p_observed < p_alerts
+    with session_scope(session_factory) as s:
+        from incidents.conditions import live_alerts
+
+        wc = wind_chill_at(live_alerts(s, NOW), at(region, "Y001", 5.0), configured_observation(s))
+        assert wc == pytest.approx(wind_chill(-38.0, 45.0))
+        assert wind_chill_at(live_alerts(s, NOW), at(region, "G999", 31.0)) is None
