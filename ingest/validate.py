@@ -160,12 +160,21 @@ def check_lonlat(lon: float, lat: float, locator: Locator | None = None) -> list
         msg = "coordinates are (0, 0): no position fix"
         raise RecordError(msg)
     flags: list[str] = []
-    bounds = getattr(locator, "bounds", None) if locator is not None else None
-    if bounds is not None:
-        if not bounds.covers(Point(lon, lat)):
-            flags.append("outside_region")
-            if -180 <= lat <= 180 and -90 <= lon <= 90 and bounds.covers(Point(lat, lon)):
-                flags.append("possible_swapped_lat_lon")
+    if locator is None:
+        return flags
+    contains = getattr(locator, "contains", None)
+    if not callable(contains):
+        bounds = getattr(locator, "bounds", None)
+        if bounds is None:
+            return flags
+
+        def contains(x: float, y: float) -> bool:
+            return bool(bounds.covers(Point(x, y)))
+
+    if not contains(lon, lat):
+        flags.append("outside_region")
+        if -180 <= lat <= 180 and -90 <= lon <= 90 and contains(lat, lon):
+            flags.append("possible_swapped_lat_lon")
     return flags
 
 
