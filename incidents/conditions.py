@@ -56,7 +56,15 @@ from sqlalchemy.orm import Session
 from geo.crs import from_metric_xy, to_metric
 from geo.region import Region
 from geo.stakes import format_stake
-from incidents.models import Alert, AlertState, Condition, Report, SegmentCondition
+from incidents.models import (
+    Alert,
+    AlertState,
+    Condition,
+    Hazard,
+    HazardState,
+    Report,
+    SegmentCondition,
+)
 from incidents.settings import Settings
 
 __all__ = [
@@ -349,6 +357,43 @@ def _report_frame(session: Session, stmt: Any) -> pd.DataFrame:
     return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
 
 
+def _manual_clear_evidence(
+    session: Session, settings: Settings, now: datetime, since: datetime
+) -> pd.DataFrame:
+    """Clear observations from hazards a person cleared (road chief, patrol lead, dispatcher).
+
+    Each gets ``report_id = -hazard_id`` (not a report: a clearance recorded on the hazard).
+    """
+    rows = session.execute(
+        select(Hazard.id, Hazard.segment_id, Hazard.cleared_at).where(
+            Hazard.state == HazardState.CLEARED.value,
+            Hazard.segment_id.is_not(None),
+            Hazard.cleared_at.is_not(None),
+            Hazard.cleared_at >= since,
+            Hazard.cleared_at <= now,
+        )
+    ).all()
+    if not rows:
+        return pd.DataFrame()
+    hl = _half_lives(settings)["patrol"]
+    rel = SOURCE_RELIABILITY["patrol"]
+    out = pd.DataFrame(rows, columns=["hazard_id", "segment_id", "observed_at"])
+    age = (pd.Timestamp(now) - pd.to_datetime(out["observed_at"], utc=True)).dt.total_seconds()
+    return pd.DataFrame(
+        {
+            "report_id": -out["hazard_id"].astype(int),
+            "segment_id": out["segment_id"].astype(str),
+            "source": "patrol",
+            "condition": None,
+            "incident": None,
+            "clear": True,
+            "weight": rel * decay(age.to_numpy() / 3600.0, hl),
+            "base": rel,
+            "observed_at": pd.to_datetime(out["observed_at"], utc=True),
+        }
+    )
+
+
 def load_evidence(
     session: Session,
     region: Region,
@@ -392,6 +437,9 @@ def load_evidence(
         extra = _track_clear_evidence(tracks, dets, region, settings, now)
         if len(extra):
             ev = pd.concat([ev, extra], ignore_index=True) if len(ev) else extra
+    manual = _manual_clear_evidence(session, settings, now, since)
+    if len(manual):
+        ev = pd.concat([ev, manual], ignore_index=True) if len(ev) else manual
     if wanted is not None and len(ev):
         ev = ev[ev["segment_id"].isin(wanted)].reset_index(drop=True)
     return ev
@@ -725,15 +773,20 @@ def desired_states(
                 "cleared_by": None,
             }
         elif cond == Condition.CLEAR.value:
-            ids = list(o["report_ids"] or [])
+            ids = [int(i) for i in o["report_ids"] or []]
             by = str(o["source"])
+            if ids and ids[0] < 0:  # a hazard cleared by hand (see _manual_clear_evidence)
+                cleared_by = f"hazard {-ids[0]} cleared by hand"
+                ids = []
+            else:
+                cleared_by = f"{by} report {ids[0]}" if ids else by
             out[sid] = {
                 "condition": Condition.CLEAR.value,
                 "observed": True,
                 "confidence": clear_conf,
                 "source": by,
                 "report_ids": ids,
-                "cleared_by": f"{by} report {ids[0]}" if ids else by,
+                "cleared_by": cleared_by,
             }
     return out
 

@@ -276,11 +276,7 @@ def _sync_hazards(
             if hz is not None:
                 hz.state = HazardState.CLEARED.value
                 hz.cleared_at = now
-                hz.cleared_by = (
-                    f"{row['source']} report {row['report_ids'][0]}"
-                    if row["report_ids"]
-                    else str(row["source"])
-                )
+                hz.cleared_by = str(row["cleared_by"] or row["source"])
                 hz.version += 1
                 summary.hazards_cleared += 1
                 summary.tasks_cancelled += _cancel_open_tasks(session, hazard_id=hz.id, now=now)

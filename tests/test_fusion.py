@@ -330,3 +330,25 @@ def test_wind_chill_from_alerts_and_configured_observation(session_factory, sett
         wc = wind_chill_at(live_alerts(s, NOW), at(region, "Y001", 5.0), configured_observation(s))
         assert wc == pytest.approx(wind_chill(-38.0, 45.0))
         assert wind_chill_at(live_alerts(s, NOW), at(region, "G999", 31.0)) is None
+
+
+def test_hazard_cleared_by_hand_stays_cleared_until_new_evidence(session_factory, settings, region):
+    with session_scope(session_factory) as s:
+        s.add(report("drone_detection", "black_ice", at(region, "G999", 2.5), 30, confidence=0.9))
+    _fuse(session_factory, region, settings)
+    with session_scope(session_factory) as s:  # what the service layer's clear_hazard does
+        h = s.scalars(select(Hazard)).one()
+        h.state, h.cleared_at, h.cleared_by = "cleared", NOW + timedelta(minutes=5), "RC01"
+    summary = _fuse(session_factory, region, settings, NOW + timedelta(minutes=10))
+    assert summary.hazards_opened == 0
+    with session_scope(session_factory) as s:
+        cur = s.scalars(
+            select(SegmentCondition).where(
+                SegmentCondition.segment_id == "G999:2.0", SegmentCondition.valid_to.is_(None)
+            )
+        ).one()
+        assert cur.condition == "clear" and cur.cleared_by.endswith("cleared by hand")
+    # ice seen again after the clearance: a new hazard
+    with session_scope(session_factory) as s:
+        s.add(report("drone_detection", "black_ice", at(region, "G999", 2.5), -20, confidence=0.9))
+    assert _fuse(session_factory, region, settings, NOW + timedelta(minutes=25)).hazards_opened == 1
