@@ -463,7 +463,8 @@ class DatabaseSink:
                 if target is not None:
                     self._apply(s, alert, target, counts)
         # parked Update/Cancel messages that were waiting for this one
-        like = "%" + alert.identifier.replace("%", "").replace("_", "") + "%"
+        # LIKE wildcards in an identifier only widen the match; the exact check is below
+        like = "%" + max(alert.identifier.split("\\"), key=len) + "%"
         waiting = s.scalars(
             select(Alert).where(
                 Alert.msg_type.in_(("Update", "Cancel")),

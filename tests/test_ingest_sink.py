@@ -160,3 +160,14 @@ def test_payload_quarantine_and_raw(session_factory, tmp_path: Path) -> None:  #
     res = ParseResult(report_frame([]), [row, row])
     sink.store("calls", res)
     assert count(session_factory, Quarantine) == 1
+
+
+def test_parked_update_with_underscore_identifier(session_factory, region) -> None:  # type: ignore[no-untyped-def]
+    sink = DatabaseSink(session_factory, now=NOW)
+    ident = b"CN_XLGL_2025_0001"
+    alert = (FIX / "cap_zh_blizzard.xml").read_bytes().replace(b"CN-XLGL-20251214-0001", ident)
+    upd = (FIX / "cap_zh_update.xml").read_bytes().replace(b"CN-XLGL-20251214-0001", ident)
+    sink.store("alerts", parse_payload("alerts", upd, "u", region, now=NOW))
+    c = sink.store("alerts", parse_payload("alerts", alert, "a", region, now=NOW))
+    assert c.updated == 1
+    assert alerts_by_id(session_factory)["CN_XLGL_2025_0001"].state == "updated"
