@@ -146,6 +146,7 @@ class Payload:
     url: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    error: str | None = None  # a file of a folder that could not be read (the others still are)
 
 
 def is_url(source: str) -> bool:
@@ -173,7 +174,10 @@ def iter_payloads(source: str, fetcher: Fetcher) -> Iterator[Payload]:
             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
         )
         for p in files:
-            yield _read_file(p, fetcher.max_bytes)
+            try:
+                yield _read_file(p, fetcher.max_bytes)
+            except FetchError as e:
+                yield Payload(str(p), None, error=str(e))
         return
     if path.is_file():
         yield _read_file(path, fetcher.max_bytes)
@@ -278,6 +282,9 @@ def _ingest_payload(
     now: datetime | None,
     summary: IngestSummary,
 ) -> None:
+    if payload.error is not None:
+        summary.unreadable.append((payload.source, payload.error))
+        return
     if payload.data is None:
         summary.not_modified += 1
         return

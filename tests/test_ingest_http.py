@@ -260,3 +260,14 @@ def test_watch_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="interval"):
         load_watch_config(bad)
     assert FeedConfig("a", "waze", "x").interval_s == 300.0
+
+
+def test_bad_file_in_a_folder_does_not_stop_the_others(session_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a_login.html").write_text("<!DOCTYPE html><html><title>Login</title></html>")
+    (folder / "b_empty.json").write_bytes(b"")
+    (folder / "c_waze.json").write_bytes(WAZE)
+    s = run_ingest("waze", [str(folder)], DatabaseSink(session_factory), raw_dir=tmp_path / "raw")
+    assert s.counts.accepted == 2
+    assert [Path(src).name for src, _ in s.unreadable] == ["a_login.html", "b_empty.json"]
