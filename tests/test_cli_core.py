@@ -111,7 +111,7 @@ def test_missing_area_modules_become_placeholders_exiting_2():
         assert f"{command}: not yet available" in result.output
 
 
-def test_demo_loads_units_and_users(db_url, session_factory, tmp_path, monkeypatch):
+def test_demo_loads_units_and_users(db_url, engine, session_factory, tmp_path, monkeypatch):
     monkeypatch.setenv("WINTEROPS_VAR_DIR", str(tmp_path / "var"))
     result = runner.invoke(app, ["demo", "--json", "--db", db_url])
     assert result.exit_code == 0, result.output
@@ -134,6 +134,16 @@ def test_demo_loads_units_and_users(db_url, session_factory, tmp_path, monkeypat
     assert "nothing loaded" in again.output
     with session_scope(session_factory) as s:
         assert s.scalar(select(func.count()).select_from(Unit)) == n_units
+        s.add(User(username="temp", password_hash="x", role="admin"))
+        s.get(Unit, users["patrol"][1]).status = "on_scene"
+    # --reset starts over: the extra user is gone, the units are fresh
+    reset = runner.invoke(app, ["demo", "--reset", "--json", "--db", db_url])
+    assert reset.exit_code == 0, reset.output
+    engine.dispose()  # SQLite: the old file was deleted; reconnect to the new one
+    with session_scope(session_factory) as s:
+        assert s.scalar(select(func.count()).select_from(Unit)) == n_units
+        assert s.get(Unit, users["patrol"][1]).status == "available"
+        assert sorted(s.scalars(select(User.username))) == ["admin", "dispatcher", "patrol"]
 
 
 def _free_port() -> int:
