@@ -419,7 +419,7 @@ class RoadGraph:
         Returns
         -------
         numpy.ndarray
-            int64 node indices, one per point (1-d).
+            int64 node indices, one per point (1-d); -1 for a NaN / infinite position.
         """
         if self._kd is None:
             msg = "the road graph has no nodes"
@@ -427,8 +427,12 @@ class RoadGraph:
         x, y = to_metric_xy(
             np.atleast_1d(np.asarray(lon, float)), np.atleast_1d(np.asarray(lat, float))
         )
-        _, idx = self._kd.query(np.column_stack([x, y]))
-        return np.asarray(idx, dtype=np.int64)
+        out = np.full(x.shape[0], -1, dtype=np.int64)
+        ok = np.isfinite(x) & np.isfinite(y)
+        if ok.any():
+            _, idx = self._kd.query(np.column_stack([x[ok], y[ok]]))
+            out[ok] = idx
+        return out
 
     def segment_factors(
         self, vehicle_class: str, conditions: Mapping[str, str | Iterable[str]] | None

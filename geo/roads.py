@@ -708,7 +708,15 @@ class RoadNetwork:
             if len(self._grid) >= 4:
                 self._grid.clear()
             grid = self._grid[tol] = _GridIndex(self._seg_lines, tol)
-        seg, dist, along = grid.query(x, y)
+        finite = np.isfinite(x) & np.isfinite(y)
+        if finite.all():
+            seg, dist, along = grid.query(x, y)
+        else:  # NaN / inf positions snap to nothing
+            seg = np.full(n, -1, dtype=np.int64)
+            dist = np.full(n, np.inf)
+            along = np.full(n, np.nan)
+            f = np.flatnonzero(finite)
+            seg[f], dist[f], along[f] = grid.query(x[f], y[f])
         ok = seg >= 0
         s = seg[ok]
         seg_id = np.full(n, None, dtype=object)

@@ -146,6 +146,7 @@ def test_nearest_nodes_vectorised(cross):
         ).max()
         < 1.0
     )
+    assert list(cross.nearest_nodes([np.nan, lon[0]], [lat[0], np.inf])) == [-1, -1]
 
 
 # ------------------------------------------------------------------ times

@@ -331,6 +331,13 @@ def test_snap_matches_brute_force(network):
     assert got["km"].iloc[i] == pytest.approx(pos.km, abs=1e-6)
 
 
+def test_snap_non_finite_positions(network):
+    got = network.snap([np.nan, 115.06, np.inf], [44.0, 44.0, 44.0])
+    assert got["segment_id"].iloc[0] is None and got["segment_id"].iloc[2] is None
+    assert got["road_code"].iloc[1] == "S307"
+    assert len(network.snap([], [])) == 0
+
+
 def test_snap_scalar_and_order(network):
     p = network.stake_to_point("S307", 12.5)
     got = network.snap([116.5, p.x], [44.0, p.y])
