@@ -42,7 +42,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from geo.coverage import coverage_share, segment_response_times
@@ -103,6 +103,7 @@ PLACE_NAME_M = 30_000.0
 WINDOW_BEFORE = timedelta(hours=2)
 WINDOW_AFTER = timedelta(hours=6)
 HOTSPOT_ALPHA = 0.05
+FUSION_LOCK_KEY = 0x57F05E  # PostgreSQL advisory lock held by fuse() for its transaction
 MIN_HOTSPOT_EVIDENCE = 0.25  # a cluster needs at least this much evidence weight
 INCIDENT_HALF_LIFE_H = 12.0
 KIND_GROUPS = ({"stranded", "road_blocked"}, {"crash", "vehicle_in_ditch"})
@@ -174,6 +175,9 @@ def fuse(session: Session, region: Region, settings: Settings, now: datetime) ->
         Counts of what changed (all zero on a second run with nothing new).
     """
     summary = FusionSummary()
+    if session.get_bind().dialect.name == "postgresql":
+        # one fusion at a time (SQLite's BEGIN IMMEDIATE already serialises writers)
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FUSION_LOCK_KEY})
     new = snap_new_reports(session, region, settings)
     summary.reports_fused = len(new)
     summary.off_road = int(new["segment_id"].isna().sum()) if len(new) else 0
