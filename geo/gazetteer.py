@@ -273,7 +273,7 @@ class Gazetteer:
         The tolerance absorbs the simplification of the outlines along borders. Returns None
         outside every banner.
         """
-        if len(self._banner_rows) == 0:
+        if len(self._banner_rows) == 0 or not (np.isfinite(lon) and np.isfinite(lat)):
             return None
         x, y = to_metric_xy(lon, lat)
         p = shapely.Point(float(x), float(y))

@@ -47,7 +47,7 @@ from numpy.typing import ArrayLike
 from shapely.geometry import LineString, MultiLineString, Point
 from shapely.ops import linemerge, substring
 
-from geo.crs import METRIC_CRS, WGS84, from_metric_xy, to_metric, to_metric_xy
+from geo.crs import METRIC_CRS, WGS84, check_lonlat, from_metric_xy, to_metric, to_metric_xy
 from geo.errors import NetworkFileError, StakeError, UnknownRoadError
 from geo.stakes import ROAD_CODE_RE, format_stake
 
@@ -664,7 +664,14 @@ class RoadNetwork:
         raise StakeError(msg)
 
     def point_to_stake(self, lon: float, lat: float) -> StakePosition:
-        """Nearest road, kilometre post and offset of a WGS84 point (no distance limit)."""
+        """Nearest road, kilometre post and offset of a WGS84 point (no distance limit).
+
+        Raises
+        ------
+        CoordinateError
+            A non-finite or out-of-range position.
+        """
+        check_lonlat(lon, lat)
         x, y = to_metric_xy(lon, lat)
         p = shapely.Point(float(x), float(y))
         i = int(self._tree.nearest(p))

@@ -127,6 +127,7 @@ def test_admin_at(gaz):
     assert gaz.admin_at(115.0, 44.5).admin_code == "152522"
     assert gaz.admin_at(117.0, 44.5).admin_code == "152502"
     assert gaz.admin_at(120.0, 44.5) is None
+    assert gaz.admin_at(float("nan"), 44.5) is None
     # within 2 km of an outline counts (simplified borders); 20 km does not
     assert gaz.admin_at(118.01, 44.5).admin_code == "152502"
     assert gaz.admin_at(118.3, 44.5) is None

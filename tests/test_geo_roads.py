@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from shapely.geometry import LineString, MultiLineString, Point, Polygon
 
 from geo.crs import METRIC_CRS, from_metric_xy, to_metric, to_metric_xy
-from geo.errors import NetworkFileError, StakeError, UnknownRoadError
+from geo.errors import CoordinateError, NetworkFileError, StakeError, UnknownRoadError
 from geo.roads import (
     ROAD_COLUMNS,
     SEGMENT_COLUMNS,
@@ -336,6 +336,8 @@ def test_snap_non_finite_positions(network):
     assert got["segment_id"].iloc[0] is None and got["segment_id"].iloc[2] is None
     assert got["road_code"].iloc[1] == "S307"
     assert len(network.snap([], [])) == 0
+    with pytest.raises(CoordinateError, match="nan"):
+        network.point_to_stake(float("nan"), 44.0)
 
 
 def test_snap_scalar_and_order(network):
