@@ -72,6 +72,7 @@ __all__ = [
     "overdue_tasks",
     "override",
     "reassign",
+    "redirect",
     "set_status",
     "task_clocks",
 ]
@@ -261,6 +262,44 @@ def reassign(
         new_unit_id,
         now=now,
         explanation={"reassigned_from": old.id, "previous_unit_id": old.unit_id, "reason": reason},
+    )
+
+
+def redirect(
+    session: Session,
+    actor: User | str,
+    assignment_id: int,
+    new_task_id: int,
+    expected_version: int | None,
+    now: datetime | None = None,
+    *,
+    eta_s: float | None = None,
+    reason: str | None = None,
+) -> Assignment:
+    """Send a unit already out on a task to another, more urgent task (a ``reassign``
+    recommendation); its old task opens again. Returns the new assignment."""
+    now = now or utcnow()
+    who = _actor(session, actor)
+    _require_dispatcher(session, who, "assignment.redirect", f"assignment:{assignment_id}")
+    old = _assignment(session, assignment_id)
+    _check_version(old, expected_version)
+    transition(
+        session,
+        old,
+        S.REASSIGNED,
+        who.name,
+        now=now,
+        expected_version=expected_version,
+        details={"to_task_id": new_task_id, "reason": reason},
+    )
+    return confirm_assignment(
+        session,
+        who.name,
+        new_task_id,
+        old.unit_id,
+        now=now,
+        eta_s=eta_s,
+        explanation={"redirected_from_task": old.task_id, "reason": reason},
     )
 
 
