@@ -10,6 +10,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from sqlalchemy import Engine
+from sqlalchemy.exc import ArgumentError
 
 from incidents.db import init_db, make_engine
 from incidents.settings import Settings
@@ -45,8 +46,8 @@ def open_engine(settings: Settings) -> Engine:
     """
     try:
         engine = make_engine(settings.database_url)
-    except ValueError as e:
-        die(str(e), EXIT_BAD_ARGUMENTS)
+    except (ValueError, ArgumentError) as e:
+        die(f"unusable database URL {settings.database_url!r}: {e}", EXIT_BAD_ARGUMENTS)
     try:
         init_db(engine)
     except Exception as e:  # noqa: BLE001 - any driver error becomes one clear line

@@ -187,3 +187,14 @@ def test_serve_starts_the_dashboard(sqlite_url, tmp_path):
         assert current_revision(eng) == head_revision()
     finally:
         eng.dispose()
+
+
+def test_unusable_database_urls(tmp_path):
+    for url in ("garbage", "mysql://x/y"):
+        result = runner.invoke(app, ["--db", url, "users", "list"])
+        assert result.exit_code == 2, result.output
+        assert "database URL" in result.output
+    unreachable = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    result = runner.invoke(app, ["users", "list", "--db", unreachable])
+    assert result.exit_code == 1
+    assert "cannot open database" in result.output
