@@ -36,31 +36,38 @@ def _static_ready() -> str:
 
 
 def _pages(role: str, lang: str) -> list[StreamlitPage]:
-    def page(name: str, icon: str, default: bool = False) -> StreamlitPage:
+    # no page icons: Streamlit fetches a page's icon from fonts.gstatic.com as the favicon
+    def page(name: str, default: bool = False) -> StreamlitPage:
         return st.Page(
             str(HERE / "app_pages" / f"{name}.py"),
             title=t(f"page.{name}", lang),
-            icon=icon,
             url_path=name,
             default=default,
         )
 
     if role == Role.PATROL_LEAD.value:
-        return [page("patrol", ":material/local_shipping:", default=True)]
+        return [page("patrol", default=True)]
     pages = [
-        page("dispatch", ":material/map:", default=True),
-        page("feeds", ":material/rss_feed:"),
-        page("review", ":material/insights:"),
+        page("dispatch", default=True),
+        page("feeds"),
+        page("review"),
     ]
     if role == Role.ADMIN.value:
-        pages.insert(1, page("patrol", ":material/local_shipping:"))
-        pages.append(page("admin", ":material/admin_panel_settings:"))
+        pages.insert(1, page("patrol"))
+        pages.append(page("admin"))
     return pages
 
 
 def main() -> None:
     """Build the navigation for this session and run the chosen page."""
-    st.set_page_config(page_title="winterops", page_icon=":material/ac_unit:", layout="wide")
+    user = ui.current_user()
+    # no page icon: Streamlit would fetch it from a CDN. The tablet view starts without sidebar.
+    tablet = user is not None and user.role == Role.PATROL_LEAD.value
+    st.set_page_config(
+        page_title="winterops",
+        layout="wide",
+        initial_sidebar_state="collapsed" if tablet else "expanded",
+    )
     _static_ready()
     ui.settings()
     lang = ui.language_selector()
@@ -72,7 +79,6 @@ def main() -> None:
                 st.Page(
                     str(HERE / "app_pages" / "login.py"),
                     title=t("page.login", lang),
-                    icon=":material/login:",
                     url_path="login",
                     default=True,
                 )

@@ -6,7 +6,9 @@ property: HTML special characters become entities, and the characters that matte
 JavaScript template literal (backtick, ``$``, backslash) become entities too, so
 ``<img src=x onerror=...>``, ``${...}``, a backtick or ``</script>`` render as text and run
 nothing, whether the browser puts the string into ``innerHTML`` or folium pastes it into a
-template literal in the map's script.
+template literal in the map's script. Braces become entities too: folium/branca pass rendered
+scripts through Jinja again, where ``{{ ... }}`` from a caller's note would be evaluated on the
+server.
 
 :func:`escape_markdown` does the same job for text shown through Streamlit's Markdown
 (``st.markdown``, ``st.caption``, labels), where ``![x](http://host/)`` would otherwise fetch an
@@ -22,7 +24,9 @@ from typing import Any
 
 __all__ = ["escape_markdown", "escape_text", "escape_value"]
 
-_JS_LITERAL = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
+_JS_LITERAL = str.maketrans(
+    {"`": "&#96;", "$": "&#36;", "\\": "&#92;", "{": "&#123;", "}": "&#125;"}
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])")
 
@@ -40,13 +44,13 @@ def escape_text(value: object, max_len: int = 500) -> str:
     Returns
     -------
     str
-        HTML-escaped text (quotes included) with backticks, ``$`` and backslashes as entities
-        and control characters (including U+2028/U+2029, line breaks inside JS) removed.
+        HTML-escaped text (quotes included) with backticks, ``$``, braces and backslashes as
+        entities and control characters (including U+2028/U+2029, line breaks inside JS) removed.
 
     Examples
     --------
     >>> escape_text("<img src=x onerror=alert(1)>${alert(2)}`</script>")
-    '&lt;img src=x onerror=alert(1)&gt;&#36;{alert(2)}&#96;&lt;/script&gt;'
+    '&lt;img src=x onerror=alert(1)&gt;&#36;&#123;alert(2)&#125;&#96;&lt;/script&gt;'
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""

@@ -206,6 +206,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "layer.warming_points": ("取暖点", "Warming points"),
     "layer.outlines": ("旗县边界", "Banner outlines"),
     "layer.roads": ("道路", "Roads"),
+    "legend.title": ("图例", "Legend"),
     "legend.conditions": ("路况", "Road condition"),
     "legend.alerts": ("预警", "Alerts"),
     "legend.priority": ("事件优先级", "Incident priority"),

@@ -29,6 +29,7 @@ def show_map(
     zoom: int | None = None,
     returned: Sequence[str] = (),
     hidden: Sequence[str] = (),
+    legend_open: bool = True,
 ) -> dict[str, Any]:
     """Draw the situation map and return what ``st_folium`` reports (only `returned` keys).
 
@@ -46,6 +47,8 @@ def show_map(
         ``st_folium`` objects that may rerun the page (e.g. ``["last_clicked"]``).
     hidden
         Layer keys drawn but switched off at first.
+    legend_open
+        Whether the legend starts unfolded (folded on the tablet, where space is short).
     """
     settings = ui.settings()
     lang = ui.lang()
@@ -59,6 +62,7 @@ def show_map(
         center=center,
         zoom=zoom,
         dark=dark,
+        legend_open=legend_open,
     )
     groups = mapview.build_layers(payloads, hidden=hidden)
     result = st_folium(

@@ -34,7 +34,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Figure, MacroElement
+from branca.element import Element, Figure, MacroElement
+from folium.elements import ElementAddToElement, JSCSSMixin
+from folium.features import GeoJsonDetail
+from folium.map import Layer
 from folium.template import Template
 
 from dashboard.assets import LocalMap
@@ -353,6 +356,17 @@ def payload_from_frame(
     )
 
 
+class _Verbatim(Element):
+    """Text added to a figure as it is (never compiled as a template)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._text = text
+
+    def render(self, **kwargs: Any) -> str:
+        return self._text
+
+
 class CompactGeoJson(folium.GeoJson):
     """A :class:`folium.GeoJson` drawn from a :class:`LayerPayload`.
 
@@ -411,6 +425,65 @@ class CompactGeoJson(folium.GeoJson):
         super().__init__(sample, name=payload.name, control=control, tooltip=tooltip, popup=popup)
         self._name = "GeoJson"
         self.payload = payload
+
+    def render(self, **kwargs: Any) -> str:
+        """Render without passing the script through Jinja again (see :func:`_render_fast`)."""
+        _render_fast(self, kwargs)
+        return ""
+
+
+class FastFeatureGroup(folium.FeatureGroup):
+    """A :class:`folium.FeatureGroup` rendered by :func:`_render_fast` (it and its children)."""
+
+    def render(self, **kwargs: Any) -> str:
+        """Render the group and its layers, tooltips and popups verbatim."""
+        _render_fast(self, kwargs)
+        return ""
+
+
+def _detail_css(detail: GeoJsonDetail) -> str:
+    name = detail.class_name
+    return (
+        f"<style>.{name} {{ {getattr(detail, 'style', '') or ''} }} .{name} table{{margin: auto;}} "
+        f".{name} tr{{text-align: left;}} .{name} th{{padding: 2px; padding-right: 8px;}}"
+        "</style>"
+    )
+
+
+def _render_fast(element: MacroElement, kwargs: dict[str, Any]) -> None:
+    """Render `element` and its subtree like branca does, but add the output verbatim.
+
+    branca's ``MacroElement.render`` wraps every rendered macro in ``Element(text)``, which
+    compiles the text as a Jinja template: slow (a megabyte of features, dozens of small
+    scripts on every rerun) and a template injection if data ever carried ``{{ ... }}``.
+    """
+    figure = cast(Figure, element.get_root())
+    parent = element._parent
+    if isinstance(element, Layer) and element.show and parent is not None:
+        element.add_child(
+            ElementAddToElement(
+                element_name=element.get_name(), element_parent_name=parent.get_name()
+            ),
+            name=element.get_name() + "_add",
+        )
+    if isinstance(element, GeoJsonDetail):
+        figure.header.add_child(
+            _Verbatim(_detail_css(element)), name=element.get_name() + "tablestyle"
+        )
+    module = element._template.module.__dict__
+    for part, target in (
+        ("header", figure.header),
+        ("html", figure.html),
+        ("script", figure.script),
+    ):
+        macro = module.get(part)
+        if macro is not None:
+            target.add_child(_Verbatim(str(macro(element, kwargs))), name=element.get_name())
+    for child in list(element._children.values()):
+        if isinstance(child, MacroElement) and not isinstance(child, JSCSSMixin):
+            _render_fast(child, kwargs)
+        else:
+            child.render(**kwargs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -675,9 +748,9 @@ def build_layers(
 ) -> list[folium.FeatureGroup]:
     """Wrap each payload in a :class:`folium.FeatureGroup` (switched off when in `hidden`)."""
     hidden_set = set(hidden)
-    groups = []
+    groups: list[folium.FeatureGroup] = []
     for payload in payloads:
-        group = folium.FeatureGroup(name=payload.name, show=payload.key not in hidden_set)
+        group = FastFeatureGroup(name=payload.name, show=payload.key not in hidden_set)
         CompactGeoJson(payload).add_to(group)
         groups.append(group)
     return groups
@@ -708,7 +781,7 @@ class Legend(MacroElement):
         """
     )
 
-    def __init__(self, lang: str, dark: bool = False) -> None:
+    def __init__(self, lang: str, dark: bool = False, open_: bool = True) -> None:
         super().__init__()
         self._name = "Legend"
         bg, fg = ("#1e2228", "#e8e8e8") if dark else ("#ffffff", "#222222")
@@ -737,10 +810,13 @@ class Legend(MacroElement):
         parts.append(row(ROUTE_COLOUR, t("layer.routes", lang), line=True))
         parts.append(row(DUTY_COLOUR, t("layer.duty_points", lang)))
         parts.append(row(WARMING_COLOUR, t("layer.warming_points", lang)))
+        title = escape_text(t("legend.title", lang))
         self.html = (
-            f'<div style="background:{bg};color:{fg};padding:6px 8px;border-radius:4px;'
-            "font:12px/1.35 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.4);max-height:300px;"
-            f'overflow-y:auto">{"".join(parts)}</div>'
+            f'<details{" open" if open_ else ""} style="background:{bg};color:{fg};'
+            "padding:6px 8px;border-radius:4px;font:12px/1.35 sans-serif;"
+            'box-shadow:0 1px 4px rgba(0,0,0,.4)">'
+            f'<summary style="cursor:pointer;font-weight:bold">{title}</summary>'
+            f'<div style="max-height:300px;overflow-y:auto">{"".join(parts)}</div></details>'
         )
 
 
@@ -791,6 +867,7 @@ def build_base_map(
     zoom: int | None = None,
     dark: bool = False,
     legend: bool = True,
+    legend_open: bool = True,
 ) -> LocalMap:
     """Build the static part of the map: outlines, roads, legend, optional intranet tiles.
 
@@ -806,8 +883,8 @@ def build_base_map(
         Initial view (lat, lon); the region's default otherwise.
     dark
         Dark background and legend for a night cab.
-    legend
-        Whether to draw the legend control.
+    legend, legend_open
+        Whether to draw the legend control, and whether it starts unfolded.
     """
     fmap = LocalMap(
         location=list(center or DEFAULT_CENTER),
@@ -820,7 +897,9 @@ def build_base_map(
     )
     background = "#15191e" if dark else "#eef1f4"
     folium.Element(
-        f"<style>.leaflet-container{{background:{background} !important}}</style>"
+        f"<style>.leaflet-container{{background:{background} !important}}"
+        ".leaflet-popup-content th,.leaflet-tooltip th{white-space:nowrap;padding-right:8px}"
+        ".leaflet-popup-content td{word-break:break-word}</style>"
     ).add_to(cast(Figure, fmap.get_root()).header)
     if tile_url:
         folium.TileLayer(
@@ -834,7 +913,7 @@ def build_base_map(
         if payload.count:
             CompactGeoJson(payload, control=False).add_to(fmap)
     if legend:
-        Legend(lang, dark=dark).add_to(fmap)
+        Legend(lang, dark=dark, open_=legend_open).add_to(fmap)
     return fmap
 
 

@@ -27,7 +27,7 @@ def users_section(lang: str, url: str, user: actions.SessionUser) -> None:
                 t("col.locked_until", lang): [fmt_time(v) for v in frame["locked_until"]],
             }
         )
-        st.dataframe(table, hide_index=True, use_container_width=True)
+        st.dataframe(table, hide_index=True, width="stretch")
     units = data.units(url)
     with st.form("wo_add_user", clear_on_submit=True):
         st.markdown(f"**{escape_markdown(t('admin.add_user', lang))}**")
@@ -73,14 +73,14 @@ def units_section(lang: str, url: str) -> None:
             t("col.crew_hours", lang): units["crew_hours"].round(1),
         }
     )
-    st.dataframe(table, hide_index=True, use_container_width=True, height=360)
+    st.dataframe(table, hide_index=True, width="stretch", height=360)
 
 
 def feeds_section(lang: str, url: str, user: actions.SessionUser) -> None:
     """The configured feeds and a form to add or change one."""
     feeds = data.feed_config(url)
     if feeds:
-        st.dataframe(pd.DataFrame(feeds), hide_index=True, use_container_width=True)
+        st.dataframe(pd.DataFrame(feeds), hide_index=True, width="stretch")
     else:
         st.info(t("feeds.none", lang))
     with st.form("wo_feed_form", clear_on_submit=True):
@@ -121,7 +121,7 @@ def audit_section(lang: str, url: str) -> None:
             t("col.outcome", lang): events["outcome"],
         }
     )
-    st.dataframe(table, hide_index=True, use_container_width=True, height=360)
+    st.dataframe(table, hide_index=True, width="stretch", height=360)
 
 
 def render() -> None:

@@ -102,7 +102,7 @@ def incident_queue(lang: str, url: str) -> None:
             t("col.notes", lang): incidents["notes"].fillna(""),
         }
     )
-    st.dataframe(table, hide_index=True, use_container_width=True, height=300)
+    st.dataframe(table, hide_index=True, width="stretch", height=300)
 
 
 def recommendations(lang: str, url: str, user: actions.SessionUser) -> None:
@@ -256,7 +256,7 @@ def overdue_tasks(lang: str, url: str) -> None:
     st.dataframe(
         table.style.set_properties(**{"background-color": "#fde0dc", "color": "#7f0000"}),
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
 
 
@@ -279,7 +279,7 @@ def hazards(lang: str, url: str) -> None:
             t("col.phone", lang): frame["road_chief_phone"].fillna(""),
         }
     )
-    st.dataframe(table, hide_index=True, use_container_width=True, height=300)
+    st.dataframe(table, hide_index=True, width="stretch", height=300)
 
 
 @st.fragment(run_every=REFRESH_S)

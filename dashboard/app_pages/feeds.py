@@ -38,7 +38,7 @@ def feeds_panel() -> None:
                 t("col.stale", lang): [f in stale for f in status["feed"]],
             }
         )
-        st.dataframe(table, hide_index=True, use_container_width=True)
+        st.dataframe(table, hide_index=True, width="stretch")
     st.markdown(f"### {escape_markdown(t('feeds.quarantine', lang))}")
     quarantine = data.quarantine(url)
     if quarantine.empty:
@@ -53,7 +53,7 @@ def feeds_panel() -> None:
                 t("col.record", lang): quarantine["record"].astype(str).str.slice(0, 300),
             }
         )
-        st.dataframe(table, hide_index=True, use_container_width=True, height=420)
+        st.dataframe(table, hide_index=True, width="stretch")
     ui.refreshed_caption(now)
 
 

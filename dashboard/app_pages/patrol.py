@@ -96,7 +96,7 @@ def tasks_panel(unit_id: str) -> None:
                     label,
                     key=f"wo_st_{row.id}_{new_state}",
                     type="primary",
-                    use_container_width=True,
+                    width="stretch",
                 ):
                     _act(
                         t("patrol.status_set", lang, state=label),
@@ -144,7 +144,7 @@ def report_panel(unit_id: str, tapped: dict[str, float] | None) -> None:
         )
         note = st.text_input(t("patrol.note", lang), max_chars=300, key="wo_report_note")
         sent = st.form_submit_button(
-            t("patrol.submit_report", lang), type="primary", use_container_width=True
+            t("patrol.submit_report", lang), type="primary", width="stretch"
         )
     if tapped:
         st.caption(
@@ -205,9 +205,7 @@ def hazards_panel(unit_id: str) -> None:
         cond = t(f"condition.{row.condition}", lang, default=str(row.condition))
         km = f" K{float(row.km):.1f}" if pd.notna(row.km) else ""
         c1.text(f"#{row.id} {cond} · {row.road_code or ''}{km} · {row.dist_km:.0f} km")
-        if c2.button(
-            t("patrol.clear_hazard", lang), key=f"wo_clear_{row.id}", use_container_width=True
-        ):
+        if c2.button(t("patrol.clear_hazard", lang), key=f"wo_clear_{row.id}", width="stretch"):
             _act(
                 t("patrol.hazard_cleared", lang, id=int(row.id)),
                 actions.clear_hazard,
@@ -252,6 +250,7 @@ def render() -> None:
             zoom=9,
             returned=["last_clicked"],
             hidden=("alerts", "duty_points"),
+            legend_open=False,
         )
         clicked = result.get("last_clicked")
         if isinstance(clicked, dict) and "lat" in clicked and "lng" in clicked:

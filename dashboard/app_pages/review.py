@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -48,6 +49,28 @@ def metrics_frame(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def bar_chart(values: pd.Series, title: str, lang: str) -> None:
+    """One bar per policy (altair, shipped with Streamlit; rendered locally)."""
+    st.markdown(f"**{escape_markdown(title)}**")
+    values = values.dropna()
+    if values.empty:
+        st.info(t("common.none", lang))
+        return
+    frame = pd.DataFrame({"policy": values.index.astype(str), "value": values.to_numpy()})
+    chart = (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("policy:N", title=t("review.policy", lang), axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("value:Q", title=title),
+            color=alt.Color("policy:N", legend=None),
+            tooltip=["policy", "value"],
+        )
+        .properties(height=260)
+    )
+    st.altair_chart(chart, width="stretch")
+
+
 def render() -> None:
     """After-action review."""
     lang, url = ui.lang(), ui.db_url()
@@ -64,14 +87,12 @@ def render() -> None:
     latest = frame.sort_values("ran_at").groupby("policy").tail(1).set_index("policy")
     c1, c2 = st.columns(2)
     with c1:
-        st.markdown(f"**{escape_markdown(t('review.first_unit', lang))}**")
-        st.bar_chart(latest["first_unit_min"].dropna())
+        bar_chart(latest["first_unit_min"], t("review.first_unit", lang), lang)
     with c2:
-        st.markdown(f"**{escape_markdown(t('review.exposure', lang))}**")
-        st.bar_chart(latest["exposure_h"].dropna())
+        bar_chart(latest["exposure_h"], t("review.exposure", lang), lang)
     st.markdown(f"**{escape_markdown(t('review.compare', lang))}**")
-    numeric = latest.drop(columns=["id", "ran_at"]).select_dtypes("number")
-    st.dataframe(numeric.T, use_container_width=True)
+    numeric = latest.drop(columns=["id", "ran_at", "first_unit_min", "exposure_h"])
+    st.dataframe(numeric.select_dtypes("number").T, width="stretch")
     st.markdown(f"**{escape_markdown(t('review.series', lang))}**")
     labels: dict[int, str] = {
         int(r.id): f"#{r.id} {r.scenario} · {r.policy} · {fmt_time(r.ran_at)}"

@@ -1,0 +1,139 @@
+"""Dashboard map benchmarks: a page with 10,000 features.
+
+* rerun: what the dispatch page does on a rerun with warm caches (the data module caches the
+  serialised layers): build the base map and the feature groups, and produce everything
+  ``st_folium`` sends to the browser (map script, header, html, feature-group and
+  layer-control scripts). Goal <= 0.3 s.
+* size: the stand-alone HTML of the same map. Goal <= 1.5 MB.
+* baseline for both: the same features as individual folium objects (one CircleMarker or
+  PolyLine/Polygon each, with a tooltip), the naive way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from streamlit_folium import (
+    _get_feature_group_string,
+    _get_header,
+    _get_html,
+    _get_layer_control_string,
+    _get_map_string,
+)
+
+from dashboard import mapview
+from tests.benchmarks.harness import best_of, result
+
+N_FEATURES = 10_000
+GOAL_RERUN_S = 0.3
+GOAL_HTML_BYTES = 1_500_000
+
+
+def synthetic_layers(n: int = N_FEATURES, seed: int = 7) -> mapview.MapLayers:
+    """`n` features over the three leagues: 80 % road segments, the rest points and areas."""
+    rng = np.random.default_rng(seed)
+    n_seg, n_inc, n_unit, n_dp = int(n * 0.8), int(n * 0.1), int(n * 0.05), int(n * 0.03)
+    n_route, n_alert = int(n * 0.015), n - (int(n * 0.8) + int(n * 0.1) + int(n * 0.05)
+                                            + int(n * 0.03) + int(n * 0.015))
+    x, y = rng.uniform(111, 123, n_seg), rng.uniform(41, 50, n_seg)
+    lines = [shapely.LineString([(a, b), (a + 0.004, b + 0.003), (a + 0.009, b + 0.004)])
+             for a, b in zip(x, y, strict=True)]
+    segments = gpd.GeoDataFrame(
+        {"id": [f"G331:{1000 + i}.0" for i in range(n_seg)],
+         "condition": rng.choice(list(mapview.CONDITION_COLOURS), n_seg)},
+        geometry=lines, crs=4326)
+
+    def points(k: int) -> Any:
+        return gpd.points_from_xy(rng.uniform(111, 123, k), rng.uniform(41, 50, k))
+
+    incidents = gpd.GeoDataFrame(
+        {"id": range(n_inc), "kind": "stranded", "priority": rng.uniform(0, 100, n_inc),
+         "people": rng.integers(0, 8, n_inc), "title": "车辆被困", "notes": "",
+         "first_report_at": pd.Timestamp("2025-12-14T02:00Z"), "road_code": "G331",
+         "km": rng.uniform(1000, 2000, n_inc)}, geometry=points(n_inc), crs=4326)
+    units = gpd.GeoDataFrame(
+        {"id": [f"U{i}" for i in range(n_unit)], "name": "除雪车",
+         "status": rng.choice(list(mapview.UNIT_STATUS_COLOURS), n_unit),
+         "vehicle_class": "plow"}, geometry=points(n_unit), crs=4326)
+    duty = gpd.GeoDataFrame(
+        {"id": [f"D{i}" for i in range(n_dp)],
+         "kind": rng.choice(["duty_point", "warming_point"], n_dp), "name": "服务区",
+         "hours": "24h"}, geometry=points(n_dp), crs=4326)
+    routes = gpd.GeoDataFrame(
+        {"id": range(n_route), "unit_id": "U1", "task_id": 1, "state": "en_route",
+         "eta_s": 1200.0},
+        geometry=[shapely.LineString([(a, b), (a + 0.2, b + 0.1), (a + 0.4, b + 0.15)])
+                  for a, b in zip(x[:n_route], y[:n_route], strict=True)], crs=4326)
+    alerts = gpd.GeoDataFrame(
+        {"id": range(n_alert), "colour": "orange", "severity": "Severe", "event": "暴雪",
+         "headline": "暴雪橙色预警"},
+        geometry=[shapely.Point(a, b).buffer(0.5) for a, b in
+                  zip(x[:n_alert], y[:n_alert], strict=True)], crs=4326)
+    return mapview.MapLayers(alerts=alerts, segments=segments, incidents=incidents,
+                             units=units, routes=routes, duty_points=duty)
+
+
+def rerun(base: list[mapview.LayerPayload], payloads: list[mapview.LayerPayload]) -> int:
+    """The map part of a page rerun with warm caches; returns the bytes sent to the browser."""
+    fmap = mapview.build_base_map(base)
+    groups = mapview.build_layers(payloads)
+    fmap.get_root().render()
+    html, header, script = _get_html(fmap), _get_header(fmap), _get_map_string(fmap)
+    fg = "".join(_get_feature_group_string(g, map=fmap, idx=i) for i, g in enumerate(groups))
+    lc = _get_layer_control_string(folium.LayerControl(), fmap)
+    return len(html) + len(header) + len(script) + len(fg) + len(lc)
+
+
+def markers_map(layers: mapview.MapLayers) -> folium.Map:
+    """Baseline: every feature as its own folium object with a tooltip."""
+    fmap = folium.Map(location=list(mapview.DEFAULT_CENTER), zoom_start=6, tiles=None)
+    for gdf in (layers.incidents, layers.units, layers.duty_points):
+        assert gdf is not None
+        for geom, name in zip(gdf.geometry, gdf["id"], strict=True):
+            folium.CircleMarker([geom.y, geom.x], radius=6, tooltip=str(name)).add_to(fmap)
+    for gdf in (layers.segments, layers.routes):
+        assert gdf is not None
+        for geom, name in zip(gdf.geometry, gdf["id"], strict=True):
+            folium.PolyLine([(b, a) for a, b in geom.coords], tooltip=str(name)).add_to(fmap)
+    assert layers.alerts is not None
+    for geom, name in zip(layers.alerts.geometry, layers.alerts["id"], strict=True):
+        folium.Polygon([(b, a) for a, b in geom.exterior.coords], tooltip=str(name)).add_to(fmap)
+    return fmap
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    """Time a 10k-feature rerun and measure the HTML, against individual folium markers."""
+    n = 2_000 if quick else N_FEATURES
+    layers = synthetic_layers(n)
+    base = mapview.basemap_payloads(mapview.Basemap())
+    payloads = mapview.layer_payloads(layers, "zh")  # what the data module caches
+    assert sum(p.count for p in payloads) == n
+    rerun_s = best_of(lambda: rerun(base, payloads), repeat=5)
+    cold_s = best_of(lambda: mapview.layer_payloads(layers, "zh"), repeat=3)
+    html_bytes = len(mapview.map_html(mapview.build_map(base, payloads)).encode())
+
+    baseline_html = ""
+
+    def baseline() -> None:
+        nonlocal baseline_html
+        baseline_html = mapview.map_html(markers_map(layers))
+
+    baseline_s = best_of(baseline, repeat=1 if not quick else 2)
+    baseline_bytes = len(baseline_html.encode())
+    label = f"{n} features"
+    return [
+        result(f"dashboard map rerun, warm caches ({label})", rerun_s, "s",
+               "individual folium markers (build+render)", baseline_s,
+               f"<= {GOAL_RERUN_S} s", rerun_s <= GOAL_RERUN_S),
+        result(f"dashboard map HTML size ({label})", html_bytes, "bytes",
+               "individual folium markers", baseline_bytes,
+               f"<= {GOAL_HTML_BYTES} bytes", html_bytes <= GOAL_HTML_BYTES),
+        result(f"dashboard layer serialisation, cold ({label})", cold_s, "s",
+               "individual folium markers (build+render)", baseline_s,
+               "informational (once per cache TTL)", True),
+    ]
