@@ -54,6 +54,7 @@ from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from geo.crs import from_metric_xy, to_metric
+from geo.network import segments_key
 from geo.region import Region
 from geo.stakes import format_stake
 from incidents.models import (
@@ -567,6 +568,23 @@ def live_alerts(session: Session, now: datetime) -> list[Alert]:
     return list(session.scalars(stmt))
 
 
+_COVER_CACHE: dict[tuple[str, str], np.ndarray] = {}
+_COVER_CACHE_SIZE = 256
+
+
+def _covered(segs: gpd.GeoDataFrame, key: str, alert: Alert) -> np.ndarray:
+    """Boolean mask of the segments an alert's area covers (cached: an alert row's area is
+    never edited; an Update is a new row)."""
+    ck = (key, f"{alert.sender}|{alert.identifier}|{alert.sent.isoformat()}|{alert.id}")
+    hit = _COVER_CACHE.get(ck)
+    if hit is None:
+        hit = np.asarray(segs.geometry.intersects(alert.area).to_numpy(), dtype=bool)
+        if len(_COVER_CACHE) >= _COVER_CACHE_SIZE:
+            _COVER_CACHE.pop(next(iter(_COVER_CACHE)))
+        _COVER_CACHE[ck] = hit
+    return hit
+
+
 def forecast_states(
     alerts: Sequence[Alert], region: Region, settings: Settings, now: datetime
 ) -> pd.DataFrame:
@@ -580,12 +598,13 @@ def forecast_states(
     """
     rows: list[pd.DataFrame] = []
     segs = region.network.segments
+    key = segments_key(segs) if alerts else ""
     hl = _half_lives(settings)["alert"]
     for a in alerts:
         cond = alert_condition(a.hazard_class, a.event)
         if cond is None or a.area is None:
             continue
-        hit = segs.geometry.intersects(a.area)
+        hit = _covered(segs, key, a)
         if not hit.any():
             continue
         start = a.onset or a.sent

@@ -991,13 +991,19 @@ def hotspots_from_evidence(
     ids_by_seg = standing.groupby("segment_id")["report_id"].agg(
         lambda s: sorted(int(x) for x in s)
     )
-    info = segs.set_index("segment_id")
     seg_ids = segs["segment_id"].to_numpy(dtype=object)
+    pos = {str(s): i for i, s in enumerate(seg_ids)}
+    codes = segs["road_code"].astype(str).to_numpy()
+    km0 = segs["km_from"].to_numpy(dtype=float)
+    km1 = segs["km_to"].to_numpy(dtype=float)
+    lines = np.asarray(segs.geometry.to_numpy(), dtype=object)
+    by_seg = {k: g for k, g in standing.groupby("segment_id")}
     records = []
     for rank, members in enumerate(clusters, start=1):
         sids = [str(s) for s in seg_ids[members]]
         rids = sorted({i for s in sids for i in ids_by_seg.get(s, [])})
-        part = standing[standing["segment_id"].isin(sids)]
+        parts = [by_seg[s] for s in sids if s in by_seg]
+        part = pd.concat(parts) if parts else standing.iloc[:0]
         what = part["incident"].where(part["incident"].notna(), part["condition"])
         by_what = part.groupby(what)["weight"].sum().sort_values(ascending=False)
         main = str(by_what.index[0]) if len(by_what) else "hazard"
@@ -1005,16 +1011,17 @@ def hotspots_from_evidence(
             (kinds or {}).get(int(i), s)
             for i, s in zip(part["report_id"], part["source"], strict=True)
         )
-        order = sorted(
-            sids, key=lambda s: (str(info.loc[s, "road_code"]), float(info.loc[s, "km_from"]))
-        )
-        geom = shapely.line_merge(
-            shapely.union_all(np.asarray(info.loc[order].geometry.to_numpy(), dtype=object))
-        )
+        order = sorted(sids, key=lambda s: (codes[pos[s]], km0[pos[s]]))
+        idx = np.array([pos[s] for s in order])
+        geom = shapely.line_merge(shapely.union_all(lines[idx]))
         centre = geom.centroid
         place = region.admin_at(centre.x, centre.y)
         admin = None if place is None else (place.name_en or place.name_zh)
-        stretch = _stretch(info, order)
+        stretch = "; ".join(
+            f"{c} {format_stake(float(km0[idx][codes[idx] == c].min()))}"
+            f"-{format_stake(float(km1[idx][codes[idx] == c].max()))}"
+            for c in dict.fromkeys(codes[idx])
+        )
         others = [KIND_LABEL.get(str(k), str(k)) for k in by_what.index[1:3]]
         extra = f" with {', '.join(others)}" if others else ""
         reason = (
@@ -1079,18 +1086,27 @@ def _pin_open_incidents(session: Session, evidence: pd.DataFrame, now: datetime)
     if not rows:
         return evidence
     ev = evidence.copy()
-    rid = ev["report_id"].astype(int)
+    is_inc = ev["incident"].notna().to_numpy()
+    rid = ev["report_id"].astype(int).to_numpy()
+    base_of = dict(zip(rid[is_inc], ev["base"].to_numpy(dtype=float)[is_inc], strict=True))
+    seg_of: dict[int, str] = {}
+    weight_of: dict[int, float] = {}
     for seg, ids, vehicles, last in rows:
-        mask = rid.isin([int(i) for i in ids or []]) & ev["incident"].notna()
-        if not mask.any():
+        mine = [int(i) for i in ids or [] if int(i) in base_of]
+        if not mine:
             continue
-        base = ev.loc[mask, "base"].to_numpy(dtype=float)
+        base = np.array([base_of[i] for i in mine])
         combined = 1.0 - float(np.prod(1.0 - np.clip(base, 0.0, 0.999)))
         age_h = max(0.0, (now - last).total_seconds() / 3600.0)
         size = 0.5 * (1.0 + math.log2(max(1, int(vehicles or 0))))
         weight = combined * size * 0.5 ** (age_h / INCIDENT_HALF_LIFE_H)
-        ev.loc[mask, "segment_id"] = str(seg)
-        ev.loc[mask, "weight"] = weight / int(mask.sum())
+        for i in mine:
+            seg_of[i] = str(seg)
+            weight_of[i] = weight / len(mine)
+    mask = is_inc & np.isin(rid, np.fromiter(seg_of, dtype=np.int64, count=len(seg_of)))
+    if mask.any():
+        ev.loc[mask, "segment_id"] = [seg_of[int(i)] for i in rid[mask]]
+        ev.loc[mask, "weight"] = [weight_of[int(i)] for i in rid[mask]]
         ev.loc[mask, "observed_at"] = pd.Timestamp(now)
     return ev
 
