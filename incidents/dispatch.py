@@ -537,6 +537,7 @@ def build_recommendations(
 ) -> list[Recommendation]:
     """Turn solver pairs into explained :class:`Recommendation` objects, most urgent first."""
     ok = feasible_mask(state.eta, state.candidates, state.caps)
+    plan = dict(pairs)
     out = []
     for i, j in pairs:
         u, t, c = state.units[i], state.tasks[j], state.candidates[i]
@@ -551,9 +552,16 @@ def build_recommendations(
             f"{mins:.0f} min; priority {state.priority[j]:.0f}"
         )
         zh = f"{u.id}（{cap_zh}）约{mins:.0f}分钟到达任务{t.id}［{what_zh}］；优先级{state.priority[j]:.0f}"
-        if ru_t:
+        if ru_t and ru is not None:
             en += f"; runner-up {ru_t[0]} {ru_t[1] / 60:.0f} min"
             zh += f"；次选{ru_t[0]}约{ru_t[1] / 60:.0f}分钟"
+            other = plan.get(ru[0])
+            if other is not None and ru[1] < eta:
+                en += f" (needed for task {state.tasks[other].id})"
+                zh += f"（另派任务{state.tasks[other].id}）"
+            elif state.candidates[ru[0]].current_task >= 0 and ru[1] < eta:
+                en += " (busy on another task)"
+                zh += "（正在执行其他任务）"
         else:
             en += "; no other capable unit free"
             zh += "；无其他可用单位"
