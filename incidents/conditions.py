@@ -265,7 +265,14 @@ def evidence_frame(reports: pd.DataFrame, settings: Settings, now: datetime) -> 
         classify(str(k), s, a if isinstance(a, Mapping) else None)
         for k, s, a in zip(kinds, subs, attrs, strict=True)
     ]
-    cond = np.array([c.condition for c in cls], dtype=object)
+    # a caller who gave only a place name is not on the road the town's point snaps to: such a
+    # report can make an incident but says nothing about a particular segment's condition
+    place_only = np.array(
+        [isinstance(a, Mapping) and a.get("location_method") == "place" for a in attrs], dtype=bool
+    )
+    cond = np.array(
+        [None if po else c.condition for c, po in zip(cls, place_only, strict=True)], dtype=object
+    )
     inc = np.array([c.incident for c in cls], dtype=object)
     clear = np.array([c.clear for c in cls], dtype=bool)
     source = np.array([report_source(str(k)) for k in kinds], dtype=object)

@@ -234,3 +234,29 @@ def test_alert_gives_forecast_and_observation_wins(session_factory, settings, re
     assert forecast and all(v[0] == "black_ice" for v in forecast.values())
     assert all(k.startswith("G999:") and float(k.split(":")[1]) >= 19 for k in forecast)
     assert cur["G999:25.0"][:2] == ("snow_packed", True)
+
+
+def test_place_name_caller_sets_no_condition(settings):
+    rows = [
+        (
+            1,
+            "call",
+            "stranded_vehicle",
+            None,
+            NOW,
+            "A",
+            {"notes": "道路阻断", "location_method": "place"},
+        ),
+        (
+            2,
+            "call",
+            "stranded_vehicle",
+            None,
+            NOW,
+            "B",
+            {"notes": "道路阻断", "location_method": "coordinates"},
+        ),
+    ]
+    ev = _ev(rows, settings).set_index("report_id")
+    assert pd.isna(ev.loc[1, "condition"]) and ev.loc[1, "incident"] == "road_blocked"
+    assert ev.loc[2, "condition"] == "closed"
