@@ -35,6 +35,7 @@ from ingest.calls import CallMapping, load_mapping
 from ingest.errors import ConfigError
 from ingest.http import Fetcher
 from ingest.runner import IngestSummary, load_watch_config, run_ingest, watch
+from ingest.zones import load_zones
 
 DbOpt = DbOption
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object")]
@@ -98,6 +99,7 @@ def _run(
     as_json: bool,
     db: str | None,
     mapping: CallMapping | None = None,
+    zones: dict[str, Any] | None = None,
 ) -> None:
     settings = _settings(db)
     sink = _sink(settings)
@@ -109,6 +111,7 @@ def _run(
         fetcher=_fetcher(settings),
         locator=load_locator(settings),
         mapping=mapping,
+        zones=zones,
         progress=not as_json and sys.stderr.isatty(),
     )
     _print(summary, as_json)
@@ -120,9 +123,23 @@ def register(app: typer.Typer) -> None:
     ingest_app = typer.Typer(help="Pull weather alerts, drone reports, calls and Waze feeds.")
 
     @ingest_app.command("alerts")
-    def alerts(sources: SourcesArg, as_json: JsonOpt = False, db: DbOpt = None) -> None:
+    def alerts(
+        sources: SourcesArg,
+        as_json: JsonOpt = False,
+        db: DbOpt = None,
+        zones: Annotated[
+            Path | None,
+            typer.Option("--zones", help="GeoJSON zone file for UGC/SAME/... geocodes"),
+        ] = None,
+    ) -> None:
         """CAP 1.0/1.1/1.2 XML or NWS GeoJSON weather alerts."""
-        _run("alerts", sources, as_json, db)
+        z = None
+        if zones is not None:
+            try:
+                z = load_zones(zones)
+            except ConfigError as e:
+                die(f"error: {e}", EXIT_BAD_ARGUMENTS)
+        _run("alerts", sources, as_json, db, zones=z)
 
     @ingest_app.command("drone")
     def drone(sources: SourcesArg, as_json: JsonOpt = False, db: DbOpt = None) -> None:

@@ -13,6 +13,7 @@ becomes one quarantine row; a source that cannot be read at all is listed in ``u
     kind = "alerts"              # alerts | drone | calls | waze
     source = "https://example.org/cap/rss.xml"   # URL, file or folder
     interval_s = 300
+    zones = "zones/ugc.geojson"  # optional, alerts only (see ingest.zones)
 
 and records per feed its last attempt, last success, last change (new bytes) and last error.
 A feed is stale when its last success is older than two intervals (`is_stale`).
@@ -24,11 +25,13 @@ import json
 import sys
 import time
 import tomllib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
+
+from shapely.geometry.base import BaseGeometry
 
 from ingest.archive import PayloadMeta, archive_payload
 from ingest.calls import CallMapping, parse_calls
@@ -40,6 +43,7 @@ from ingest.nws import parse_nws
 from ingest.records import ParseResult, QuarantineRow, report_frame, sha256_hex
 from ingest.validate import Locator
 from ingest.waze import parse_waze
+from ingest.zones import load_zones
 
 KINDS = ("alerts", "drone", "calls", "waze")
 
@@ -61,11 +65,12 @@ def parse_payload(
     locator: Locator | None = None,
     *,
     mapping: CallMapping | None = None,
+    zones: Mapping[str, BaseGeometry] | None = None,
     now: datetime | None = None,
 ) -> ParseResult:
     """Parse `data` with the parser of `kind` (a registry lookup; ConfigError if unknown)."""
     if kind == "alerts":
-        return parse_alerts(data, source, locator, now=now)
+        return parse_alerts(data, source, locator, now=now, zones=zones)
     if kind == "drone":
         return parse_drone(data, source, locator, now=now)
     if kind == "calls":
@@ -219,6 +224,7 @@ def run_ingest(
     fetcher: Fetcher | None = None,
     locator: Locator | None = None,
     mapping: CallMapping | None = None,
+    zones: Mapping[str, BaseGeometry] | None = None,
     progress: bool = False,
     now: datetime | None = None,
 ) -> IngestSummary:
@@ -240,6 +246,8 @@ def run_ingest(
         The region, to resolve kilometre posts, place names and admin codes.
     mapping
         Call-centre header mapping (calls only).
+    zones
+        Zone geometries for alert geocodes (``ingest.zones.load_zones``), alerts only.
     progress
         Show a tqdm progress bar (the CLI turns it on when stderr is a terminal).
 
@@ -259,7 +267,9 @@ def run_ingest(
         for source in sources:
             try:
                 for payload in iter_payloads(source, fetcher):
-                    _ingest_payload(kind, payload, sink, raw_dir, locator, mapping, now, summary)
+                    _ingest_payload(
+                        kind, payload, sink, raw_dir, locator, mapping, zones, now, summary
+                    )
             except FetchError as e:
                 summary.unreadable.append((source, str(e)))
             if bar is not None:
@@ -279,6 +289,7 @@ def _ingest_payload(
     raw_dir: Path,
     locator: Locator | None,
     mapping: CallMapping | None,
+    zones: Mapping[str, BaseGeometry] | None,
     now: datetime | None,
     summary: IngestSummary,
 ) -> None:
@@ -302,7 +313,7 @@ def _ingest_payload(
     summary.changed_shas.append(meta.sha256)
     try:
         result = parse_payload(
-            kind, payload.data, payload.source, locator, mapping=mapping, now=now
+            kind, payload.data, payload.source, locator, mapping=mapping, zones=zones, now=now
         )
     except ParseError as e:
         row = QuarantineRow(kind, payload.source, "whole payload", str(e), meta.sha256)
@@ -322,6 +333,7 @@ class FeedConfig:
     kind: str
     source: str
     interval_s: float = 300.0
+    zones: str | None = None  # zone file for alert geocodes (alerts feeds)
 
 
 def load_watch_config(path: Path) -> list[FeedConfig]:
@@ -390,8 +402,15 @@ def poll_feed(
 ) -> IngestSummary:
     """Poll one feed once and record its status (attempt, success, change, error)."""
     attempt = now()
+    zones = load_zones(Path(feed.zones)) if feed.zones else None
     summary = run_ingest(
-        feed.kind, [feed.source], sink, raw_dir=raw_dir, fetcher=fetcher, locator=locator
+        feed.kind,
+        [feed.source],
+        sink,
+        raw_dir=raw_dir,
+        fetcher=fetcher,
+        locator=locator,
+        zones=zones,
     )
     status: dict[str, Any] = {
         "kind": feed.kind,

@@ -126,3 +126,49 @@ def test_watch_once(env: str, tmp_path: Path) -> None:
     with make_factory(make_engine(env))() as s:
         st = {f.feed: f for f in s.scalars(select(FeedStatus))}
     assert st["drone-dir"].last_success is not None and st["gone"].last_error
+
+
+def test_zone_file_resolves_nws_zones(env: str, tmp_path: Path) -> None:
+    nws = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": None,
+                "properties": {
+                    "id": "Z-1",
+                    "sender": "w-nws.webmaster@noaa.gov",
+                    "sent": "2025-12-14T03:00:00-08:00",
+                    "messageType": "Alert",
+                    "event": "Winter Storm Warning",
+                    "affectedZones": ["https://api.weather.gov/zones/forecast/ORZ001"],
+                },
+            }
+        ],
+    }
+    src = tmp_path / "nws.json"
+    src.write_text(json.dumps(nws))
+    code, out = run("ingest", "alerts", str(src), "--json", "--db", env)
+    assert code == 0 and json.loads(out)["accepted"] == 0
+    zones = tmp_path / "zones.geojson"
+    square = {"type": "Polygon", "coordinates": [[[-124, 45], [-123, 45], [-123, 46], [-124, 45]]]}
+    zones.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {"type": "Feature", "geometry": square, "properties": {"id": "ORZ001"}}
+                ],
+            }
+        )
+    )
+    code, out = run("ingest", "alerts", str(src), "--zones", str(zones), "--json", "--db", env)
+    doc = json.loads(out)
+    assert code == 0 and doc["accepted"] == 1 and not doc["quarantined"]
+    with make_factory(make_engine(env))() as s:
+        alert = s.scalars(select(Alert)).one()
+    assert alert.hazard_class == "blizzard" and alert.area is not None
+    assert alert.area.bounds == (-124.0, 45.0, -123.0, 46.0)
+    bad = tmp_path / "bad.geojson"
+    bad.write_text('{"type": "FeatureCollection", "features": [{"properties": {}}]}')
+    assert run("ingest", "alerts", str(src), "--zones", str(bad), "--db", env)[0] == 2
