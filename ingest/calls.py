@@ -311,7 +311,12 @@ def parse_calls(
             if not any(c.strip() for c in row):
                 continue
             rec = {k: v.strip() for k, v in zip(keys, row, strict=False) if k}
-            rec["_raw"] = ",".join(row)
+            # the record text kept for quarantine: phone masked (never stored or shown in full)
+            shown = [
+                (mask_phone(c) or "") if k == "phone" else c
+                for k, c in zip(keys + [None] * len(row), row, strict=False)
+            ]
+            rec["_raw"] = ",".join(shown)
             records.append((f"line {line}", rec))
     cache = convert_many(
         [
@@ -330,7 +335,9 @@ def parse_calls(
             out.append(_call(rec, source, sha, locator, mapping, now, enc, cache))
         except RecordError as e:
             raw = rec.get("_raw") or json.dumps(
-                {k: v for k, v in rec.items() if k != "phone"}, ensure_ascii=False, default=str
+                {k: (mask_phone(v) if k == "phone" else v) for k, v in rec.items()},
+                ensure_ascii=False,
+                default=str,
             )
             quarantine.append(
                 QuarantineRow(FEED, source, f"{where}: {excerpt(raw, 160)}", str(e), sha)
