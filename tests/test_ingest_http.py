@@ -46,7 +46,7 @@ class Handler(BaseHTTPRequestHandler):
         self.hits[path] += 1
         n = self.hits[path]
         if path == "/hang":
-            time.sleep(2.0)
+            time.sleep(5.0)
             self._send(200, CAP)
         elif path == "/flaky":
             if n <= 3:
@@ -115,7 +115,7 @@ def test_hang_hits_the_read_timeout(server) -> None:  # type: ignore[no-untyped-
     t0 = time.monotonic()
     with pytest.raises(FetchError, match="timed out|failed"):
         f.fetch(url + "/hang")
-    assert time.monotonic() - t0 < 1.9  # gave up before the server answered
+    assert time.monotonic() - t0 < 4.5  # gave up before the server answered
     assert hits["/hang"] == 2  # first try + one retry
 
 
