@@ -50,7 +50,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from geo.crs import from_metric_xy, to_metric
@@ -508,16 +508,19 @@ def segment_states(evidence: pd.DataFrame, threshold: float = OBSERVED_THRESHOLD
         best["rank"] = best["condition"].map(_SEVERITY_RANK)
         best = best.sort_values(["segment_id", "confidence", "rank"], ascending=[True, False, True])
         best = best.groupby("segment_id").head(1).set_index("segment_id")
-        strongest = (
-            hz.sort_values("weight", ascending=False).groupby(["segment_id", "condition"]).head(1)
-        )
-        strongest = strongest.set_index(["segment_id", "condition"])["source"]
-        ids = hz.groupby(["segment_id", "condition"])["report_id"].agg(
-            lambda s: sorted(int(x) for x in s)
-        )
+        strongest: dict[tuple[Any, Any], Any] = {}
+        ids: dict[tuple[Any, Any], list[int]] = {}
+        order = np.argsort(-hz["weight"].to_numpy(dtype=float), kind="stable")
+        seg_a = hz["segment_id"].to_numpy(dtype=object)[order]
+        cond_a = hz["condition"].to_numpy(dtype=object)[order]
+        src_a = hz["source"].to_numpy(dtype=object)[order]
+        rid_a = hz["report_id"].to_numpy()[order]
+        for sg, cd, sr, ri in zip(seg_a, cond_a, src_a, rid_a, strict=True):
+            strongest.setdefault((sg, cd), sr)
+            ids.setdefault((sg, cd), []).append(int(ri))
         keys = list(zip(best.index, best["condition"], strict=True))
         best["source"] = [strongest.get(k) for k in keys]
-        best["report_ids"] = [ids.get(k) for k in keys]
+        best["report_ids"] = [sorted(ids.get(k, [])) for k in keys]
         result = result.join(best[["condition", "confidence", "source", "report_ids"]])
     else:
         for c in ("condition", "confidence", "source", "report_ids"):
@@ -841,6 +844,7 @@ def update_conditions(
         todo |= set(evidence["segment_id"])
     desired = desired_states(evidence, forecast, sorted(todo))
     summary = ConditionSummary(segments_evaluated=len(todo))
+    inserts: list[dict[str, Any]] = []
     for sid in sorted(todo):
         want = desired.get(sid)
         cur = current.get(sid)
@@ -867,21 +871,23 @@ def update_conditions(
         if want["condition"] == Condition.CLEAR.value and (cur is None or not cur.observed):
             # a clear pass is recorded only when it replaces an observed hazard
             continue
-        session.add(
-            SegmentCondition(
-                segment_id=sid,
-                condition=want["condition"],
-                observed=want["observed"],
-                confidence=want["confidence"],
-                source=want["source"],
-                report_ids=want["report_ids"],
-                valid_from=now,
-                valid_to=None,
-                cleared_by=want["cleared_by"],
-            )
+        inserts.append(
+            {
+                "segment_id": sid,
+                "condition": want["condition"],
+                "observed": want["observed"],
+                "confidence": want["confidence"],
+                "source": want["source"],
+                "report_ids": want["report_ids"],
+                "valid_from": now,
+                "valid_to": None,
+                "cleared_by": want["cleared_by"],
+            }
         )
         summary.opened += 1
     session.flush()
+    if inserts:  # one multi-row INSERT (closing rows were flushed first)
+        session.execute(insert(SegmentCondition), inserts)
     states = pd.DataFrame.from_dict(desired, orient="index")
     states.index.name = "segment_id"
     summary.states = states
