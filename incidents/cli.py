@@ -91,18 +91,24 @@ def demo(
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="Do nothing when the database already has units.")
     ] = False,
+    storm: Annotated[
+        bool, typer.Option("--storm/--no-storm", help="Also load the demo storm.")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     db: DbOption = None,
 ) -> None:
     """Load the demo region, demo users and the demo storm into the database."""
-    from incidents.demo import DemoError, load_demo
+    from incidents.demo import DemoError, describe_storm, load_demo
 
     if reset and if_empty:
         die("--reset and --if-empty contradict each other: choose one", EXIT_BAD_ARGUMENTS)
     settings = settings_for(db)
     engine = open_engine(settings)
     try:
-        summary = load_demo(engine, settings, reset=reset, if_empty=if_empty, echo=typer.echo)
+        summary = load_demo(
+            engine, settings, reset=reset, if_empty=if_empty, storm=storm,
+            echo=None if as_json else typer.echo,
+        )
     except DemoError as e:
         die(f"demo: {e}", 1)
     finally:
@@ -118,7 +124,7 @@ def demo(
     typer.echo("demo users (demo-only passwords, see README):")
     for user in summary.get("users", []):
         typer.echo(f"  {user['username']:<12} {user['role']:<12} {user.get('unit_id') or ''}")
-    typer.echo(f"storm: {summary.get('storm_message', 'not loaded')}")
+    typer.echo(f"storm: {describe_storm(summary.get('storm'), summary['storm_message'])}")
 
 
 @app.command()

@@ -111,6 +111,7 @@ def load_demo(
     *,
     reset: bool = False,
     if_empty: bool = False,
+    storm: bool = True,
     echo: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
     """Load the demo into `engine`'s database and return a summary.
@@ -125,6 +126,8 @@ def load_demo(
         Drop everything first (SQLite: delete the file; PostgreSQL: downgrade to base).
     if_empty
         Load nothing when the database already holds units (``make run``).
+    storm
+        Also load the demo storm (``incidents.storm.seed_demo_storm``) when it is available.
     echo
         Called with progress messages, if given.
 
@@ -170,12 +173,28 @@ def load_demo(
             users.append({"username": demo_user.username, "role": demo_user.role.value,
                           "unit_id": unit_id, "created": exists is None})
         audit(s, "demo", "demo.load", database, details={"region": added})
-    storm, storm_message = _seed_storm(factory, region, settings, echo)
+    storm_summary, storm_message = (
+        _seed_storm(factory, region, settings, echo) if storm else (None, "not requested")
+    )
     return {
         "database": database,
         "skipped": False,
         "region": added,
         "users": users,
-        "storm": storm,
+        "storm": storm_summary,
         "storm_message": storm_message,
     }
+
+
+def describe_storm(summary: dict[str, Any] | None, message: str) -> str:
+    """One line about the loaded storm, for the command line."""
+    if not summary:
+        return message
+    parts = [f"{summary.get('scenario', 'demo storm')} at {summary.get('moment', '?')}"]
+    for key in ("open_incidents", "open_tasks"):
+        if key in summary:
+            parts.append(f"{summary[key]} {key.replace('_', ' ')}")
+    assignments = summary.get("assignments")
+    if isinstance(assignments, dict):
+        parts.append(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in assignments.items()))
+    return "; ".join(parts)

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from incidents.cli import app, register_command_modules
 from incidents.db import session_scope
 from incidents.errors import AuthError
-from incidents.models import AuditEvent, Unit, User
+from incidents.models import Assignment, AuditEvent, Incident, Unit, User
 from incidents.users import authenticate
 from tests.conftest import REPO_ROOT
 
@@ -113,9 +113,9 @@ def test_missing_area_modules_become_placeholders_exiting_2():
 
 def test_demo_loads_units_and_users(db_url, engine, session_factory, tmp_path, monkeypatch):
     monkeypatch.setenv("WINTEROPS_VAR_DIR", str(tmp_path / "var"))
-    result = runner.invoke(app, ["demo", "--json", "--db", db_url])
+    result = runner.invoke(app, ["demo", "--no-storm", "--json", "--db", db_url])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output.strip().splitlines()[-1])
+    summary = json.loads(result.output)
     assert summary["region"]["units"] > 0 and summary["region"]["segments"] > 0
     with session_scope(session_factory) as s:
         n_units = s.scalar(select(func.count()).select_from(Unit))
@@ -137,7 +137,7 @@ def test_demo_loads_units_and_users(db_url, engine, session_factory, tmp_path, m
         s.add(User(username="temp", password_hash="x", role="admin"))
         s.get(Unit, users["patrol"][1]).status = "on_scene"
     # --reset starts over: the extra user is gone, the units are fresh
-    reset = runner.invoke(app, ["demo", "--reset", "--json", "--db", db_url])
+    reset = runner.invoke(app, ["demo", "--reset", "--no-storm", "--db", db_url])
     assert reset.exit_code == 0, reset.output
     engine.dispose()  # SQLite: the old file was deleted; reconnect to the new one
     with session_scope(session_factory) as s:
@@ -198,3 +198,23 @@ def test_unusable_database_urls(tmp_path):
     result = runner.invoke(app, ["users", "list", "--db", unreachable])
     assert result.exit_code == 1
     assert "cannot open database" in result.output
+
+
+@pytest.mark.slow
+def test_make_run_demo_loads_the_storm(sqlite_url, tmp_path, monkeypatch):
+    """What `make run` does first: the whole demo, storm included, into an empty SQLite file."""
+    pytest.importorskip("incidents.storm")
+    from incidents.db import make_engine, session_factory
+
+    monkeypatch.setenv("WINTEROPS_VAR_DIR", str(tmp_path / "var"))
+    result = runner.invoke(app, ["demo", "--if-empty", "--db", sqlite_url])
+    assert result.exit_code == 0, result.output
+    assert "storm: " in result.output and "not available" not in result.output
+    eng = make_engine(sqlite_url)
+    try:
+        with session_scope(session_factory(eng)) as s:
+            assert s.scalar(select(func.count()).select_from(Incident)) > 0
+            assert s.scalar(select(func.count()).select_from(Assignment)) > 0
+            assert s.scalar(select(func.count()).select_from(User)) == 3
+    finally:
+        eng.dispose()
