@@ -352,3 +352,31 @@ def test_hazard_cleared_by_hand_stays_cleared_until_new_evidence(session_factory
     with session_scope(session_factory) as s:
         s.add(report("drone_detection", "black_ice", at(region, "G999", 2.5), -20, confidence=0.9))
     assert _fuse(session_factory, region, settings, NOW + timedelta(minutes=25)).hazards_opened == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra", "expected"),
+    [
+        ("stranded", {}, ["rescue", "plow", "traffic_control"]),
+        ("stranded", {"needs": ["medical"]}, ["rescue", "medical", "plow", "traffic_control"]),
+        ("vehicle_in_ditch", {"vehicle_class": "car"}, ["rescue", "traffic_control"]),
+        ("vehicle_in_ditch", {"vehicle_class": "heavy_truck"}, ["heavy_tow", "traffic_control"]),
+        (
+            "crash",
+            {"vehicle_class": "hazmat", "vulnerable": 1},
+            ["rescue", "medical", "heavy_tow", "traffic_control"],
+        ),
+        ("road_blocked", {}, ["plow", "traffic_control"]),
+        ("black_ice", {}, ["grit"]),
+        ("drifting_snow", {}, ["plow"]),
+        ("snow_packed", {}, ["plow"]),
+        ("closed", {}, ["traffic_control"]),
+        ("poor_visibility", {}, []),
+    ],
+)
+def test_task_table(kind, extra, expected):
+    from incidents.tasks import tasks_for
+
+    specs = tasks_for(kind, **extra)
+    assert [t.kind for t in specs] == expected
+    assert all(t.capability == t.kind for t in specs)
