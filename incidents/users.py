@@ -203,9 +203,12 @@ def _record_failure(
               {"attempts": max_attempts, "locked_until": until.isoformat()}, at=now)
 
 
-def record_logout(session: Session, username: str, now: datetime | None = None) -> None:
-    """Audit a log-out (explicit or idle timeout) of `username`."""
-    audit(session, username, "logout", f"user:{username}", at=now or utcnow())
+def record_logout(
+    session: Session, username: str, now: datetime | None = None, *, reason: str = "logout"
+) -> None:
+    """Audit a log-out of `username` (`reason`: ``"logout"``, or ``"idle"`` for a timeout)."""
+    audit(session, username, "logout", f"user:{username}", details={"reason": reason},
+          at=now or utcnow())
 
 
 def set_password(session: Session, username: str, password: str, actor: str) -> User:

@@ -43,7 +43,11 @@ def test_hash_is_argon2_and_login_works(session_factory):
     with session_scope(session_factory) as s:
         assert s.scalars(select(User)).one().last_login_at == T0
         record_logout(s, "alice", now=T0 + timedelta(hours=1))
-    assert _actions(session_factory)[-2:] == [("login", "ok"), ("logout", "ok")]
+        record_logout(s, "alice", now=T0 + timedelta(hours=2), reason="idle")
+    assert _actions(session_factory)[-3:] == [("login", "ok"), ("logout", "ok"), ("logout", "ok")]
+    with session_scope(session_factory) as s:
+        last = s.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+        assert last.details == {"reason": "idle"} and last.at == T0 + timedelta(hours=2)
 
 
 def test_five_failures_lock_for_ten_minutes_counted_in_the_database(session_factory):
