@@ -1,9 +1,9 @@
 """``winterops hotspots``: the current ranked hotspots, as a table or GeoJSON.
 
 Before ranking, the command fuses any report not yet fused (:func:`incidents.fusion.fuse` is
-idempotent), so the ranking is current. The clock is ``--at`` when given; otherwise the present,
-unless the newest report in the database is more than a day old (a replayed or demo storm),
-in which case the newest report's time is used and a note says so on standard error.
+idempotent), so the ranking is current. The clock is ``--at`` when given; otherwise
+:func:`operational_now` (the dashboard's rules: a clock set in ``app_settings``, the demo
+storm's clock, else the present), with a note on standard error saying which.
 
 Exit status: 0 it ran (an empty ranking included), 1 the region or database cannot be used,
 2 unusable arguments.
@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from geo.errors import GeoError
 from geo.region import load_region
@@ -31,9 +33,9 @@ from incidents.cli_common import (
 )
 from incidents.db import session_factory, session_scope
 from incidents.fusion import current_hotspots, fuse, hotspots_geojson
-from incidents.models import Report
+from incidents.models import AuditEvent, Report, Setting
 
-__all__ = ["hotspots", "register"]
+__all__ = ["hotspots", "operational_now", "register"]
 
 STALE_DATA = timedelta(days=1)
 
@@ -47,10 +49,45 @@ def _parse_at(text: str) -> datetime:
             EXIT_BAD_ARGUMENTS,
         )
     if at.tzinfo is None:  # naive means Asia/Shanghai, as everywhere in winterops
-        from zoneinfo import ZoneInfo
-
         at = at.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
     return at.astimezone(UTC)
+
+
+def _utc(value: Any) -> datetime:
+    ts = datetime.fromisoformat(str(value)) if not isinstance(value, datetime) else value
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    return ts.astimezone(UTC)
+
+
+def operational_now(session: Session, real: datetime | None = None) -> tuple[datetime, str]:
+    """The operational "now", by the same rules as the dashboard's clock.
+
+    1. ``app_settings["clock"] = {"now": ISO, "set_at": ISO (optional)}``: starts at ``now``
+       and runs from ``set_at`` on.
+    2. A database loaded by ``winterops demo`` (audit action ``demo.load``): the newest
+       report's time, running since the demo was loaded.
+    3. Otherwise the present, unless the newest report is more than a day old (a replayed
+       storm), then the newest report's time.
+
+    Returns the time and a note saying which rule applied (empty for the plain present).
+    """
+    real = real or datetime.now(UTC)
+    row = session.get(Setting, "clock")
+    value = row.value if row is not None and isinstance(row.value, dict) else {}
+    if value.get("now"):
+        start = _utc(value["now"])
+        if value.get("set_at"):
+            start += max(timedelta(0), real - _utc(value["set_at"]))
+        return start, f"clock set in app_settings: {start.isoformat()}"
+    newest = session.scalar(select(func.max(Report.observed_at)))
+    loaded = session.scalar(select(func.max(AuditEvent.at)).where(AuditEvent.action == "demo.load"))
+    if newest is not None and loaded is not None:
+        at = newest + max(timedelta(0), real - loaded)
+        return at, f"demo storm clock: {at.isoformat()}"
+    if newest is not None and real - newest > STALE_DATA:
+        return newest, f"newest report is from {newest.isoformat()}; ranking at that time"
+    return real, ""
 
 
 def hotspots(
@@ -80,15 +117,10 @@ def hotspots(
     try:
         factory = session_factory(engine)
         if now is None:
-            now = datetime.now(UTC)
             with session_scope(factory) as s:
-                newest = s.scalar(select(func.max(Report.observed_at)))
-            if newest is not None and now - newest > STALE_DATA:
-                now = newest
-                typer.echo(
-                    f"note: newest report is from {newest.isoformat()}; ranking at that time",
-                    err=True,
-                )
+                now, why = operational_now(s)
+            if why:
+                typer.echo(f"note: {why}", err=True)
         with session_scope(factory) as s:
             fuse(s, region, settings, now)
         with session_scope(factory) as s:

@@ -380,3 +380,34 @@ def test_task_table(kind, extra, expected):
     specs = tasks_for(kind, **extra)
     assert [t.kind for t in specs] == expected
     assert all(t.capability == t.kind for t in specs)
+
+
+def test_operational_now_rules(session_factory, region):
+    from incidents.cli_fusion import operational_now
+    from incidents.models import Setting
+
+    real = NOW + timedelta(days=300)
+    with session_scope(session_factory) as s:
+        assert operational_now(s, real) == (real, "")
+        s.add(report("drone_detection", "black_ice", at(region, "G999", 2.5), 0))
+    with session_scope(session_factory) as s:  # a stale replayed storm: its newest report
+        assert operational_now(s, real)[0] == NOW
+        s.add(
+            AuditEvent(
+                at=real - timedelta(minutes=10), actor="cli", action="demo.load", outcome="ok"
+            )
+        )
+    with session_scope(session_factory) as s:  # loaded by `winterops demo`: runs since loading
+        assert operational_now(s, real)[0] == NOW + timedelta(minutes=10)
+        s.add(
+            Setting(
+                key="clock",
+                value={
+                    "now": "2025-12-14T03:00:00",
+                    "set_at": (real - timedelta(hours=1)).isoformat(),
+                },
+            )
+        )
+    with session_scope(session_factory) as s:  # an explicit clock (naive = Asia/Shanghai)
+        now, why = operational_now(s, real)
+        assert now == NOW + timedelta(hours=8) and "app_settings" in why
