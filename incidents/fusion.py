@@ -329,12 +329,16 @@ def _sync_hazards(
                     session, None, hz, tasks_for_hazard(hz), now, summary, seg, open_tasks=tasks
                 )
                 continue
+            merged = sorted(set(hz.report_ids or []) | set(ids))
+            if hz.condition != cond or merged != sorted(hz.report_ids or []):
+                # a new condition or new reports is news for whoever holds the hazard;
+                # a fading confidence is not (no version bump, no spurious edit conflicts)
+                hz.version += 1
+                hz.last_seen = now
             hz.condition = cond
             hz.confidence = conf
-            hz.last_seen = now
-            hz.report_ids = sorted(set(hz.report_ids or []) | set(ids))
+            hz.report_ids = merged
             hz.reason = reason
-            hz.version += 1
             summary.hazards_updated += 1
         _ensure_tasks(session, None, hz, tasks_for_hazard(hz), now, summary, seg, open_tasks=tasks)
 
