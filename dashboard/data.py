@@ -26,7 +26,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dashboard import mapview
@@ -44,6 +44,7 @@ from incidents.models import (
     Incident,
     IncidentStatus,
     Quarantine,
+    Report,
     RoadChief,
     Segment,
     SegmentCondition,
@@ -175,22 +176,40 @@ def _setting(session: Session, key: str) -> dict[str, Any] | None:
 def clock(url: str) -> datetime:
     """The operational "now" (UTC).
 
-    The demo storm happens at a fixed moment: when ``app_settings`` holds ``clock`` (or
-    ``demo_clock``) as ``{"now": ISO time, "set_at": ISO time (optional)}`` the clock starts at
-    ``now`` and runs from ``set_at``; otherwise it is the wall clock.
+    1. ``app_settings["clock"]`` = ``{"now": ISO time, "set_at": ISO time (optional)}``: the
+       clock starts at ``now`` and, when ``set_at`` is given, runs from then on.
+    2. Otherwise, in a database loaded by ``winterops demo`` (audit action ``demo.load``), the
+       demo storm's moment: the newest report's time, running since the demo was loaded.
+    3. Otherwise the wall clock.
     """
     real = datetime.now(UTC)
     with session_factory(url)() as session:
-        value = _setting(session, "clock") or _setting(session, "demo_clock")
-    if not value or not value.get("now"):
-        return real
-    start = pd.Timestamp(value["now"])
-    start = start.tz_localize("Asia/Shanghai") if start.tzinfo is None else start
-    moment = start.tz_convert("UTC").to_pydatetime()
-    if value.get("set_at"):
-        set_at = pd.Timestamp(value["set_at"])
-        set_at = set_at.tz_localize("UTC") if set_at.tzinfo is None else set_at
-        moment += max(timedelta(0), real - set_at.to_pydatetime())
+        value = _setting(session, "clock")
+        demo_loaded = None
+        newest = None
+        if not value:
+            demo_loaded = session.scalar(
+                select(func.max(AuditEvent.at)).where(AuditEvent.action == "demo.load")
+            )
+            if demo_loaded is not None:
+                newest = session.scalar(select(func.max(Report.observed_at)))
+    if value and value.get("now"):
+        return _running(value["now"], value.get("set_at"), real)
+    if demo_loaded is not None and newest is not None:
+        return _running(newest, demo_loaded, real)
+    return real
+
+
+def _utc(value: Any, naive_zone: str = "UTC") -> datetime:
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize(naive_zone) if ts.tzinfo is None else ts
+    return ts.tz_convert("UTC").to_pydatetime()
+
+
+def _running(start: Any, set_at: Any, real: datetime) -> datetime:
+    moment = _utc(start, "Asia/Shanghai" if isinstance(start, str) else "UTC")
+    if set_at:
+        moment += max(timedelta(0), real - _utc(set_at))
     return moment
 
 

@@ -46,7 +46,8 @@ def show_map(
     returned
         ``st_folium`` objects that may rerun the page (e.g. ``["last_clicked"]``).
     hidden
-        Layer keys drawn but switched off at first.
+        Layer keys switched off at first (note: ``st_folium`` adds every feature group to the
+        map, so this only takes effect in a stand-alone :func:`~dashboard.mapview.build_map`).
     legend_open
         Whether the legend starts unfolded (folded on the tablet, where space is short).
     """

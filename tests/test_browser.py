@@ -64,13 +64,13 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`winterops serve` on a free port against a demo database in tmp_path."""
+    """`winterops serve` on a free port against the demo storm (+ fixture) in tmp_path."""
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"{CHROMIUM} not installed (make browser-deps)")
     pytest.importorskip("playwright.sync_api")
     folder = tmp_path_factory.mktemp("browser")
     url = f"sqlite:///{(folder / 'winterops.db').as_posix()}"
-    seed_fixture(url, folder / "var")
+    seed_fixture(url, folder / "var", storm=True)
     port = _free_port()
     env = dict(os.environ, WINTEROPS_DATABASE_URL=url)
     log = open(folder / "serve.log", "w")  # noqa: SIM115 - closed below

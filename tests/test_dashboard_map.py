@@ -31,7 +31,7 @@ def _layers(n_segments: int = 40, hostile: str = HOSTILE, seed: int = 1) -> mapv
                                  "condition": conds}, geometry=lines, crs=4326)
     pts = gpd.points_from_xy([116.1, 117.2, 118.3], [44.1, 44.5, 45.2])
     incidents = gpd.GeoDataFrame(
-        {"id": [1, 2, 3], "kind": ["stranded", "crash", "stranded"], "priority": [90.0, 45, 5],
+        {"id": [1, 2, 3], "kind": ["stranded", "crash", "stranded"], "priority": [450.0, 250, 5],
          "people": [4, 0, 2], "title": [hostile, "ok", None], "notes": [hostile, "", None],
          "first_report_at": pd.to_datetime(["2025-12-14T02:00Z"] * 3),
          "road_code": ["G331", "S307", None], "km": [1520.3, 12.0, None]},

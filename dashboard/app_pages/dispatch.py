@@ -137,8 +137,7 @@ def recommendations(lang: str, url: str, user: actions.SessionUser) -> None:
                     )
                 )
             key = f"{int(rec.task_id)}_{rec.unit_id}"
-            c1, c2, c3 = st.columns([1, 2, 1])
-            if c1.button(t("dispatch.confirm", lang), key=f"wo_conf_{key}", type="primary"):
+            if st.button(t("dispatch.confirm", lang), key=f"wo_conf_{key}", type="primary"):
                 done = t("dispatch.confirmed", lang, unit=rec.unit_id, task=int(rec.task_id))
                 replaces = getattr(rec, "replaces_assignment_id", None)
                 if getattr(rec, "action", "assign") == "reassign" and pd.notna(replaces):
@@ -171,7 +170,8 @@ def recommendations(lang: str, url: str, user: actions.SessionUser) -> None:
                 if len(free)
                 else []
             )
-            other = c2.selectbox(
+            c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
+            other = c1.selectbox(
                 t("dispatch.override_unit", lang),
                 options=capable,
                 key=f"wo_ovr_sel_{key}",
@@ -179,7 +179,7 @@ def recommendations(lang: str, url: str, user: actions.SessionUser) -> None:
                 index=None,
                 placeholder=t("dispatch.override_unit", lang),
             )
-            if c3.button(t("dispatch.override", lang), key=f"wo_ovr_{key}", disabled=other is None):
+            if c2.button(t("dispatch.override", lang), key=f"wo_ovr_{key}", disabled=other is None):
                 _run(
                     t("dispatch.confirmed", lang, unit=other, task=int(rec.task_id)),
                     actions.override,

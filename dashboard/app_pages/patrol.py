@@ -81,7 +81,8 @@ def tasks_panel(unit_id: str) -> None:
         with st.container(border=True):
             kind = t(f"kind.{row.task_kind}", lang, default=str(row.task_kind))
             state = t(f"state.{row.state}", lang, default=str(row.state))
-            since = pd.Timestamp(row.confirmed_at) if pd.notna(row.confirmed_at) else now
+            stamp = getattr(row, f"{row.state}_at", None)  # when the current stage began
+            since = pd.Timestamp(stamp) if stamp is not None and pd.notna(stamp) else now
             st.markdown(
                 f"**{escape_markdown(kind)}** · {t('col.task', lang)} {int(row.task_id)} · "
                 f"{escape_markdown(state)} · {fmt_duration((now - since).total_seconds())}"
@@ -249,7 +250,6 @@ def render() -> None:
             center=center,
             zoom=9,
             returned=["last_clicked"],
-            hidden=("alerts", "duty_points"),
             legend_open=False,
         )
         clicked = result.get("last_clicked")
