@@ -114,20 +114,24 @@ def postgis_db() -> Iterator[str | None]:
         admin.dispose()
 
 
-def store_rate(url: str, make: Callable[[], ParseResult], n: int) -> float:
-    """Rows/s of DatabaseSink.store into a fresh database (every row new)."""
+def store_rate(url: str, make: Callable[[], ParseResult], n: int) -> tuple[float, float]:
+    """Rows/s of DatabaseSink.store into a fresh database (every row new): wall clock, and per
+    CPU-second of this process (for SQLite all the work is in-process, so that second figure
+    does not depend on how busy the shared machine is)."""
     engine = make_engine(url)
     init_db(engine)
     sink = DatabaseSink(session_factory(engine))
     res = make()
     t0 = time.perf_counter()
+    c0 = time.process_time()
     counts = sink.store("bench", res)
     dt = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     assert counts.accepted == n, counts
     again = sink.store("bench", res)  # idempotent: nothing added
     assert again.accepted == 0 and again.duplicates == n
     engine.dispose()
-    return n / dt
+    return n / dt, n / cpu
 
 
 def orm_rate(url: str, make: Callable[[], ParseResult], n: int) -> float:
@@ -180,7 +184,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             with ctx() as url:
                 if url is None:
                     continue
-                fast = store_rate(url, make, goal_n)
+                fast, fast_cpu = store_rate(url, make, goal_n)
             with ctx() as url:
                 slow = orm_rate(url, small, base_n)
             rows.append(
@@ -195,6 +199,19 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
                     higher_is_better=True,
                 )
             )
+            if label == "SQLite":
+                rows.append(
+                    result(
+                        f"ingest {n // 1000}k {what} -> SQLite, per CPU-second",
+                        fast_cpu,
+                        "rows/s",
+                        f"ORM row-by-row wall clock (measured on {base_n // 1000}k rows)",
+                        slow,
+                        f">= {goal:,.0f} rows/s",
+                        fast_cpu >= goal,
+                        higher_is_better=True,
+                    )
+                )
     rows.append(
         result(
             f"parse {n // 1000}k call rows (GB18030 CSV, GCJ-02)",
