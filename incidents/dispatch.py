@@ -183,7 +183,11 @@ class TravelCache:
     """Reverse-Dijkstra rows per (task key, vehicle class) under one set of conditions.
 
     A new task costs one reverse search per vehicle class that can serve it; the rows of
-    tasks already seen are reused. Build a new cache when the conditions change.
+    tasks already seen are reused. Each search is bounded: it starts with a radius of
+    `first_limit_s` and doubles it (up to `limit_s`) until it reaches at least `min_units`
+    of the capable units of that class, so a call in a busy area does not search the whole
+    region; units beyond the final radius count as unreachable for that task. Build a new
+    cache when the conditions change.
 
     Parameters
     ----------
@@ -192,7 +196,11 @@ class TravelCache:
     conditions
         segment_id -> condition.
     limit_s
-        Search radius in seconds.
+        Largest search radius in seconds.
+    first_limit_s
+        First search radius.
+    min_units
+        Capable units of each class a search must reach before it stops growing.
     """
 
     def __init__(
@@ -200,10 +208,15 @@ class TravelCache:
         graph: Any,
         conditions: Mapping[str, Any] | None = None,
         limit_s: float = SEARCH_LIMIT_S,
+        *,
+        first_limit_s: float = 1800.0,
+        min_units: int = 3,
     ) -> None:
         self.graph = graph
         self.conditions = dict(conditions or {})
         self.limit_s = limit_s
+        self.first_limit_s = min(first_limit_s, limit_s)
+        self.min_units = min_units
         self._matrices: dict[str, Any] = {}
         self._rows: dict[tuple[Any, str], NDArray[np.float32]] = {}
 
@@ -214,16 +227,34 @@ class TravelCache:
             self._matrices[vc] = m
         return m
 
-    def row(self, key: Any, node: int, vehicle_class: str) -> NDArray[np.float32]:
-        """Seconds from every node to `node` for `vehicle_class` (cached under `key`)."""
+    def row(
+        self,
+        key: Any,
+        node: int,
+        vehicle_class: str,
+        targets: NDArray[np.int64] | None = None,
+    ) -> NDArray[np.float32]:
+        """Seconds from every node to `node` for `vehicle_class` (cached under `key`).
+
+        With `targets` (the nodes of the capable units), the search radius grows from
+        ``first_limit_s`` until ``min_units`` of them are reached (or ``limit_s``).
+        """
         k = (key, vehicle_class)
         r = self._rows.get(k)
-        if r is None:
-            d = dijkstra(
-                self._matrix(vehicle_class), directed=True, indices=int(node), limit=self.limit_s
-            )
-            r = np.asarray(d, dtype=np.float32)
-            self._rows[k] = r
+        if r is not None:
+            return r
+        m = self._matrix(vehicle_class)
+        limit = self.limit_s if targets is None else self.first_limit_s
+        need = 0 if targets is None else min(self.min_units, len(targets))
+        while True:
+            d = np.asarray(dijkstra(m, directed=True, indices=int(node), limit=limit))
+            if targets is None or limit >= self.limit_s:
+                break
+            if int(np.isfinite(d[targets]).sum()) >= need:
+                break
+            limit = min(limit * 2.0, self.limit_s)
+        r = d.astype(np.float32)
+        self._rows[k] = r
         return r
 
     def forget(self, key: Any) -> None:
@@ -244,11 +275,19 @@ class TravelCache:
         out = np.full((len(unit_nodes), len(task_keys)), np.inf)
         classes = np.asarray(unit_classes)
         caps = [frozenset(c) for c in unit_caps]
+        kinds = sorted(set(task_caps))
+        has = {k: np.array([k in c for c in caps], dtype=bool) for k in kinds}
+        rows_of = {
+            (k, vc): np.flatnonzero(has[k] & (classes == vc))
+            for k in kinds
+            for vc in set(classes[has[k]].tolist())
+        }
         for j, (key, node, cap) in enumerate(zip(task_keys, task_nodes, task_caps, strict=True)):
-            able = np.array([cap in c for c in caps], dtype=bool)
-            for vc in set(classes[able].tolist()):
-                rows = np.flatnonzero(able & (classes == vc))
-                out[rows, j] = self.row(key, node, vc)[unit_nodes[rows]]
+            for (k, vc), rows in rows_of.items():
+                if k != cap:
+                    continue
+                targets = unit_nodes[rows]
+                out[rows, j] = self.row(key, node, vc, targets)[targets]
         return out
 
 
@@ -277,9 +316,12 @@ def feasible_mask(
     long_run_s: float = LONG_RUN_S,
 ) -> NDArray[np.bool_]:
     """Which (unit, task) pairs are allowed: capability, reachable, short runs for tired units."""
-    able = np.array([[cap in u.capabilities for cap in task_caps] for u in units], dtype=bool)
-    if able.size == 0:
+    if len(units) == 0 or len(task_caps) == 0:
         return np.zeros(eta.shape, dtype=bool)
+    kinds = sorted(set(task_caps))
+    col = np.array([kinds.index(c) for c in task_caps])
+    has = np.array([[k in u.capabilities for k in kinds] for u in units], dtype=bool)
+    able = has[:, col]
     ok = able & np.isfinite(eta)
     short = np.array([u.short_only for u in units], dtype=bool)
     ok[short] &= eta[short] <= long_run_s
