@@ -63,10 +63,13 @@ def recommend_cmd(
     db: DbOption = None,
     policy: Annotated[str, typer.Option("--policy", help="optimized | closest")] = "optimized",
     at: Annotated[str | None, typer.Option("--at", help="Moment (ISO 8601; default now)")] = None,
+    staging: Annotated[
+        bool, typer.Option("--staging", help="Also suggest pre-positioning at duty points")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Current recommended assignments, most urgent first, with reasons."""
-    from incidents.dispatch import POLICIES, recommend
+    from incidents.dispatch import POLICIES, preposition, recommend
 
     if policy not in POLICIES:
         die(f"unknown policy {policy!r}; expected one of {', '.join(POLICIES)}", EXIT_BAD_ARGUMENTS)
@@ -77,16 +80,21 @@ def recommend_cmd(
     try:
         with session_scope(session_factory(engine)) as s:
             recs = recommend(s, region, settings, now, policy)
+            stage = preposition(s, region, settings, now) if staging else []
     finally:
         engine.dispose()
     if as_json:
-        typer.echo(json.dumps([r.to_dict() for r in recs], ensure_ascii=False))
+        doc: Any = [r.to_dict() for r in recs]
+        if staging:
+            doc = {"recommendations": doc, "staging": [x.to_dict() for x in stage]}
+        typer.echo(json.dumps(doc, ensure_ascii=False))
         return
     if not recs:
         typer.echo("no recommendations (no open task with a free capable unit)")
-        return
     for r in recs:
         typer.echo(f"task {r.task_id:>5}  <- {r.unit_id:<14} {r.eta_s / 60:6.1f} min  {r.reason}")
+    for x in stage:
+        typer.echo(f"stage {x.unit_id:<14} at {x.duty_point_id:<10} {x.reason}")
 
 
 def simulate_cmd(
