@@ -238,3 +238,25 @@ def test_geojson_gpkg_and_csv(filled: sessionmaker[Session], tmp_path: Path) -> 
 )
 def test_safe_cell(cell: object, expected: object) -> None:
     assert safe_cell(cell) == expected
+
+
+def test_cli_export_and_argument_errors(filled: sessionmaker[Session], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from incidents.cli import app
+
+    url = str(filled.kw["bind"].url)
+    runner = CliRunner()
+    out = tmp_path / "x.csv"
+    res = runner.invoke(
+        app, ["export", "csv", "--layer", "hazards", "--db", url, "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    assert out.read_text(encoding="utf-8").startswith("id,condition,state")
+    res = runner.invoke(app, ["export", "wzdx", "--db", url])
+    assert res.exit_code == 0 and json.loads(res.output)["feed_info"]["version"] == "4.2"
+    assert runner.invoke(app, ["export", "kml", "--db", url]).exit_code == 2
+    assert runner.invoke(app, ["export", "gpkg", "--db", url]).exit_code == 2  # needs --out
+    assert runner.invoke(app, ["simulate", "nowhere", "--policy", "fastest"]).exit_code == 2
+    res = runner.invoke(app, ["simulate", str(tmp_path / "nowhere"), "--db", url])
+    assert res.exit_code == 1
