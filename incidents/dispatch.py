@@ -65,7 +65,6 @@ from sqlalchemy.orm import Session
 
 from geo.crs import to_wgs84
 from incidents.audit import audit
-from incidents.errors import NotFoundError
 from incidents.models import (
     Alert,
     AlertState,
@@ -75,7 +74,6 @@ from incidents.models import (
     Hazard,
     HazardState,
     Incident,
-    Segment,
     SegmentCondition,
     Task,
     TaskStatus,
@@ -956,17 +954,3 @@ def apply_avl_fixes(session: Session, frame: pd.DataFrame, actor: str = "avl") -
     session.flush()
     audit(session, actor, "unit.avl", None, details=counts)
     return counts
-
-
-def unit_or_raise(session: Session, unit_id: str) -> Unit:
-    """Return the unit or raise :class:`NotFoundError`."""
-    unit = session.get(Unit, unit_id)
-    if unit is None:
-        msg = f"no unit {unit_id!r}"
-        raise NotFoundError(msg)
-    return unit
-
-
-def segment_ids_near(session: Session, ids: Iterable[str]) -> list[Segment]:
-    """Segments with these ids (helper for exports and staging views)."""
-    return list(session.scalars(select(Segment).where(Segment.id.in_(list(ids)))))

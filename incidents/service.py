@@ -55,7 +55,6 @@ from incidents.models import (
     SegmentCondition,
     Task,
     TaskStatus,
-    Unit,
     User,
     utcnow,
 )
@@ -682,12 +681,3 @@ def open_hazards_by_age(session: Session, now: datetime) -> list[dict[str, Any]]
             }
         )
     return rows
-
-
-def unit_of(session: Session, unit_id: str) -> Unit:
-    """The unit, or NotFoundError."""
-    u = session.get(Unit, unit_id)
-    if u is None:
-        msg = f"no unit {unit_id!r}"
-        raise NotFoundError(msg)
-    return u
