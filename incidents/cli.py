@@ -99,17 +99,18 @@ def demo(
 ) -> None:
     """Load the demo region, demo users and the demo storm into the database."""
     from incidents.demo import DemoError, describe_storm, load_demo
+    from incidents.migrate import UnmanagedSchemaError
 
     if reset and if_empty:
         die("--reset and --if-empty contradict each other: choose one", EXIT_BAD_ARGUMENTS)
     settings = settings_for(db)
-    engine = open_engine(settings)
+    engine = open_engine(settings, migrate=not reset)  # --reset: drop first, migrate after
     try:
         summary = load_demo(
             engine, settings, reset=reset, if_empty=if_empty, storm=storm,
             echo=None if as_json else typer.echo,
         )
-    except DemoError as e:
+    except (DemoError, UnmanagedSchemaError) as e:
         die(f"demo: {e}", 1)
     finally:
         engine.dispose()

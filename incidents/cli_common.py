@@ -39,15 +39,18 @@ def settings_for(db: str | None) -> Settings:
     return Settings.from_env().with_database(db)
 
 
-def open_engine(settings: Settings) -> Engine:
+def open_engine(settings: Settings, *, migrate: bool = True) -> Engine:
     """Open the settings' database and bring its schema up to date (Alembic ``upgrade head``).
 
-    Exits with status 1 and a one-line message when the database cannot be opened.
+    With ``migrate=False`` the schema is left as it is. Exits with status 2 for an unusable
+    URL and with status 1 and a one-line message when the database cannot be opened.
     """
     try:
         engine = make_engine(settings.database_url)
     except (ValueError, ArgumentError) as e:
         die(f"unusable database URL {settings.database_url!r}: {e}", EXIT_BAD_ARGUMENTS)
+    if not migrate:
+        return engine
     try:
         init_db(engine)
     except Exception as e:  # noqa: BLE001 - any driver error becomes one clear line

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from geo.errors import GeoError
@@ -27,8 +27,8 @@ from geo.region import Region, load_region
 from incidents.audit import audit
 from incidents.db import init_db, session_factory, session_scope
 from incidents.errors import WinteropsError
-from incidents.migrate import downgrade
-from incidents.models import Role, Unit, User
+from incidents.migrate import current_revision, downgrade
+from incidents.models import Base, Role, Unit, User
 from incidents.region_store import load_region_into_db
 from incidents.settings import Settings
 from incidents.users import create_user
@@ -62,7 +62,10 @@ def _say(echo: Callable[[str], Any] | None, message: str) -> None:
 
 
 def reset_database(engine: Engine) -> None:
-    """Drop everything: delete a SQLite file, or downgrade a PostgreSQL schema to base."""
+    """Drop everything: delete a SQLite file, or downgrade a PostgreSQL schema to base.
+
+    Tables left by a database the migrations did not make are dropped too.
+    """
     url = engine.url
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         engine.dispose()
@@ -70,7 +73,12 @@ def reset_database(engine: Engine) -> None:
         for path in (base, base.with_name(base.name + "-wal"), base.with_name(base.name + "-shm")):
             path.unlink(missing_ok=True)
         return
-    downgrade(engine, "base")
+    if current_revision(engine) is not None:
+        downgrade(engine, "base")
+    with engine.begin() as conn:
+        Base.metadata.drop_all(conn, checkfirst=True)
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("DROP FUNCTION IF EXISTS audit_events_append_only() CASCADE"))
 
 
 def patrol_unit_for_demo(region: Region) -> str:

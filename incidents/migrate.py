@@ -16,7 +16,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 from incidents.models import Base, GeometryType
 
@@ -28,6 +28,10 @@ _POSTGIS_TABLES = frozenset(
     {"spatial_ref_sys", "geometry_columns", "geography_columns", "raster_columns",
      "raster_overviews", "topology", "layer"}
 )
+
+
+class UnmanagedSchemaError(RuntimeError):
+    """The database holds winterops tables that the migrations did not make."""
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -56,9 +60,24 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     Runs in one transaction; on PostgreSQL an advisory lock keeps two processes from
     migrating at the same time.
+
+    Raises
+    ------
+    UnmanagedSchemaError
+        The database has winterops tables but no Alembic version (made outside the
+        migrations); it is left untouched.
     """
     with engine.begin() as conn:
         _lock(conn)
+        if MigrationContext.configure(conn).get_current_revision() is None:
+            present = sorted(set(inspect(conn).get_table_names()) & set(Base.metadata.tables))
+            if present:
+                msg = (
+                    f"database {engine.url.render_as_string(hide_password=True)} has winterops "
+                    f"tables ({', '.join(present[:3])}, ...) but no migration version: it was "
+                    "not made by these migrations; start over with `winterops demo --reset`"
+                )
+                raise UnmanagedSchemaError(msg)
         command.upgrade(alembic_config(conn), revision)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import inspect, text
 
 from incidents.db import make_engine
@@ -89,3 +90,21 @@ def test_migrations_land_in_the_search_path_schema(engine):
         ).scalar()
     assert schema != "public"
     assert n == 1
+
+
+def test_tables_made_outside_the_migrations_are_not_adopted(db_url):
+    from incidents.demo import reset_database
+    from incidents.migrate import UnmanagedSchemaError
+
+    eng = make_engine(db_url)
+    try:
+        Base.metadata.create_all(eng)  # as the early skeleton did: no Alembic version
+        with pytest.raises(UnmanagedSchemaError, match="winterops demo --reset"):
+            upgrade(eng)
+        assert current_revision(eng) is None
+        reset_database(eng)  # what `winterops demo --reset` does first
+        upgrade(eng)
+        assert current_revision(eng) == head_revision()
+        assert schema_differences(eng) == []
+    finally:
+        eng.dispose()
