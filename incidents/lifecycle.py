@@ -136,10 +136,14 @@ def _claim_unit(session: Session, unit_id: str, task_id: int) -> Unit:
     return unit
 
 
+# a unit taken out of service (or off shift) meanwhile keeps that status
+_UNIT_BUSY = (UnitStatus.ASSIGNED.value, UnitStatus.EN_ROUTE.value, UnitStatus.ON_SCENE.value)
+
+
 def _set_unit_status(session: Session, unit_id: str, status: UnitStatus) -> None:
     session.execute(
         update(_UNITS)
-        .where(_UNITS.c.id == unit_id)
+        .where(_UNITS.c.id == unit_id, _UNITS.c.status.in_(_UNIT_BUSY))
         .values(status=status.value, version=_UNITS.c.version + 1)
     )
     unit = session.get(Unit, unit_id)
@@ -150,7 +154,12 @@ def _set_unit_status(session: Session, unit_id: str, status: UnitStatus) -> None
 def _set_task_status(session: Session, task_id: int, status: TaskStatus, now: datetime) -> None:
     values: dict[str, Any] = {"status": status.value, "version": _TASKS.c.version + 1}
     values["closed_at"] = now if status is TaskStatus.DONE else None
-    session.execute(update(_TASKS).where(_TASKS.c.id == task_id).values(**values))
+    # only a task this assignment holds changes: one cancelled meanwhile stays cancelled
+    session.execute(
+        update(_TASKS)
+        .where(_TASKS.c.id == task_id, _TASKS.c.status == TaskStatus.ASSIGNED.value)
+        .values(**values)
+    )
     task = session.get(Task, task_id)
     if task is not None:
         session.refresh(task)

@@ -166,3 +166,16 @@ def test_busy_unit_and_missing_things(session_factory):
     with pytest.raises(NotFoundError, match="9999"):
         with session_scope(session_factory) as s:
             confirm_assignment(s, "disp2", 9999, "U1", now=T0)
+
+
+def test_statuses_set_elsewhere_meanwhile_are_kept(session_factory):
+    (task_id,) = _seed(session_factory)
+    with session_scope(session_factory) as s:
+        a = confirm_assignment(s, "disp1", task_id, "U1", now=T0)
+        aid = a.id
+    with session_scope(session_factory) as s:  # the unit breaks down; the incident resolves
+        s.get(Unit, "U1").status = "out_of_service"
+        s.get(Task, task_id).status = "cancelled"
+    with session_scope(session_factory) as s:
+        transition(s, s.get(Assignment, aid), "cancelled", "disp1", now=T0)
+    assert _status(session_factory, "U1", task_id) == ("out_of_service", "cancelled")
