@@ -69,6 +69,13 @@ def main() -> None:
         initial_sidebar_state="collapsed" if tablet else "expanded",
     )
     _static_ready()
+    if not st.get_option("server.enableStaticServing"):
+        # the map's Leaflet/jQuery/Bootstrap come from /app/static/: without it, no map
+        st.error(
+            "server.enableStaticServing is off: the map cannot load its local scripts. "
+            "Start with `winterops serve` from the project folder (.streamlit/config.toml) "
+            "or pass --server.enableStaticServing=true."
+        )
     ui.settings()
     lang = ui.language_selector()
     ui.check_idle()

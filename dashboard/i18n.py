@@ -178,6 +178,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "review.run": ("模拟运行", "Simulation run"),
     "review.policy": ("策略", "Policy"),
     "review.metric": ("指标", "Metric"),
+    "review.incidents": ("逐事件结果", "Per-incident results"),
     # admin page
     "admin.users": ("用户与角色", "Users and roles"),
     "admin.units": ("车辆", "Units"),

@@ -121,11 +121,16 @@ def seed_fixture(url: str, var_dir: Path, storm: bool = True) -> dict[str, Any]:
                          last_error=HOSTILE))
         s.add(Quarantine(feed="calls", source="calls.csv", record=HOSTILE,
                          reason=f"no location: {HOSTILE}", fingerprint=f"fx-{now.timestamp()}"))
+        # shaped like incidents.simulate's stored runs
+        times = [(now + timedelta(minutes=5 * i)).isoformat() for i in range(5)]
         for policy, first, exposure in (("closest", 48.0, 210.0), ("optimized", 36.0, 150.0)):
             s.add(SimulationRun(scenario="demo-storm", policy=policy, ran_at=now,
-                                metrics={"time_to_first_unit_min": first,
-                                         "exposure_person_hours": exposure},
-                                series={"open_tasks": [1, 4, 6, 3, 1]}))
+                                metrics={"ttfu_mean_min": first,
+                                         "cold_exposure_person_hours": exposure,
+                                         "timings_s": {"total": 1.0}},
+                                series={"t": times, "open_tasks": [1, 4, 6, 3, 1],
+                                        "free_units": [9, 7, 5, 6, 8],
+                                        "incidents": [{"id": 1, "ttfu_min": first}]}))
         s.flush()
         ids = {"incident": incident.id, "open_task": open_task.id,
                "assignment": assignment.id, "hazard": hazard.id}
@@ -184,7 +189,7 @@ def test_login_page_first(app: Any) -> None:
 def test_login_failure_then_success(app: Any, demo_db: tuple[str, dict[str, Any]]) -> None:
     login(app, "dispatcher", "wrong-password")
     assert "wo_user" not in app.session_state
-    assert [e.value for e in app.error], "a failed log-in shows an error"
+    assert any("用户名或密码错误" in str(e.value) for e in app.error), "failed log-in message"
     login(app, "dispatcher", PASSWORDS["dispatcher"])
     assert not app.exception
     assert app.session_state["wo_user"].role == "dispatcher"
@@ -276,7 +281,11 @@ def test_feeds_review_pages(app: Any) -> None:
     assert any("no location" in v for v in values)
     switch(app, "review")
     assert not app.exception, app.exception
-    assert app.get("arrow_vega_lite_chart") or app.get("vega_lite_chart") or app.dataframe
+    compare = [df.value for df in app.dataframe]
+    assert any("ttfu_mean_min" in df.index for df in compare), "per-policy comparison"
+    table = next(df for df in compare if "ttfu_mean_min" in df.index)
+    assert table.loc["ttfu_mean_min", "optimized"] == 36.0
+    assert table.loc["cold_exposure_person_hours", "closest"] == 210.0
 
 
 def test_admin_page_only_for_admin(app: Any) -> None:
@@ -285,6 +294,9 @@ def test_admin_page_only_for_admin(app: Any) -> None:
     assert not app.exception, app.exception
     values = [str(v) for df in app.dataframe for col in df.value.columns for v in df.value[col]]
     assert "dispatcher" in values and "patrol" in values
+    for page in ("patrol", "review", "feeds"):  # an admin sees every page
+        switch(app, page)
+        assert not app.exception, (page, app.exception)
 
 
 def test_dispatcher_cannot_open_admin(app: Any) -> None:

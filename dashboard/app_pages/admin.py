@@ -43,6 +43,7 @@ def users_section(lang: str, url: str, user: actions.SessionUser) -> None:
         unit = c4.selectbox(
             t("admin.new_unit", lang),
             [""] + (list(units["id"]) if len(units) else []),
+            format_func=lambda u: u or "—",
             key="wo_new_unit",
         )
         if st.form_submit_button(t("admin.add_user", lang)):

@@ -13,12 +13,14 @@ from dashboard.escape import escape_markdown
 from dashboard.i18n import fmt_time, t
 
 FIRST_UNIT_KEYS = (
+    "ttfu_mean_min",
+    "ttfu_p50_min",
     "time_to_first_unit_min",
     "mean_time_to_first_unit_min",
     "median_time_to_first_unit_min",
     "time_to_first_unit_p50_min",
 )
-EXPOSURE_KEYS = ("exposure_person_hours", "exposure_hours", "cold_exposure_person_hours")
+EXPOSURE_KEYS = ("cold_exposure_person_hours", "exposure_person_hours", "exposure_hours")
 
 
 def _pick(metrics: dict[str, Any], keys: tuple[str, ...], word: str) -> float | None:
@@ -105,16 +107,30 @@ def render() -> None:
         key="wo_review_run",
     )
     series = runs.loc[runs["id"] == chosen, "series"].iloc[0]
-    if isinstance(series, dict) and series:
-        lines = {
-            k: pd.Series(v)
-            for k, v in series.items()
-            if isinstance(v, list) and v and all(isinstance(x, int | float) for x in v)
-        }
-        if lines:
-            st.line_chart(pd.DataFrame(lines))
-        else:
-            st.json(series, expanded=False)
+    show_series(series if isinstance(series, dict) else {}, lang)
+
+
+def show_series(series: dict[str, Any], lang: str) -> None:
+    """Numeric time series of a replay (open tasks, free units, people waiting, ...) by time."""
+    times = series.get("t")
+    lines = {
+        k: pd.Series(v, dtype=float)
+        for k, v in series.items()
+        if k != "t" and isinstance(v, list) and v and all(isinstance(x, int | float) for x in v)
+    }
+    if not lines:
+        st.info(t("common.none", lang))
+        return
+    frame = pd.DataFrame(lines)
+    if isinstance(times, list) and len(times) == len(frame):
+        index = pd.to_datetime(pd.Series(times), utc=True, errors="coerce")
+        if index.notna().all():
+            frame.index = pd.DatetimeIndex(index).tz_convert("Asia/Shanghai").tz_localize(None)
+    st.line_chart(frame)
+    incidents = series.get("incidents")
+    if isinstance(incidents, list) and incidents and isinstance(incidents[0], dict):
+        with st.expander(t("review.incidents", lang)):
+            st.dataframe(pd.DataFrame(incidents), hide_index=True, width="stretch")
 
 
 render()
