@@ -435,3 +435,18 @@ def test_avl_fixes_from_csv_and_json(session_factory: sessionmaker[Session]) -> 
         assert u2.geometry.x == pytest.approx(lon_at(20), abs=1e-5) and u2.crew_hours == 7.5
     with pytest.raises(ValueError, match="lon"):
         read_avl(b"unit_id,time,lat\nU1,2025-12-14 04:00,44\n")
+
+
+def test_travel_cache_grows_its_search_radius_until_units_are_reached(tiny: Region) -> None:
+    g = tiny.graph
+    units = np.array([node(tiny, 0), node(tiny, 20), node(tiny, 38)])
+    args = (["t"], [node(tiny, 40)], ["rescue"], units, ["rescue"] * 3, [{"rescue"}] * 3)
+    one = TravelCache(g, first_limit_s=600, min_units=1).etas(*args)
+    # the unit 2 km away is inside the first 10 min radius: the search stops there
+    assert np.isfinite(one[2, 0]) and np.isinf(one[:2, 0]).all()
+    two = TravelCache(g, first_limit_s=600, min_units=2).etas(*args)
+    # the next unit is 20 km away: the radius doubles (20, then 40 min) until it is reached
+    assert np.isfinite(two[1:, 0]).all()
+    assert two[1, 0] == pytest.approx(20 * 60, rel=0.05)
+    full = TravelCache(g).etas(*args)
+    assert np.isfinite(full).all()  # the default radius (12 h) reaches everyone
