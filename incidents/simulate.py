@@ -364,7 +364,10 @@ class _Replay:
                             old = s.get(Assignment, r.replaces_assignment_id)
                             if old is None:
                                 continue
-                            self.trips.pop(old.id, None)
+                            gone = self.trips.pop(old.id, None)
+                            if gone is not None:  # the drive so far was work too
+                                spent = (now - gone.start).total_seconds()
+                                self.busy_s[old.unit_id] = self.busy_s.get(old.unit_id, 0.0) + spent
                             a = redirect(
                                 s, ACTOR, old.id, r.task_id, old.version, now=now, eta_s=r.eta_s
                             )
