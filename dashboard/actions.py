@@ -1,5 +1,9 @@
 """What a dashboard user can do: each action is one audited transaction.
 
+Every stamp uses the operational clock (:func:`dashboard.data.clock`: the wall clock, or the
+demo storm's running clock), so what a user does lines up with the clocks shown. Log-ins and
+lock-outs use the wall clock.
+
 The pages call these functions; they call the ``incidents`` services (``incidents.service``
 when it exists, else the lifecycle and user functions), commit, and clear the data caches so
 the change shows at once. Errors from ``incidents.errors`` (ConflictError, TransitionError,
@@ -106,10 +110,17 @@ def confirm(
 
     Raises ConflictError when another dispatcher took the unit or the task first.
     """
+    now = data.clock(url)  # read before the write transaction starts
     try:
         with session_scope(data.session_factory(url)) as session:
             assignment = service.confirm(
-                session, user.username, task_id, unit_id, eta_s=eta_s, explanation=explanation
+                session,
+                user.username,
+                task_id,
+                unit_id,
+                now=now,
+                eta_s=eta_s,
+                explanation=explanation,
             )
             return int(assignment.id)
     finally:
@@ -129,6 +140,7 @@ def move_and_confirm(
 
     Its current assignment is cancelled and the new one confirmed in ONE transaction.
     """
+    now = data.clock(url)  # read before the write transaction starts
     try:
         with session_scope(data.session_factory(url)) as session:
             service.cancel(
@@ -136,9 +148,12 @@ def move_and_confirm(
                 user.username,
                 replaces_assignment_id,
                 None,
+                now=now,
                 reason=f"moved to task {task_id}",
             )
-            assignment = service.confirm(session, user.username, task_id, unit_id, eta_s=eta_s)
+            assignment = service.confirm(
+                session, user.username, task_id, unit_id, now=now, eta_s=eta_s
+            )
             return int(assignment.id)
     finally:
         data.invalidate()
@@ -148,10 +163,16 @@ def override(
     url: str, user: SessionUser, task_id: int, unit_id: str, recommended_unit_id: str | None
 ) -> int:
     """Send `unit_id` instead of the recommended unit (recorded as an override)."""
+    now = data.clock(url)  # read before the write transaction starts
     try:
         with session_scope(data.session_factory(url)) as session:
             assignment = service.override(
-                session, user.username, task_id, unit_id, recommended_unit_id=recommended_unit_id
+                session,
+                user.username,
+                task_id,
+                unit_id,
+                now=now,
+                recommended_unit_id=recommended_unit_id,
             )
             return int(assignment.id)
     finally:
@@ -162,10 +183,16 @@ def reassign(
     url: str, user: SessionUser, assignment_id: int, new_unit_id: str, expected_version: int
 ) -> int:
     """Move an active assignment's task to another unit; return the new assignment id."""
+    now = data.clock(url)  # read before the write transaction starts
     try:
         with session_scope(data.session_factory(url)) as session:
             assignment = service.reassign(
-                session, user.username, assignment_id, new_unit_id, expected_version
+                session,
+                user.username,
+                assignment_id,
+                new_unit_id,
+                expected_version,
+                now=now,
             )
             return int(assignment.id)
     finally:
@@ -174,9 +201,10 @@ def reassign(
 
 def cancel(url: str, user: SessionUser, assignment_id: int, expected_version: int) -> None:
     """Cancel an assignment (the unit is free again, the task open)."""
+    now = data.clock(url)  # read before the write transaction starts
     try:
         with session_scope(data.session_factory(url)) as session:
-            service.cancel(session, user.username, assignment_id, expected_version)
+            service.cancel(session, user.username, assignment_id, expected_version, now=now)
     finally:
         data.invalidate()
 
@@ -194,9 +222,17 @@ def set_status(
     anything else with PermissionDenied; `expected_version` is the version the user saw
     (ConflictError when it changed).
     """
+    now = data.clock(url)  # read before the write transaction starts
     try:
         with session_scope(data.session_factory(url)) as session:
-            service.set_status(session, user.username, assignment_id, new_state, expected_version)
+            service.set_status(
+                session,
+                user.username,
+                assignment_id,
+                new_state,
+                expected_version,
+                now=now,
+            )
     finally:
         data.invalidate()
 
@@ -217,7 +253,7 @@ def report_hazard(
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         msg = f"coordinates out of range: {lon}, {lat}"
         raise ValueError(msg)
-    now = now or utcnow()
+    now = now or data.clock(url)  # read before the write transaction starts
     try:
         with session_scope(data.session_factory(url)) as session:
             report = Report(
@@ -248,10 +284,15 @@ def report_hazard(
 
 def clear_hazard(url: str, user: SessionUser, hazard_id: int, expected_version: int) -> None:
     """Mark a hazard cleared (version-checked; ConflictError if someone changed it first)."""
+    now = data.clock(url)  # read before the write transaction starts
     try:
         with session_scope(data.session_factory(url)) as session:
             service.clear_hazard(
-                session, user.username, hazard_id, expected_version=expected_version
+                session,
+                user.username,
+                hazard_id,
+                now=now,
+                expected_version=expected_version,
             )
     finally:
         data.invalidate()
