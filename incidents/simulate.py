@@ -24,8 +24,9 @@ Metrics (incidents that were not merged into another)
 - cold-exposure person-hours: people x hours until the first unit arrives (or the end);
 - incidents unserved at the end; unit utilisation (assigned-to-cleared time over in-service
   unit time);
-- the lower bound: each incident reached by its nearest capable unit, from the units' starting
-  positions, at once when it became known, with no contention (same weights and conditions).
+- the lower bound: each incident reached by its nearest capable in-service unit at once when it
+  became known, with no contention: the nearest of the units' starting bases and of where the
+  units are at that moment, busy or not (same weights and conditions).
 
 The result is a dict (``metrics``), and with ``store=`` a :class:`~incidents.models.SimulationRun`
 row holding the metrics and the time series (open tasks, free units, people waiting) and one row
@@ -80,6 +81,7 @@ from ingest.runner import run_ingest
 __all__ = ["SimResult", "simulate", "simulate_both", "store_run"]
 
 ACTOR = "simulation"
+OUT = (UnitStatus.OUT_OF_SERVICE.value, UnitStatus.OFF_SHIFT.value)
 S = AssignmentState
 
 
@@ -327,10 +329,30 @@ class _Replay:
             graph.nearest_nodes([p.x for p in pts], [p.y for p in pts]),  # type: ignore[union-attr]
             dtype=np.int64,
         )
-        eta = eta_matrix(graph, self.home_nodes, self.home_classes, nodes, current_conditions(s))
+        conditions = current_conditions(s)
+        # every in-service unit, from its starting base and from where it is now (busy or not)
+        here = [
+            u
+            for u in s.scalars(select(Unit).where(Unit.status.not_in(OUT)))
+            if u.geometry is not None
+        ]
+        here_nodes = np.asarray(
+            graph.nearest_nodes(
+                [u.geometry.x for u in here],  # type: ignore[union-attr]
+                [u.geometry.y for u in here],  # type: ignore[union-attr]
+            ),
+            dtype=np.int64,
+        )
+        eta = np.vstack(
+            [
+                eta_matrix(graph, self.home_nodes, self.home_classes, nodes, conditions),
+                eta_matrix(graph, here_nodes, [u.vehicle_class for u in here], nodes, conditions),
+            ]
+        )
+        caps = self.home_caps + [frozenset(u.capabilities or []) for u in here]
         for j, inc in enumerate(incidents):
             need = {t.capability for t in s.scalars(select(Task).where(Task.incident_id == inc.id))}
-            able = np.array([bool(need & c) if need else True for c in self.home_caps], dtype=bool)
+            able = np.array([bool(need & c) if need else True for c in caps], dtype=bool)
             col = np.where(able, eta[:, j], np.inf)
             best = float(col.min()) if col.size else math.inf
             delay = max(0.0, (now - inc.first_report_at).total_seconds())
