@@ -63,7 +63,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """`winterops serve` on a free port against the demo storm (+ fixture) in tmp_path."""
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"{CHROMIUM} not installed (make browser-deps)")
@@ -91,7 +91,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 time.sleep(0.5)
         else:
             pytest.fail("winterops serve did not come up in 60 s")
-        yield base
+        yield base, url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -118,11 +118,13 @@ def browser() -> Iterator[Any]:
 class Session:
     """One browser context: blocked outside requests, dialogs and page errors recorded."""
 
-    def __init__(self, browser: Any, base: str, viewport: dict[str, int]) -> None:
+    def __init__(
+        self, browser: Any, base: str, viewport: dict[str, int], **options: Any
+    ) -> None:
         self.base = base
         self.outside: list[str] = []
         self.dialogs: list[str] = []
-        self.context = browser.new_context(viewport=viewport)
+        self.context = browser.new_context(viewport=viewport, **options)
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
         self.page.on("dialog", self._dialog)
@@ -192,9 +194,9 @@ def _check_map(frame: Any, expect_layers: int) -> None:
 
 
 @pytest.mark.parametrize("viewport_name", ["desk", "tablet"])
-def test_admin_every_page(server: str, browser: Any, viewport_name: str) -> None:
+def test_admin_every_page(server: tuple[str, str], browser: Any, viewport_name: str) -> None:
     viewport = DESK if viewport_name == "desk" else TABLET
-    s = Session(browser, server, viewport)
+    s = Session(browser, server[0], viewport)
     try:
         s.login("admin")
         frame = s.map_frame()
@@ -217,8 +219,14 @@ def test_admin_every_page(server: str, browser: Any, viewport_name: str) -> None
         s.close()
 
 
-def test_patrol_lead_tablet(server: str, browser: Any) -> None:
-    s = Session(browser, server, TABLET)
+def test_patrol_lead_tablet(server: tuple[str, str], browser: Any) -> None:
+    from sqlalchemy import select
+
+    from incidents.db import make_engine, session_factory
+    from incidents.models import Report
+
+    here = {"latitude": 44.0231, "longitude": 114.9562}  # somewhere in Abag Banner
+    s = Session(browser, server[0], TABLET, geolocation=here, permissions=["geolocation"])
     try:
         s.login("patrol")
         frame = s.map_frame()
@@ -229,6 +237,21 @@ def test_patrol_lead_tablet(server: str, browser: Any) -> None:
         heights = [b.bounding_box()["height"] for b in buttons.all() if b.is_visible()]
         assert heights and min(heights) >= 48, f"tap targets too small: {heights}"
         s.shot("tablet-patrol-lead")
+        # report a hazard where I am: the browser's location, through the local component
+        gps = s.page.frame_locator("iframe[title*='wo_geolocate']")
+        gps.locator("button").click()
+        s.settle(1500)
+        s.page.get_by_text("本机定位", exact=True).first.click()
+        s.page.locator("[data-testid='stFormSubmitButton'] button").click()
+        s.settle(1500)
+        engine = make_engine(server[1])
+        with session_factory(engine)() as db:
+            mine = [r for r in db.scalars(select(Report).where(Report.kind == "patrol"))
+                    if r.source == "dashboard:patrol"]
+        engine.dispose()
+        assert mine, "the hazard report was stored"
+        assert abs(mine[-1].geometry.x - here["longitude"]) < 1e-4
+        assert abs(mine[-1].geometry.y - here["latitude"]) < 1e-4
         s.page.get_by_text("夜间模式").click()
         s.settle(1500)
         s.shot("tablet-patrol-lead-night")
@@ -238,8 +261,8 @@ def test_patrol_lead_tablet(server: str, browser: Any) -> None:
         s.close()
 
 
-def test_hostile_strings_inert_in_feeds(server: str, browser: Any) -> None:
-    s = Session(browser, server, DESK)
+def test_hostile_strings_inert_in_feeds(server: tuple[str, str], browser: Any) -> None:
+    s = Session(browser, server[0], DESK)
     try:
         s.login("dispatcher")
         s.goto("feeds")

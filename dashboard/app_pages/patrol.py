@@ -11,7 +11,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from dashboard import actions, data, mapui, ui
+from dashboard import actions, data, geolocate, mapui, ui
 from dashboard.escape import escape_markdown
 from dashboard.i18n import fmt_duration, t
 from incidents.errors import ConflictError, WinteropsError
@@ -110,31 +110,38 @@ def tasks_panel(unit_id: str) -> None:
                     )
 
 
-def report_panel(unit_id: str, tapped: dict[str, float] | None) -> None:
-    """Report a hazard at the tapped point or at the unit's position."""
+def report_panel(unit_id: str, tapped: dict[str, float] | None, dark: bool) -> None:
+    """Report a hazard where I am (browser location), at the tapped point, or at the unit."""
     lang, url, user = ui.lang(), ui.db_url(), ui.current_user()
     if user is None:
         return
     st.markdown(f"### {escape_markdown(t('patrol.report', lang))}")
+    here = geolocate.browser_location(
+        "wo_patrol_gps",
+        t("patrol.locate", lang),
+        t("patrol.locate_failed", lang),
+        t("patrol.locating", lang),
+        dark=dark,
+    )
     unit = _unit_row(unit_id)
-    unit_pos = None
-    if unit is not None and pd.notna(unit.get("lon")) and pd.notna(unit.get("lat")):
-        unit_pos = (float(unit["lon"]), float(unit["lat"]))
-    sources = []
+    points: dict[str, tuple[float, float]] = {}
+    if here:
+        points["gps"] = (here["lon"], here["lat"])
     if tapped:
-        sources.append("tap")
-    if unit_pos:
-        sources.append("unit")
-    if not sources:
+        points["tap"] = (float(tapped["lng"]), float(tapped["lat"]))
+    if unit is not None and pd.notna(unit.get("lon")) and pd.notna(unit.get("lat")):
+        points["unit"] = (float(unit["lon"]), float(unit["lat"]))
+    if not points:
         st.info(t("patrol.no_point", lang))
         return
+    labels = {"gps": "patrol.use_gps", "tap": "patrol.use_tap", "unit": "patrol.use_unit"}
     with st.form("wo_report_form", clear_on_submit=True):
         where = st.radio(
             t("patrol.use_tap", lang),
-            sources,
+            list(points),
             horizontal=True,
             key="wo_report_where",
-            format_func=lambda s: t("patrol.use_tap" if s == "tap" else "patrol.use_unit", lang),
+            format_func=lambda s: t(labels[s], lang),
             label_visibility="collapsed",
         )
         condition = st.selectbox(
@@ -147,19 +154,13 @@ def report_panel(unit_id: str, tapped: dict[str, float] | None) -> None:
         sent = st.form_submit_button(
             t("patrol.submit_report", lang), type="primary", width="stretch"
         )
-    if tapped:
-        st.caption(
-            f"{t('patrol.lat', lang)} {tapped['lat']:.5f}, "
-            f"{t('patrol.lon', lang)} {tapped['lng']:.5f}"
+    st.caption(
+        " · ".join(
+            f"{t(labels[k], lang)}: {lat:.5f}, {lon:.5f}" for k, (lon, lat) in points.items()
         )
+    )
     if sent:
-        if where == "tap" and tapped:
-            lon, lat = float(tapped["lng"]), float(tapped["lat"])
-        elif unit_pos:
-            lon, lat = unit_pos
-        else:
-            st.warning(t("patrol.no_point", lang))
-            return
+        lon, lat = points.get(str(where), next(iter(points.values())))
         st.session_state.pop(_TAP, None)
         _act(
             t("patrol.reported", lang, id="✓"),
@@ -255,7 +256,7 @@ def render() -> None:
         clicked = result.get("last_clicked")
         if isinstance(clicked, dict) and "lat" in clicked and "lng" in clicked:
             st.session_state[_TAP] = {"lat": float(clicked["lat"]), "lng": float(clicked["lng"])}
-        report_panel(unit_id, st.session_state.get(_TAP))
+        report_panel(unit_id, st.session_state.get(_TAP), dark)
         hazards_panel(unit_id)
     except Exception as exc:  # noqa: BLE001 - a broken database shows a message, not a trace
         st.error(t("common.db_error", lang, error=escape_markdown(exc)))
