@@ -431,6 +431,7 @@ def test_avl_fixes_from_csv_and_json(session_factory: sessionmaker[Session]) -> 
     with session_scope(session_factory) as s:
         u1, u2 = s.get(Unit, "U1"), s.get(Unit, "U2")
         assert u1 is not None and u2 is not None
+        assert u1.geometry is not None and u2.geometry is not None
         assert u1.geometry.x == pytest.approx(lon_at(11), abs=1e-6) and u1.fuel == 0.4
         assert u2.geometry.x == pytest.approx(lon_at(20), abs=1e-5) and u2.crew_hours == 7.5
     with pytest.raises(ValueError, match="lon"):

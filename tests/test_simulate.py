@@ -131,6 +131,7 @@ def test_replay_uses_network_times_and_on_scene_overrides(runs: dict[str, object
                 .where(Task.incident_id == group.id, Task.kind == "rescue")
             ).one()
             assert rescue.unit_id == "RV1"
+            assert rescue.cleared_at and rescue.on_scene_at and rescue.en_route_at
             # the override: 100 minutes on scene for the big group's rescue
             assert rescue.cleared_at - rescue.on_scene_at == timedelta(minutes=100)
             # travel took the network time: 22 km at the rescue vehicle's speed

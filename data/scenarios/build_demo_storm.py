@@ -874,7 +874,7 @@ def drone_flights(
         )
         # detections
         k = 5 if prefix == "XL" else 5 if prefix == "CF" else 4
-        k = int(max(2, k + rng.integers(-1, 3)))
+        k = max(2, k + int(rng.integers(-1, 3)))
         dets = []
         for d in range(k):
             j = int(rng.integers(1, len(kms) - 1))
