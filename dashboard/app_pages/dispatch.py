@@ -11,8 +11,7 @@ from dashboard.i18n import fmt_duration, fmt_time, t
 from incidents.errors import ConflictError, WinteropsError
 
 REFRESH_S = 20
-MAX_RECS = 8
-MAX_ACTIVE = 12
+MAX_RECS = 6
 
 
 def _label(prefix: str, value: object, lang: str) -> str:
@@ -192,43 +191,68 @@ def recommendations(lang: str, url: str, user: actions.SessionUser) -> None:
 
 
 def active_assignments(lang: str, url: str, user: actions.SessionUser) -> None:
-    """Active assignments with reassign and cancel."""
+    """Active assignments as a table, and one reassign / cancel control for any of them."""
     active = data.assignments(url)
     if active.empty:
         st.info(t("common.none", lang))
         return
+    now = pd.Timestamp(ui.clock())
+    since = pd.to_datetime(active["confirmed_at"], utc=True)
+    table = pd.DataFrame(
+        {
+            "#": active["id"],
+            t("col.unit", lang): active["unit_id"],
+            t("col.task", lang): active["task_id"],
+            t("col.kind", lang): [_label("kind", k, lang) for k in active["task_kind"]],
+            t("col.state", lang): [_label("state", x, lang) for x in active["state"]],
+            t("col.eta", lang): (active["eta_s"] / 60).round(0),
+            t("col.age", lang): [fmt_duration(x) for x in (now - since).dt.total_seconds()],
+        }
+    )
+    st.dataframe(table, hide_index=True, width="stretch", height=260)
     units = data.units(url)
     free_ids = list(units.loc[units["status"] == "available", "id"]) if len(units) else []
-    for row in active.head(MAX_ACTIVE).itertuples():
-        c0, c1, c2, c3 = st.columns([3, 2, 1, 1])
-        c0.text(
-            f"#{row.id} {row.unit_id} → {_label('kind', row.task_kind, lang)} "
-            f"({t('col.task', lang)} {row.task_id}) · {_label('state', row.state, lang)}"
+    rows = {int(r.id): r for r in active.itertuples()}
+    c0, c1 = st.columns(2)
+    chosen = c0.selectbox(
+        "#",
+        options=list(rows),
+        index=None,
+        key="wo_active_sel",
+        format_func=lambda i: f"#{i} {rows[i].unit_id} → {t('col.task', lang)} {rows[i].task_id}",
+        placeholder=t("dispatch.active", lang),
+        label_visibility="collapsed",
+    )
+    new_unit = c1.selectbox(
+        t("dispatch.reassign", lang),
+        options=free_ids,
+        index=None,
+        key="wo_re_sel",
+        label_visibility="collapsed",
+        placeholder=t("dispatch.override_unit", lang),
+    )
+    c2, c3 = st.columns(2)
+    if c2.button(
+        t("dispatch.reassign", lang),
+        key="wo_re_btn",
+        disabled=chosen is None or new_unit is None,
+        width="stretch",
+    ):
+        row = rows[int(chosen)]  # type: ignore[arg-type]
+        _run(
+            t("dispatch.confirmed", lang, unit=new_unit, task=row.task_id),
+            actions.reassign,
+            url,
+            user,
+            int(row.id),
+            str(new_unit),
+            int(row.version),
         )
-        new_unit = c1.selectbox(
-            t("dispatch.reassign", lang),
-            options=free_ids,
-            index=None,
-            key=f"wo_re_sel_{row.id}",
-            label_visibility="collapsed",
-            placeholder=t("dispatch.reassign", lang),
-        )
-        if c2.button(
-            t("dispatch.reassign", lang), key=f"wo_re_{row.id}", disabled=new_unit is None
-        ):
-            _run(
-                t("dispatch.confirmed", lang, unit=new_unit, task=row.task_id),
-                actions.reassign,
-                url,
-                user,
-                int(row.id),
-                str(new_unit),
-                int(row.version),
-            )
-        if c3.button(t("dispatch.cancel", lang), key=f"wo_cancel_{row.id}"):
-            _run(
-                t("dispatch.cancel", lang), actions.cancel, url, user, int(row.id), int(row.version)
-            )
+    if c3.button(
+        t("dispatch.cancel", lang), key="wo_cancel_btn", disabled=chosen is None, width="stretch"
+    ):
+        row = rows[int(chosen)]  # type: ignore[arg-type]
+        _run(t("dispatch.cancel", lang), actions.cancel, url, user, int(row.id), int(row.version))
 
 
 def overdue_tasks(lang: str, url: str) -> None:
