@@ -392,3 +392,24 @@ def test_streamlit_only_in_dashboard() -> None:
     ]
     assert offenders == []
     assert os.path.isfile(APP)
+
+
+def test_dispatcher_cancels_an_assignment(app: Any, demo_db: tuple[str, dict[str, Any]]) -> None:
+    login(app, "dispatcher", PASSWORDS["dispatcher"])
+    chooser = app.selectbox(key="wo_active_sel")
+    assert chooser.options, "active assignments offered"
+    label = chooser.options[0]
+    assignment_id = int(label.split()[0].lstrip("#"))
+    chooser.set_value(assignment_id)
+    app.run()
+    app.button(key="wo_cancel_btn").click()
+    app.run()
+    assert not app.exception, app.exception
+    engine = make_engine(demo_db[0])
+    with session_factory(engine)() as s:
+        assert s.get(Assignment, assignment_id).state == "cancelled"
+        actors = [e.actor for e in s.scalars(
+            select(AuditEvent).where(AuditEvent.action == "assignment.cancelled",
+                                     AuditEvent.target == f"assignment:{assignment_id}"))]
+    engine.dispose()
+    assert actors == ["dispatcher"]
