@@ -143,6 +143,8 @@ def simulate_cmd(
         "unit_utilisation",
         "lower_bound_priority_weighted_min",
         "ratio_to_lower_bound",
+        "strict_lower_bound_priority_weighted_min",
+        "ratio_to_strict_lower_bound",
     )
     typer.echo(f"{'metric':<36}" + "".join(f"{r.policy:>14}" for r in results))
     for k in keys:

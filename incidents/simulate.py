@@ -24,9 +24,11 @@ Metrics (incidents that were not merged into another)
 - cold-exposure person-hours: people x hours until the first unit arrives (or the end);
 - incidents unserved at the end; unit utilisation (assigned-to-cleared time over in-service
   unit time);
-- the lower bound: each incident reached by its nearest capable in-service unit at once when it
-  became known, with no contention: the nearest of the units' starting bases and of where the
-  units are at that moment, busy or not (same weights and conditions).
+- the lower bound: each incident reached at once, when it became known, by its nearest capable
+  unit standing at its base, with no contention (every unit free; same weights and conditions);
+- the strict lower bound: the same from the nearest of the bases *and* of wherever any unit is
+  at that moment, busy or not (a unit on scene 1 km away counts): nothing can beat it, but it
+  ignores that those units are busy.
 
 The result is a dict (``metrics``), and with ``store=`` a :class:`~incidents.models.SimulationRun`
 row holding the metrics and the time series (open tasks, free units, people waiting) and one row
@@ -101,6 +103,7 @@ class _Seen:
     known_at: datetime
     priority: float
     lower_bound_s: float
+    strict_bound_s: float
 
 
 @dataclass
@@ -350,13 +353,17 @@ class _Replay:
             ]
         )
         caps = self.home_caps + [frozenset(u.capabilities or []) for u in here]
+        n_home = len(self.home_nodes)
         for j, inc in enumerate(incidents):
             need = {t.capability for t in s.scalars(select(Task).where(Task.incident_id == inc.id))}
             able = np.array([bool(need & c) if need else True for c in caps], dtype=bool)
             col = np.where(able, eta[:, j], np.inf)
-            best = float(col.min()) if col.size else math.inf
+            home = float(col[:n_home].min()) if n_home else math.inf
+            anywhere = float(col.min()) if col.size else math.inf
             delay = max(0.0, (now - inc.first_report_at).total_seconds())
-            self.seen[inc.id] = _Seen(now, float(inc.priority or 0.0), delay + best)
+            self.seen[inc.id] = _Seen(
+                now, float(inc.priority or 0.0), delay + home, delay + anywhere
+            )
 
     # ------------------------------------------------------------------ dispatch
 
@@ -497,6 +504,9 @@ class _Replay:
                         "lower_bound_min": round(seen.lower_bound_s / 60.0, 2)
                         if math.isfinite(seen.lower_bound_s)
                         else None,
+                        "strict_lower_bound_min": round(seen.strict_bound_s / 60.0, 2)
+                        if math.isfinite(seen.strict_bound_s)
+                        else None,
                     }
                 )
             n_units = self.n_units
@@ -542,6 +552,14 @@ def _metrics(
         [r["lower_bound_min"] if r["lower_bound_min"] is not None else np.nan for r in rows]
     )
     ok = np.isfinite(lb)
+    sb = np.array(
+        [
+            r["strict_lower_bound_min"] if r.get("strict_lower_bound_min") is not None else np.nan
+            for r in rows
+        ]
+    )
+    sok = np.isfinite(sb)
+    pw_sb = _weighted_mean(sb[sok], w[sok])
     people = np.array([r["people"] for r in rows], dtype=float)
     pw = _weighted_mean(wait, w)
     pw_lb = _weighted_mean(lb[ok], w[ok])
@@ -560,6 +578,8 @@ def _metrics(
         "lower_bound_priority_weighted_min": r2(pw_lb),
         "lower_bound_person_hours": r2((people[ok] * lb[ok]).sum() / 60.0),
         "ratio_to_lower_bound": r2(pw / pw_lb) if pw is not None and pw_lb else None,
+        "strict_lower_bound_priority_weighted_min": r2(pw_sb),
+        "ratio_to_strict_lower_bound": r2(pw / pw_sb) if pw is not None and pw_sb else None,
         "units": n_units,
     }
 

@@ -109,6 +109,8 @@ def test_replay_reaches_everyone_and_optimized_serves_the_group_first(
     assert mo["cold_exposure_person_hours"] < mc["cold_exposure_person_hours"]
     for m in (mc, mo):
         assert m["lower_bound_priority_weighted_min"] <= m["ttfu_priority_weighted_min"] + 1e-6
+        strict = m["strict_lower_bound_priority_weighted_min"]
+        assert strict <= m["lower_bound_priority_weighted_min"] + 1e-6
         assert m["ratio_to_lower_bound"] >= 1.0
         assert 0 < m["unit_utilisation"] < 1
         assert m["ttfu_p50_min"] <= m["ttfu_p90_min"]

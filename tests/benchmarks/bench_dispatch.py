@@ -139,7 +139,9 @@ def bench_outcome(quick: bool) -> list[dict[str, Any]]:
         f"  cold exposure: closest {ph_c} person-h, optimized {ph_o} person-h "
         f"({100 * (ph_c - ph_o) / ph_c:.1f} % fewer)\n"
         f"  optimized / lower bound: {ratio} "
-        f"(lower bound {optimized['lower_bound_priority_weighted_min']} min)"
+        f"(lower bound {optimized['lower_bound_priority_weighted_min']} min; strict bound "
+        f"{optimized['strict_lower_bound_priority_weighted_min']} min, ratio "
+        f"{optimized['ratio_to_strict_lower_bound']})"
     )
     return [
         result(
