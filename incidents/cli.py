@@ -145,6 +145,8 @@ def serve(
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
         "--server.headless=true",
+        # air-gapped: Leaflet & co. are served by the app itself from dashboard/static/
+        "--server.enableStaticServing=true",
         "--browser.gatherUsageStats=false",
         # the URL to print: also keeps Streamlit from looking up an external IP address
         f"--browser.serverAddress={address or 'localhost'}",
@@ -155,6 +157,8 @@ def serve(
     typer.echo(f"winterops dashboard on http://{address or 'localhost'}:{port}  (Ctrl+C stops it)")
     sys.stdout.flush()
     sys.stderr.flush()
+    # the project's .streamlit/config.toml (theme, toolbar) applies whatever the caller's cwd
+    os.chdir(PROJECT_ROOT)
     # become Streamlit: signals (Ctrl+C, a service manager's SIGTERM) reach it directly
     os.execve(sys.executable, cmd, env)  # noqa: S606 - fixed argv, no shell
 
