@@ -30,7 +30,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dashboard import mapview
-from incidents.db import make_engine, read_gdf
+from incidents.db import make_engine, read_gdf, read_only
 from incidents.db import session_factory as make_session_factory
 from incidents.models import (
     Alert,
@@ -131,6 +131,12 @@ def session_factory(url: str) -> sessionmaker[Session]:
 
 
 @st.cache_resource(show_spinner=False)
+def reader(url: str) -> sessionmaker[Session]:
+    """A session factory for reads only (no write lock on SQLite)."""
+    return make_session_factory(read_only(engine(url)))
+
+
+@st.cache_resource(show_spinner=False)
 def region(region_dir: str) -> Any:
     """The region (roads, graph, gazetteer) of `region_dir`, or None when it cannot load."""
     load = optional("geo.region", "load_region")
@@ -183,7 +189,7 @@ def clock(url: str) -> datetime:
     3. Otherwise the wall clock.
     """
     real = datetime.now(UTC)
-    with session_factory(url)() as session:
+    with reader(url)() as session:
         value = _setting(session, "clock")
         demo_loaded = None
         newest = None
@@ -234,7 +240,7 @@ def _points_xy(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def incidents_open(url: str) -> pd.DataFrame:
     """Open incidents, most urgent first, with lon/lat."""
-    with session_factory(url)() as session:
+    with reader(url)() as session:
         gdf = read_gdf(
             session,
             select(*Incident.__table__.columns)
@@ -247,7 +253,7 @@ def incidents_open(url: str) -> pd.DataFrame:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def tasks_open(url: str) -> pd.DataFrame:
     """Tasks that are open or assigned, with their incident's kind and people."""
-    with session_factory(url)() as session:
+    with reader(url)() as session:
         return _frame(
             session,
             select(
@@ -269,7 +275,7 @@ def tasks_open(url: str) -> pd.DataFrame:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def units(url: str) -> pd.DataFrame:
     """Every unit with status, position (lon/lat) and crew hours."""
-    with session_factory(url)() as session:
+    with reader(url)() as session:
         gdf = read_gdf(session, select(*Unit.__table__.columns).order_by(Unit.id))
     return _points_xy(gdf) if len(gdf) else pd.DataFrame(columns=[*gdf.columns, "lon", "lat"])
 
@@ -284,14 +290,14 @@ def assignments(url: str, unit_id: str | None = None, active_only: bool = True) 
         stmt = stmt.where(Assignment.state.in_(ACTIVE_STATES))
     if unit_id is not None:
         stmt = stmt.where(Assignment.unit_id == unit_id)
-    with session_factory(url)() as session:
+    with reader(url)() as session:
         return _frame(session, stmt.order_by(Assignment.recommended_at.desc()))
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def hazards_open(url: str) -> pd.DataFrame:
     """Open and handed-over hazards with their road chief, oldest first."""
-    with session_factory(url)() as session:
+    with reader(url)() as session:
         gdf = read_gdf(
             session,
             select(
@@ -313,7 +319,7 @@ def hazards_by_age(url: str) -> pd.DataFrame:
     by_age = optional("incidents.service", "open_hazards_by_age")
     if by_age is None:
         return pd.DataFrame()
-    with session_factory(url)() as session:
+    with reader(url)() as session:
         return pd.DataFrame(by_age(session, clock(url)))
 
 
@@ -324,7 +330,7 @@ def alerts_live(url: str) -> pd.DataFrame:
 
 
 def _alerts_gdf(url: str, now: datetime) -> gpd.GeoDataFrame:
-    with session_factory(url)() as session:
+    with reader(url)() as session:
         gdf = read_gdf(
             session,
             select(
@@ -347,7 +353,7 @@ def _alerts_gdf(url: str, now: datetime) -> gpd.GeoDataFrame:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def feed_status(url: str) -> pd.DataFrame:
     """One row per configured feed: last attempt, success, change, error, interval."""
-    with session_factory(url)() as session:
+    with reader(url)() as session:
         return _frame(session, select(*FeedStatus.__table__.columns).order_by(FeedStatus.feed))
 
 
@@ -369,7 +375,7 @@ def stale_feeds(url: str, now: datetime | None = None) -> list[str]:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def quarantine(url: str, limit: int = 500) -> pd.DataFrame:
     """The latest quarantined records with their reasons."""
-    with session_factory(url)() as session:
+    with reader(url)() as session:
         return _frame(
             session,
             select(
@@ -387,7 +393,7 @@ def quarantine(url: str, limit: int = 500) -> pd.DataFrame:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def simulation_runs(url: str) -> pd.DataFrame:
     """Stored storm replays (metrics and series as dicts), newest first."""
-    with session_factory(url)() as session:
+    with reader(url)() as session:
         return _frame(
             session, select(*SimulationRun.__table__.columns).order_by(SimulationRun.ran_at.desc())
         )
@@ -396,7 +402,7 @@ def simulation_runs(url: str) -> pd.DataFrame:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def users(url: str) -> pd.DataFrame:
     """Users and roles (no password hashes)."""
-    with session_factory(url)() as session:
+    with reader(url)() as session:
         return _frame(
             session,
             select(
@@ -414,7 +420,7 @@ def users(url: str) -> pd.DataFrame:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def audit_tail(url: str, limit: int = 200) -> pd.DataFrame:
     """The latest audit events."""
-    with session_factory(url)() as session:
+    with reader(url)() as session:
         return _frame(
             session,
             select(
@@ -432,7 +438,7 @@ def audit_tail(url: str, limit: int = 200) -> pd.DataFrame:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def feed_config(url: str) -> list[dict[str, Any]]:
     """The configured feeds (``app_settings["feeds"]["feeds"]``), as a list of dicts."""
-    with session_factory(url)() as session:
+    with reader(url)() as session:
         value = _setting(session, "feeds") or {}
     feeds = value.get("feeds", [])
     return [dict(f) for f in feeds if isinstance(f, dict)]
@@ -451,7 +457,7 @@ def recommendations(url: str, _settings: Settings, policy: str = "optimized") ->
     if recommend is None or reg is None:
         return pd.DataFrame()
     now = clock(url)
-    with session_factory(url)() as session:
+    with reader(url)() as session:
         recs = recommend(session, reg, _settings, now, policy=policy)
     return pd.DataFrame([r.to_dict() if hasattr(r, "to_dict") else vars(r) for r in recs])
 
@@ -463,7 +469,7 @@ def coverage(url: str, _settings: Settings) -> float | None:
     reg = region(str(_settings.region_dir))
     if cover is None or reg is None:
         return None
-    with session_factory(url)() as session:
+    with reader(url)() as session:
         result = cover(session, reg, _settings, clock(url))
     share = getattr(result, "share", None)
     return None if share is None else float(share)
@@ -475,7 +481,7 @@ def overdue(url: str, grace_min: float = 10.0) -> pd.DataFrame:
     service = optional("incidents.service", "overdue_tasks")
     now = clock(url)
     if service is not None:
-        with session_factory(url)() as session:
+        with reader(url)() as session:
             rows = service(session, now)
         return pd.DataFrame([r if isinstance(r, dict) else vars(r) for r in rows])
     frame = assignments(url)
@@ -536,7 +542,7 @@ def load_layers(
     url: str, settings: Settings, now: datetime, unit_id: str | None = None
 ) -> mapview.MapLayers:
     """Read every live layer from the database (no cache; see :func:`map_payloads`)."""
-    with session_factory(url)() as session:
+    with reader(url)() as session:
         incidents = read_gdf(
             session,
             select(*Incident.__table__.columns).where(Incident.status == IncidentStatus.OPEN.value),

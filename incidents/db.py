@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from incidents.models import Base, GeometryType
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY_OPTION = "winterops_read_only"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -71,7 +72,21 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # readers (see `read_only`) take no write lock, so many dashboards read at once
+        if conn.get_execution_options().get(READ_ONLY_OPTION):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def read_only(engine: Engine) -> Engine:
+    """Return a view of `engine` for sessions that only read.
+
+    On SQLite their transactions start with a plain (deferred) ``BEGIN`` instead of
+    ``BEGIN IMMEDIATE``, so readers never queue behind each other or behind a writer (WAL).
+    On PostgreSQL it changes nothing.
+    """
+    return engine.execution_options(**{READ_ONLY_OPTION: True})
 
 
 def is_postgres(engine_or_session: Engine | Session) -> bool:

@@ -84,3 +84,23 @@ def test_sqlite_pragmas(sqlite_url):
 
 def test_utc_constant_is_aware():
     assert datetime.now(UTC).tzinfo is not None
+
+
+def test_sqlite_readers_take_no_write_lock(sqlite_url):
+    """A reader on the read-only view proceeds while a writer holds the write lock."""
+    from sqlalchemy.orm import sessionmaker
+
+    from incidents.db import init_db, read_only
+
+    eng = make_engine(sqlite_url)
+    init_db(eng)
+    writer = sessionmaker(eng)()
+    writer.add(DutyPoint(id="w1", kind="duty_point", name="w", geometry=Point(116, 44)))
+    writer.flush()  # BEGIN IMMEDIATE: the write lock is held until commit
+    reader = sessionmaker(read_only(eng))()
+    # with BEGIN IMMEDIATE this read would wait out busy_timeout and fail "database is locked"
+    assert reader.scalars(select(DutyPoint)).all() == []  # the uncommitted row is not visible
+    reader.close()
+    writer.commit()
+    writer.close()
+    eng.dispose()
