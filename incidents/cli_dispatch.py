@@ -146,9 +146,9 @@ def simulate_cmd(
         "strict_lower_bound_priority_weighted_min",
         "ratio_to_strict_lower_bound",
     )
-    typer.echo(f"{'metric':<36}" + "".join(f"{r.policy:>14}" for r in results))
+    typer.echo(f"{'metric':<42}" + "".join(f"{r.policy:>14}" for r in results))
     for k in keys:
-        typer.echo(f"{k:<36}" + "".join(f"{_fmt(r.metrics.get(k)):>14}" for r in results))
+        typer.echo(f"{k:<42}" + "".join(f"{_fmt(r.metrics.get(k)):>14}" for r in results))
     if "comparison" in out:
         for k, v in out["comparison"].items():
             typer.echo(f"{k}: {v}")
