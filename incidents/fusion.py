@@ -126,6 +126,9 @@ SOURCE_LABEL = {
     "drone_track": "drone pass",
 }
 _OPEN_TASK_STATES = (TaskStatus.OPEN.value, TaskStatus.ASSIGNED.value)
+# a done task still counts: an incident's finished rescue is not created again; for a hazard,
+# only evidence newer than the finished work calls for the work again (see `_still_counts`)
+_EXISTING_TASK_STATES = (*_OPEN_TASK_STATES, TaskStatus.DONE.value)
 
 
 @dataclass
@@ -395,8 +398,8 @@ def _ensure_tasks(
     if open_tasks is not None and owner is not None:
         existing = list(open_tasks.get(owner, []))
     else:
-        existing = [t for t in session.scalars(stmt) if t.status in _OPEN_TASK_STATES]
-    have = {t.kind for t in existing}
+        existing = [t for t in session.scalars(stmt) if t.status in _EXISTING_TASK_STATES]
+    have = {t.kind for t in existing if _still_counts(t, hazard)}
     for spec in specs:
         if spec.kind in have:
             continue
@@ -781,12 +784,26 @@ def _refresh_incidents(
         _ensure_tasks(session, inc, None, tasks_for_incident(inc), now, summary, open_tasks=tasks)
 
 
+def _still_counts(task: Task, hazard: Hazard | None) -> bool:
+    """Whether an existing task stops fusion from creating the same kind again.
+
+    Open and assigned tasks always do. A done task does for an incident (its need was met), and
+    for a hazard only while no evidence newer than the work has come in (ice that formed again
+    after gritting needs gritting again).
+    """
+    if task.status != TaskStatus.DONE.value:
+        return True
+    if hazard is None:
+        return True
+    return task.closed_at is not None and task.closed_at >= hazard.last_seen
+
+
 def _open_tasks_by(session: Session, owner: str) -> dict[int, list[Task]]:
-    """Open and assigned tasks of every incident (or hazard), in one query."""
+    """Open, assigned and done tasks of every incident (or hazard), in one query."""
     col = Task.incident_id if owner == "incident" else Task.hazard_id
     out: dict[int, list[Task]] = {}
     for t in session.scalars(
-        select(Task).where(col.is_not(None), Task.status.in_(_OPEN_TASK_STATES))
+        select(Task).where(col.is_not(None), Task.status.in_(_EXISTING_TASK_STATES))
     ):
         key = t.incident_id if owner == "incident" else t.hazard_id
         if key is not None:

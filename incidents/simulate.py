@@ -314,7 +314,6 @@ class _Replay:
         t0 = time.perf_counter()
         with session_scope(self.factory) as s:
             fuse(s, self.region, self.settings, now)
-            _drop_redone_tasks(s, now)
             new = s.scalars(
                 select(Incident).where(
                     Incident.status == IncidentStatus.OPEN.value,
@@ -513,26 +512,6 @@ class _Replay:
         metrics = _metrics(rows, self.busy_s, n_units, (end - self.sc.start).total_seconds())
         metrics["timings_s"] = {k: round(v, 2) for k, v in self.timings.items()}
         return SimResult(self.sc.name, self.policy, metrics, self.series, rows)
-
-
-def _drop_redone_tasks(s: Session, now: datetime) -> int:
-    """Cancel open tasks whose incident or hazard already had the same kind of task done.
-
-    Fusion re-creates a task kind that is no longer open or assigned; in a replay a done task
-    stays done.
-    """
-    done = {
-        (t.incident_id, t.hazard_id, t.kind)
-        for t in s.scalars(select(Task).where(Task.status == TaskStatus.DONE.value))
-    }
-    n = 0
-    for t in s.scalars(select(Task).where(Task.status == TaskStatus.OPEN.value)):
-        if (t.incident_id, t.hazard_id, t.kind) in done:
-            t.status = TaskStatus.CANCELLED.value
-            t.closed_at = now
-            t.version += 1
-            n += 1
-    return n
 
 
 def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float | None:

@@ -411,3 +411,31 @@ def test_operational_now_rules(session_factory, region):
     with session_scope(session_factory) as s:  # an explicit clock (naive = Asia/Shanghai)
         now, why = operational_now(s, real)
         assert now == NOW + timedelta(hours=8) and "app_settings" in why
+
+
+def test_done_work_is_not_created_again(session_factory, settings, region):
+    """A finished task of a still-open incident stays finished; a hazard that came back does not."""
+    with session_scope(session_factory) as s:
+        s.add(_call(at(region, "Y001", 5.0), 60, 35, 70, 0))
+        s.add(report("drone_detection", "black_ice", at(region, "G999", 2.5), 30, confidence=0.9))
+    _fuse(session_factory, region, settings)
+    done_at = NOW + timedelta(minutes=20)
+    with session_scope(session_factory) as s:
+        for t in s.scalars(select(Task).where(Task.kind.in_(["plow", "grit"]))):
+            t.status, t.closed_at = "done", done_at
+
+    def open_kinds(s):
+        return sorted(t.kind for t in s.scalars(select(Task).where(Task.status == "open")))
+
+    _fuse(session_factory, region, settings, NOW + timedelta(hours=1))
+    with session_scope(session_factory) as s:
+        # the plow already got through and the grit is spread: neither comes back
+        assert open_kinds(s) == ["rescue", "traffic_control"]
+    # black ice found again after the gritting: the road needs gritting again
+    with session_scope(session_factory) as s:
+        s.add(report("drone_detection", "black_ice", at(region, "G999", 2.6), -70, confidence=0.9))
+    _fuse(session_factory, region, settings, NOW + timedelta(hours=2))
+    with session_scope(session_factory) as s:
+        assert open_kinds(s) == ["grit", "rescue", "traffic_control"]
+        grits = s.scalars(select(Task).where(Task.kind == "grit")).all()
+        assert sorted(t.status for t in grits) == ["done", "open"]
