@@ -26,10 +26,11 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dashboard import mapview
+from incidents.clock import operational_now
 from incidents.db import make_engine, read_gdf, read_only
 from incidents.db import session_factory as make_session_factory
 from incidents.models import (
@@ -44,7 +45,6 @@ from incidents.models import (
     Incident,
     IncidentStatus,
     Quarantine,
-    Report,
     RoadChief,
     Segment,
     SegmentCondition,
@@ -180,43 +180,9 @@ def _setting(session: Session, key: str) -> dict[str, Any] | None:
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def clock(url: str) -> datetime:
-    """The operational "now" (UTC).
-
-    1. ``app_settings["clock"]`` = ``{"now": ISO time, "set_at": ISO time (optional)}``: the
-       clock starts at ``now`` and, when ``set_at`` is given, runs from then on.
-    2. Otherwise, in a database loaded by ``winterops demo`` (audit action ``demo.load``), the
-       demo storm's moment: the newest report's time, running since the demo was loaded.
-    3. Otherwise the wall clock.
-    """
-    real = datetime.now(UTC)
+    """The operational "now" (UTC): :func:`incidents.clock.operational_now` on this database."""
     with reader(url)() as session:
-        value = _setting(session, "clock")
-        demo_loaded = None
-        newest = None
-        if not value:
-            demo_loaded = session.scalar(
-                select(func.max(AuditEvent.at)).where(AuditEvent.action == "demo.load")
-            )
-            if demo_loaded is not None:
-                newest = session.scalar(select(func.max(Report.observed_at)))
-    if value and value.get("now"):
-        return _running(value["now"], value.get("set_at"), real)
-    if demo_loaded is not None and newest is not None:
-        return _running(newest, demo_loaded, real)
-    return real
-
-
-def _utc(value: Any, naive_zone: str = "UTC") -> datetime:
-    ts = pd.Timestamp(value)
-    ts = ts.tz_localize(naive_zone) if ts.tzinfo is None else ts
-    return ts.tz_convert("UTC").to_pydatetime()
-
-
-def _running(start: Any, set_at: Any, real: datetime) -> datetime:
-    moment = _utc(start, "Asia/Shanghai" if isinstance(start, str) else "UTC")
-    if set_at:
-        moment += max(timedelta(0), real - _utc(set_at))
-    return moment
+        return operational_now(session)[0]
 
 
 # --------------------------------------------------------------------------------------------

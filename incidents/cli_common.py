@@ -6,7 +6,9 @@ Exit codes (design contract): 0 it ran, 1 a source or input could not be used at
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, NoReturn
+from zoneinfo import ZoneInfo
 
 import typer
 from sqlalchemy import Engine
@@ -58,6 +60,20 @@ def open_engine(settings: Settings, *, migrate: bool = True) -> Engine:
         die(f"cannot open database {_redact(settings.database_url)}: {_first_line(e)}",
             EXIT_UNUSABLE_INPUT)
     return engine
+
+
+def parse_at(text: str, option: str = "--at") -> datetime:
+    """Parse an ISO 8601 time given on the command line (naive means Asia/Shanghai) to UTC."""
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        die(
+            f"{option} {text!r} is not an ISO 8601 time (e.g. 2025-12-14T03:00+08:00)",
+            EXIT_BAD_ARGUMENTS,
+        )
+    if at.tzinfo is None:  # naive means Asia/Shanghai, as everywhere in winterops
+        at = at.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    return at.astimezone(UTC)
 
 
 def die(message: str, code: int = EXIT_UNUSABLE_INPUT) -> NoReturn:

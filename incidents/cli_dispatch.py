@@ -14,7 +14,6 @@ not be used (unknown scenario, unreadable data), 2 unusable arguments.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,11 +25,12 @@ from incidents.cli_common import (
     DbOption,
     die,
     open_engine,
+    parse_at,
     settings_for,
 )
+from incidents.clock import operational_now
 from incidents.db import session_factory, session_scope
 from incidents.errors import ScenarioError
-from incidents.models import utcnow
 from incidents.settings import Settings
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]
@@ -45,24 +45,10 @@ def _region(settings: Settings) -> Any:
         die(f"cannot load the region from {settings.region_dir}: {e}", EXIT_UNUSABLE_INPUT)
 
 
-def _parse_at(at: str | None) -> datetime:
-    if not at:
-        return utcnow()
-    try:
-        dt = datetime.fromisoformat(at)
-    except ValueError:
-        die(f"--at {at!r} is not an ISO 8601 time", EXIT_BAD_ARGUMENTS)
-    if dt.tzinfo is None:
-        from zoneinfo import ZoneInfo
-
-        dt = dt.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
-    return dt.astimezone(UTC)
-
-
 def recommend_cmd(
     db: DbOption = None,
     policy: Annotated[str, typer.Option("--policy", help="optimized | closest")] = "optimized",
-    at: Annotated[str | None, typer.Option("--at", help="Moment (ISO 8601; default now)")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="Moment (ISO 8601; naive = Asia/Shanghai; default: the operational clock)")] = None,
     staging: Annotated[
         bool, typer.Option("--staging", help="Also suggest pre-positioning at duty points")
     ] = False,
@@ -74,11 +60,11 @@ def recommend_cmd(
     if policy not in POLICIES:
         die(f"unknown policy {policy!r}; expected one of {', '.join(POLICIES)}", EXIT_BAD_ARGUMENTS)
     settings = settings_for(db)
-    now = _parse_at(at)
     region = _region(settings)
     engine = open_engine(settings)
     try:
         with session_scope(session_factory(engine)) as s:
+            now = parse_at(at) if at else operational_now(s)[0]
             recs = recommend(s, region, settings, now, policy)
             stage = preposition(s, region, settings, now) if staging else []
     finally:

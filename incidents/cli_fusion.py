@@ -12,82 +12,27 @@ Exit status: 0 it ran (an empty ranking included), 1 the region or database cann
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
-from zoneinfo import ZoneInfo
+from typing import Annotated
 
 import typer
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from geo.errors import GeoError
 from geo.region import load_region
 from incidents.cli_common import (
-    EXIT_BAD_ARGUMENTS,
     EXIT_UNUSABLE_INPUT,
     DbOption,
     die,
     open_engine,
+    parse_at,
     settings_for,
 )
+from incidents.clock import operational_now
 from incidents.db import session_factory, session_scope
 from incidents.fusion import current_hotspots, fuse, hotspots_geojson
-from incidents.models import AuditEvent, Report, Setting
 
 __all__ = ["hotspots", "operational_now", "register"]
 
-STALE_DATA = timedelta(days=1)
-
-
-def _parse_at(text: str) -> datetime:
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError:
-        die(
-            f"--at {text!r} is not an ISO 8601 time (e.g. 2025-12-14T03:00+08:00)",
-            EXIT_BAD_ARGUMENTS,
-        )
-    if at.tzinfo is None:  # naive means Asia/Shanghai, as everywhere in winterops
-        at = at.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
-    return at.astimezone(UTC)
-
-
-def _utc(value: Any) -> datetime:
-    ts = datetime.fromisoformat(str(value)) if not isinstance(value, datetime) else value
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
-    return ts.astimezone(UTC)
-
-
-def operational_now(session: Session, real: datetime | None = None) -> tuple[datetime, str]:
-    """The operational "now", by the same rules as the dashboard's clock.
-
-    1. ``app_settings["clock"] = {"now": ISO, "set_at": ISO (optional)}``: starts at ``now``
-       and runs from ``set_at`` on.
-    2. A database loaded by ``winterops demo`` (audit action ``demo.load``): the newest
-       report's time, running since the demo was loaded.
-    3. Otherwise the present, unless the newest report is more than a day old (a replayed
-       storm), then the newest report's time.
-
-    Returns the time and a note saying which rule applied (empty for the plain present).
-    """
-    real = real or datetime.now(UTC)
-    row = session.get(Setting, "clock")
-    value = row.value if row is not None and isinstance(row.value, dict) else {}
-    if value.get("now"):
-        start = _utc(value["now"])
-        if value.get("set_at"):
-            start += max(timedelta(0), real - _utc(value["set_at"]))
-        return start, f"clock set in app_settings: {start.isoformat()}"
-    newest = session.scalar(select(func.max(Report.observed_at)))
-    loaded = session.scalar(select(func.max(AuditEvent.at)).where(AuditEvent.action == "demo.load"))
-    if newest is not None and loaded is not None:
-        at = newest + max(timedelta(0), real - loaded)
-        return at, f"demo storm clock: {at.isoformat()}"
-    if newest is not None and real - newest > STALE_DATA:
-        return newest, f"newest report is from {newest.isoformat()}; ranking at that time"
-    return real, ""
 
 
 def hotspots(
@@ -108,7 +53,7 @@ def hotspots(
     """Print the current ranked hotspots (rank, z, reason, report ids)."""
     settings = settings_for(db)
     folder = region_dir if region_dir is not None else settings.region_dir
-    now = _parse_at(at) if at else None
+    now = parse_at(at) if at else None
     try:
         region = load_region(folder)
     except GeoError as e:

@@ -13,7 +13,7 @@ Running it again adds nothing (natural keys; assignments only when none from the
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shapely.geometry import Point
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from geo.errors import UnreachableError
 from geo.region import Region
+from incidents.clock import set_clock
 from incidents.db import session_scope
 from incidents.dispatch import current_conditions, recommend
 from incidents.errors import ConflictError, NotFoundError
@@ -199,6 +200,8 @@ def seed_demo_storm(
     assignments = _start_assignments(session_factory, region, settings, moment)
     handed = _hand_xilingol_ice(session_factory, region, moment)
     with session_scope(session_factory) as s:
+        # the dashboard, `hotspots` and `recommend` run on the storm's time from here on
+        set_clock(s, moment, running_from=datetime.now(UTC))
         open_incidents = s.scalar(
             select(func.count()).select_from(Incident).where(Incident.status == "open")
         )

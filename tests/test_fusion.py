@@ -383,7 +383,7 @@ def test_task_table(kind, extra, expected):
 
 
 def test_operational_now_rules(session_factory, region):
-    from incidents.cli_fusion import operational_now
+    from incidents.clock import operational_now
     from incidents.models import Setting
 
     real = NOW + timedelta(days=300)
@@ -439,3 +439,17 @@ def test_done_work_is_not_created_again(session_factory, settings, region):
         assert open_kinds(s) == ["grit", "rescue", "traffic_control"]
         grits = s.scalars(select(Task).where(Task.kind == "grit")).all()
         assert sorted(t.status for t in grits) == ["done", "open"]
+
+
+def test_set_clock_runs_from_when_it_was_set(session_factory):
+    from incidents.clock import operational_now, set_clock
+
+    moment = NOW - timedelta(days=2)
+    wall = NOW + timedelta(days=300)
+    with session_scope(session_factory) as s:
+        set_clock(s, moment, running_from=wall)
+    with session_scope(session_factory) as s:
+        assert operational_now(s, wall + timedelta(minutes=7))[0] == moment + timedelta(minutes=7)
+        set_clock(s, moment)  # a stopped clock: stays where it was set
+    with session_scope(session_factory) as s:
+        assert operational_now(s, wall + timedelta(hours=5))[0] == moment

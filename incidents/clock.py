@@ -1,0 +1,73 @@
+"""The operational clock: what "now" means for fusion, dispatch and the dashboard.
+
+A live deployment runs on the wall clock. A replayed or demo storm runs on the storm's own
+time, which keeps moving forward from the moment it was loaded, so cold-exposure clocks and
+stage timers tick as they would have on the night. One function decides, for every part.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from incidents.models import AuditEvent, Report, Setting
+
+CLOCK_KEY = "clock"
+STALE_DATA = timedelta(days=1)
+DISPLAY_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def _utc(value: Any) -> datetime:
+    ts = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if ts.tzinfo is None:  # a naive time from an operator means Asia/Shanghai
+        ts = ts.replace(tzinfo=DISPLAY_ZONE)
+    return ts.astimezone(UTC)
+
+
+def operational_now(session: Session, real: datetime | None = None) -> tuple[datetime, str]:
+    """Return the operational "now" (UTC) and a note saying which rule gave it.
+
+    1. ``app_settings["clock"] = {"now": ISO, "set_at": ISO (optional)}``: starts at ``now``
+       and, when ``set_at`` is given, runs on from then (set by :func:`set_clock`, e.g. when
+       the demo storm is loaded).
+    2. A database loaded by ``winterops demo`` (audit action ``demo.load``): the newest
+       report's time, running since the demo was loaded.
+    3. Otherwise the present, unless the newest report is more than a day old (a replayed
+       storm), then the newest report's time.
+
+    The note is empty for the plain present.
+    """
+    real = real or datetime.now(UTC)
+    row = session.get(Setting, CLOCK_KEY)
+    value = row.value if row is not None and isinstance(row.value, dict) else {}
+    if value.get("now"):
+        start = _utc(value["now"])
+        if value.get("set_at"):
+            start += max(timedelta(0), real - _utc(value["set_at"]))
+        return start, f"clock set in app_settings: {start.isoformat()}"
+    newest = session.scalar(select(func.max(Report.observed_at)))
+    loaded = session.scalar(select(func.max(AuditEvent.at)).where(AuditEvent.action == "demo.load"))
+    if newest is not None and loaded is not None:
+        at = newest + max(timedelta(0), real - loaded)
+        return at, f"demo storm clock: {at.isoformat()}"
+    if newest is not None and real - newest > STALE_DATA:
+        return newest, f"newest report is from {newest.isoformat()}; ranking at that time"
+    return real, ""
+
+
+def set_clock(
+    session: Session, now: datetime, *, running_from: datetime | None = None
+) -> None:
+    """Set the operational clock to `now`; it runs on from `running_from` (wall time) if given."""
+    value: dict[str, Any] = {"now": _utc(now).isoformat()}
+    if running_from is not None:
+        value["set_at"] = _utc(running_from).isoformat()
+    row = session.get(Setting, CLOCK_KEY)
+    if row is None:
+        session.add(Setting(key=CLOCK_KEY, value=value))
+    else:
+        row.value = value
