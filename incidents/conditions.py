@@ -147,6 +147,8 @@ _EVENT_TYPES = {
     "crash": "crash",
     "车辆侧滑": "vehicle_in_ditch",
     "车辆滑入沟": "vehicle_in_ditch",
+    "车辆侧滑出路": "vehicle_in_ditch",
+    "侧滑": "vehicle_in_ditch",
     "vehicle_in_ditch": "vehicle_in_ditch",
     "道路阻断": "road_blocked",
     "road_blocked": "road_blocked",

@@ -24,6 +24,9 @@ vehicle_class   car | passenger_coach | hazmat | heavy_truck (zh: 小轿车, 客
 needs           any of fuel, heat, medical, food; separated by ``;`` ``,`` ``、`` or spaces
                 (zh: 燃油/加油, 取暖/保暖, 医疗/就医, 食物/饮水). 需求
 phone           caller phone; stored and shown masked (``138****5678``). 电话, 来电号码
+event_type      what happened, as the call centre classed it (stranded, crash,
+                vehicle_in_ditch, road_blocked or the Chinese words); optional. 事件类型, 警情类型,
+                incident_type
 notes           free text (escape before display). 备注, 情况
 =============== =======================================================================
 
@@ -85,6 +88,7 @@ FIELDS = (
     "vehicle_class",
     "needs",
     "phone",
+    "event_type",
     "notes",
 )
 ALIASES: dict[str, str] = {
@@ -134,6 +138,9 @@ ALIASES: dict[str, str] = {
     "电话": "phone",
     "来电号码": "phone",
     "联系电话": "phone",
+    "incident_type": "event_type",
+    "事件类型": "event_type",
+    "警情类型": "event_type",
     "备注": "notes",
     "情况": "notes",
     "note": "notes",
@@ -418,6 +425,7 @@ def _call(
         "needs": needs,
         "phone_masked": mask_phone(rec.get("phone")),
         "notes": (str(rec["notes"]).strip() or None) if rec.get("notes") else None,
+        "event_type": (str(rec["event_type"]).strip() or None) if rec.get("event_type") else None,
         "location_method": loc.method,
         "original": loc.original,
         "encoding": encoding,

@@ -260,3 +260,14 @@ def test_place_name_caller_sets_no_condition(settings):
     ev = _ev(rows, settings).set_index("report_id")
     assert pd.isna(ev.loc[1, "condition"]) and ev.loc[1, "incident"] == "road_blocked"
     assert ev.loc[2, "condition"] == "closed"
+
+
+def test_call_event_type_decides_the_incident_kind():
+    from incidents.conditions import classify
+
+    assert classify("call", "stranded_vehicle", {"event_type": "车辆侧滑出路"}).incident == (
+        "vehicle_in_ditch"
+    )
+    assert classify("call", "stranded_vehicle", {"event_type": "crash"}).incident == "crash"
+    # without one, the notes decide, and a plain call is a stranded group
+    assert classify("call", "stranded_vehicle", {}).incident == "stranded"

@@ -389,3 +389,16 @@ def test_mask_phone() -> None:
     assert mask_phone("13800138000") == "138****8000"
     assert mask_phone("110") == "***"
     assert mask_phone(None) is None
+
+
+def test_calls_keep_the_call_centres_event_type() -> None:
+    """The call centre's own classification (事件类型) is kept for fusion to use."""
+    csv = (
+        "来电编号,来电时间,经度,纬度,车辆数,人数,事件类型,备注\n"
+        "E-1,2025-12-13 22:10,119.06,48.21,1,1,车辆侧滑出路,半挂车\n"
+        "E-2,2025-12-13 22:15,119.06,48.21,3,5,,\n"
+    ).encode("gb18030")
+    r = parse_calls(csv, "e.csv", None, now=NOW)
+    attrs = {row["natural_key"]: row["attributes"] for _, row in r.frame.iterrows()}
+    assert attrs["E-1"]["event_type"] == "车辆侧滑出路"
+    assert attrs["E-2"]["event_type"] is None
