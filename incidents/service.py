@@ -240,27 +240,20 @@ def reassign(
     reason: str | None = None,
 ) -> Assignment:
     """Move a confirmed or en-route task to another unit; returns the new assignment."""
-    now = now or utcnow()
-    who = _actor(session, actor)
-    _require_dispatcher(session, who, "assignment.reassign", f"assignment:{assignment_id}")
-    old = _assignment(session, assignment_id)
-    _check_version(old, expected_version)
-    transition(
+    return _move(
         session,
-        old,
-        S.REASSIGNED,
-        who.name,
-        now=now,
-        expected_version=expected_version,
+        actor,
+        "assignment.reassign",
+        assignment_id,
+        expected_version,
+        now,
+        unit_id=new_unit_id,
         details={"to_unit_id": new_unit_id, "reason": reason},
-    )
-    return confirm_assignment(
-        session,
-        who.name,
-        old.task_id,
-        new_unit_id,
-        now=now,
-        explanation={"reassigned_from": old.id, "previous_unit_id": old.unit_id, "reason": reason},
+        explanation=lambda old: {
+            "reassigned_from": old.id,
+            "previous_unit_id": old.unit_id,
+            "reason": reason,
+        },
     )
 
 
@@ -277,9 +270,39 @@ def redirect(
 ) -> Assignment:
     """Send a unit already out on a task to another, more urgent task (a ``reassign``
     recommendation); its old task opens again. Returns the new assignment."""
+    return _move(
+        session,
+        actor,
+        "assignment.redirect",
+        assignment_id,
+        expected_version,
+        now,
+        task_id=new_task_id,
+        eta_s=eta_s,
+        details={"to_task_id": new_task_id, "reason": reason},
+        explanation=lambda old: {"redirected_from_task": old.task_id, "reason": reason},
+    )
+
+
+def _move(
+    session: Session,
+    actor: User | str,
+    action: str,
+    assignment_id: int,
+    expected_version: int | None,
+    now: datetime | None,
+    *,
+    details: dict[str, Any],
+    explanation: Callable[[Assignment], dict[str, Any]],
+    task_id: int | None = None,
+    unit_id: str | None = None,
+    eta_s: float | None = None,
+) -> Assignment:
+    """Close an assignment as reassigned and confirm its replacement (another unit on the
+    same task, or the same unit on another task) in the caller's transaction."""
     now = now or utcnow()
     who = _actor(session, actor)
-    _require_dispatcher(session, who, "assignment.redirect", f"assignment:{assignment_id}")
+    _require_dispatcher(session, who, action, f"assignment:{assignment_id}")
     old = _assignment(session, assignment_id)
     _check_version(old, expected_version)
     transition(
@@ -289,16 +312,16 @@ def redirect(
         who.name,
         now=now,
         expected_version=expected_version,
-        details={"to_task_id": new_task_id, "reason": reason},
+        details=details,
     )
     return confirm_assignment(
         session,
         who.name,
-        new_task_id,
-        old.unit_id,
+        old.task_id if task_id is None else task_id,
+        old.unit_id if unit_id is None else unit_id,
         now=now,
         eta_s=eta_s,
-        explanation={"redirected_from_task": old.task_id, "reason": reason},
+        explanation=explanation(old),
     )
 
 
