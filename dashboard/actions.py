@@ -15,6 +15,7 @@ No Streamlit widgets here; :func:`dashboard.data.invalidate` is the only Streaml
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -97,6 +98,17 @@ def logout(url: str, username: str, reason: str = "logout") -> None:
             audit(session, username, "logout", f"user:{username}", details={"reason": reason})
 
 
+def _act(url: str, action: Callable[..., Any], user: SessionUser, *args: Any, **kw: Any) -> Any:
+    """Run one ``incidents.service`` action in its own transaction (:func:`service.act`: a
+    refusal or a lost race is audited after the rollback), on the operational clock, then
+    clear the caches so the change shows at once."""
+    now = data.clock(url)  # read before the write transaction starts
+    try:
+        return service.act(data.session_factory(url), action, user.username, *args, now=now, **kw)
+    finally:
+        data.invalidate()
+
+
 def confirm(
     url: str,
     user: SessionUser,
@@ -110,21 +122,8 @@ def confirm(
 
     Raises ConflictError when another dispatcher took the unit or the task first.
     """
-    now = data.clock(url)  # read before the write transaction starts
-    try:
-        with session_scope(data.session_factory(url)) as session:
-            assignment = service.confirm(
-                session,
-                user.username,
-                task_id,
-                unit_id,
-                now=now,
-                eta_s=eta_s,
-                explanation=explanation,
-            )
-            return int(assignment.id)
-    finally:
-        data.invalidate()
+    a = _act(url, service.confirm, user, task_id, unit_id, eta_s=eta_s, explanation=explanation)
+    return int(a.id)
 
 
 def move_and_confirm(
@@ -136,77 +135,45 @@ def move_and_confirm(
     *,
     eta_s: float | None = None,
 ) -> int:
-    """Confirm a "reassign" recommendation: the unit leaves its current task for `task_id`.
-
-    Its current assignment is cancelled and the new one confirmed in ONE transaction.
-    """
-    now = data.clock(url)  # read before the write transaction starts
-    try:
-        with session_scope(data.session_factory(url)) as session:
-            service.cancel(
-                session,
-                user.username,
-                replaces_assignment_id,
-                None,
-                now=now,
-                reason=f"moved to task {task_id}",
-            )
-            assignment = service.confirm(
-                session, user.username, task_id, unit_id, now=now, eta_s=eta_s
-            )
-            return int(assignment.id)
-    finally:
-        data.invalidate()
+    """Confirm a "reassign" recommendation: `unit_id` leaves its current assignment
+    (`replaces_assignment_id`) for `task_id`, whose old task opens again; one transaction."""
+    a = _act(
+        url,
+        service.redirect,
+        user,
+        replaces_assignment_id,
+        task_id,
+        None,
+        eta_s=eta_s,
+        reason=f"moved to task {task_id}",
+    )
+    if a.unit_id != unit_id:  # the recommendation named another unit than the one that moved
+        msg = f"assignment {replaces_assignment_id} belongs to {a.unit_id!r}, not {unit_id!r}"
+        raise ValueError(msg)
+    return int(a.id)
 
 
 def override(
     url: str, user: SessionUser, task_id: int, unit_id: str, recommended_unit_id: str | None
 ) -> int:
     """Send `unit_id` instead of the recommended unit (recorded as an override)."""
-    now = data.clock(url)  # read before the write transaction starts
-    try:
-        with session_scope(data.session_factory(url)) as session:
-            assignment = service.override(
-                session,
-                user.username,
-                task_id,
-                unit_id,
-                now=now,
-                recommended_unit_id=recommended_unit_id,
-            )
-            return int(assignment.id)
-    finally:
-        data.invalidate()
+    a = _act(
+        url, service.override, user, task_id, unit_id, recommended_unit_id=recommended_unit_id
+    )
+    return int(a.id)
 
 
 def reassign(
     url: str, user: SessionUser, assignment_id: int, new_unit_id: str, expected_version: int
 ) -> int:
     """Move an active assignment's task to another unit; return the new assignment id."""
-    now = data.clock(url)  # read before the write transaction starts
-    try:
-        with session_scope(data.session_factory(url)) as session:
-            assignment = service.reassign(
-                session,
-                user.username,
-                assignment_id,
-                new_unit_id,
-                expected_version,
-                now=now,
-            )
-            return int(assignment.id)
-    finally:
-        data.invalidate()
+    a = _act(url, service.reassign, user, assignment_id, new_unit_id, expected_version)
+    return int(a.id)
 
 
 def cancel(url: str, user: SessionUser, assignment_id: int, expected_version: int) -> None:
     """Cancel an assignment (the unit is free again, the task open)."""
-    now = data.clock(url)  # read before the write transaction starts
-    try:
-        with session_scope(data.session_factory(url)) as session:
-            service.cancel(session, user.username, assignment_id, expected_version, now=now)
-    finally:
-        data.invalidate()
+    _act(url, service.cancel, user, assignment_id, expected_version)
 
 
 def set_status(
@@ -222,19 +189,7 @@ def set_status(
     anything else with PermissionDenied; `expected_version` is the version the user saw
     (ConflictError when it changed).
     """
-    now = data.clock(url)  # read before the write transaction starts
-    try:
-        with session_scope(data.session_factory(url)) as session:
-            service.set_status(
-                session,
-                user.username,
-                assignment_id,
-                new_state,
-                expected_version,
-                now=now,
-            )
-    finally:
-        data.invalidate()
+    _act(url, service.set_status, user, assignment_id, new_state, expected_version)
 
 
 def report_hazard(
@@ -284,18 +239,7 @@ def report_hazard(
 
 def clear_hazard(url: str, user: SessionUser, hazard_id: int, expected_version: int) -> None:
     """Mark a hazard cleared (version-checked; ConflictError if someone changed it first)."""
-    now = data.clock(url)  # read before the write transaction starts
-    try:
-        with session_scope(data.session_factory(url)) as session:
-            service.clear_hazard(
-                session,
-                user.username,
-                hazard_id,
-                now=now,
-                expected_version=expected_version,
-            )
-    finally:
-        data.invalidate()
+    _act(url, service.clear_hazard, user, hazard_id, expected_version=expected_version)
 
 
 def create_user(

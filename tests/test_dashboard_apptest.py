@@ -16,6 +16,7 @@ import pytest
 import shapely
 from sqlalchemy import func, select
 
+from incidents.clock import set_clock
 from incidents.db import init_db, make_engine, session_factory, session_scope
 from incidents.models import (
     Alert,
@@ -28,7 +29,6 @@ from incidents.models import (
     Report,
     Segment,
     SegmentCondition,
-    Setting,
     SimulationRun,
     Task,
     Unit,
@@ -71,7 +71,7 @@ def seed_fixture(url: str, var_dir: Path, storm: bool = True) -> dict[str, Any]:
         # the dashboard's clock: the demo storm's moment when the storm is loaded
         newest = s.scalar(select(func.max(Report.observed_at)))
         now = newest if newest is not None else datetime.now(UTC)
-        s.add(Setting(key="clock", value={"now": now.isoformat()}))
+        set_clock(s, now)  # a stopped clock, so the tests see fixed ages
     with session_scope(factory) as s:
         seg = s.scalars(select(Segment).order_by(Segment.id)).first()
         assert seg is not None
@@ -359,6 +359,11 @@ def test_patrol_lead_cannot_move_other_units(demo_db: tuple[str, dict[str, Any]]
         actions.set_status(url, lead, aid, "en_route", version)
     with session_factory(engine)() as s:
         assert s.get(Assignment, aid).state == "confirmed"
+        # the refusal outlives the rolled-back transaction: it is in the audit log
+        denied = s.scalars(
+            select(AuditEvent).where(AuditEvent.actor == "patrol", AuditEvent.outcome == "denied")
+        ).all()
+        assert any(str(aid) in (e.target or "") for e in denied)
     engine.dispose()
 
 
