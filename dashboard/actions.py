@@ -43,6 +43,7 @@ __all__ = [
     "clear_hazard",
     "confirm",
     "create_user",
+    "hand_to_road_chief",
     "locked_until",
     "login",
     "logout",
@@ -240,6 +241,16 @@ def report_hazard(
 def clear_hazard(url: str, user: SessionUser, hazard_id: int, expected_version: int) -> None:
     """Mark a hazard cleared (version-checked; ConflictError if someone changed it first)."""
     _act(url, service.clear_hazard, user, hazard_id, expected_version=expected_version)
+
+
+def hand_to_road_chief(url: str, user: SessionUser, hazard_id: int, expected_version: int) -> None:
+    """Hand an open hazard to its section's road chief (路长制); dispatchers only.
+
+    The service refuses a patrol lead (PermissionDenied, audited), a cleared hazard
+    (TransitionError), a section without a road chief (NotFoundError) and a hazard changed
+    since `expected_version` (ConflictError).
+    """
+    _act(url, service.hand_to_road_chief, user, hazard_id, expected_version=expected_version)
 
 
 def create_user(

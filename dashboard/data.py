@@ -82,6 +82,7 @@ __all__ = [
     "session_factory",
     "simulation_runs",
     "stale_feeds",
+    "staging",
     "tasks_open",
     "units",
     "users",
@@ -426,6 +427,20 @@ def recommendations(url: str, _settings: Settings, policy: str = "optimized") ->
     with reader(url)() as session:
         recs = recommend(session, reg, _settings, now, policy=policy)
     return pd.DataFrame([r.to_dict() if hasattr(r, "to_dict") else vars(r) for r in recs])
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def staging(url: str, _settings: Settings) -> pd.DataFrame:
+    """Staging suggestions (:func:`incidents.dispatch.preposition`): free units to move to
+    duty points ahead of a forecast onset, as a frame (empty when there are none)."""
+    preposition = optional("incidents.dispatch", "preposition")
+    reg = region(str(_settings.region_dir))
+    if preposition is None or reg is None:
+        return pd.DataFrame()
+    now = clock(url)
+    with reader(url)() as session:
+        found = preposition(session, reg, _settings, now)
+    return pd.DataFrame([s.to_dict() for s in found])
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

@@ -83,6 +83,18 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dispatch.reason": ("理由", "Reason"),
     "dispatch.runner_up": ("次优：{unit}（{eta} 分钟）", "Runner-up: {unit} ({eta} min)"),
     "dispatch.map": ("态势图", "Situation map"),
+    "dispatch.hand_over": ("交给路长", "Hand to road chief"),
+    "dispatch.handed_over": ("路险 {id} 已交给路长", "Hazard {id} handed to the road chief"),
+    "dispatch.hand_more": (
+        "另有 {n} 处未移交路险，先处理最早的。",
+        "{n} more open hazards not handed over; the oldest come first.",
+    ),
+    "dispatch.staging": ("预置建议", "Staging suggestions"),
+    "dispatch.no_staging": ("当前没有预置建议。", "No staging suggestions."),
+    "dispatch.staging_failed": (
+        "预置建议暂不可用：{error}",
+        "Staging suggestions unavailable: {error}",
+    ),
     # columns
     "col.id": ("编号", "ID"),
     "col.kind": ("类型", "Kind"),
@@ -128,6 +140,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "col.outcome": ("结果", "Outcome"),
     "col.target": ("对象", "Target"),
     "col.crew_hours": ("班组工时", "Crew hours"),
+    "col.handed_at": ("移交时间", "Handed over at"),
+    "col.duty_point": ("执勤点", "Duty point"),
+    "col.covered_km": ("覆盖高风险路段（公里）", "High-risk road covered (km)"),
     # patrol page
     "patrol.no_unit": ("该账户未绑定车组。", "This account is not bound to a unit."),
     "patrol.unit": ("本车组：{unit}", "My unit: {unit}"),
@@ -268,6 +283,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "state.cleared": ("已处置", "cleared"),
     "state.cancelled": ("已取消", "cancelled"),
     "state.reassigned": ("已改派", "reassigned"),
+    "hstate.open": ("未移交", "open"),
+    "hstate.handed_over": ("已交路长", "handed over"),
+    "hstate.cleared": ("已清除", "cleared"),
     "kind.stranded": ("车辆被困", "stranded"),
     "kind.crash": ("交通事故", "crash"),
     "kind.vehicle_in_ditch": ("车辆侧滑出路", "vehicle in ditch"),

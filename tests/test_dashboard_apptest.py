@@ -418,3 +418,109 @@ def test_dispatcher_cancels_an_assignment(app: Any, demo_db: tuple[str, dict[str
                                      AuditEvent.target == f"assignment:{assignment_id}"))]
     engine.dispose()
     assert actors == ["dispatcher"]
+
+
+def _add_open_hazard(url: str, days_old: float = 30.0) -> tuple[int, str]:
+    """A fresh open hazard on a segment whose section has a road chief; (id, chief name)."""
+    from incidents.models import RoadChief
+
+    engine = make_engine(url)
+    with session_scope(session_factory(engine)) as s:
+        chief = s.scalars(select(RoadChief).where(RoadChief.section_id.is_not(None))
+                          .order_by(RoadChief.id)).first()
+        assert chief is not None, "the demo region has road chiefs"
+        seg = s.scalars(select(Segment).where(Segment.section_id == chief.section_id)
+                        .order_by(Segment.id)).first()
+        assert seg is not None
+        now = datetime.now(UTC)
+        hazard = Hazard(segment_id=seg.id, condition="drifting_snow", observed=True,
+                        confidence=0.8, state="open",
+                        geometry=seg.geometry.interpolate(0.5, normalized=True),
+                        road_code=seg.road_code, km=seg.km_from, section_id=seg.section_id,
+                        first_seen=now - timedelta(days=days_old), last_seen=now,
+                        report_ids=[], version=1)
+        s.add(hazard)
+        s.flush()
+        found = (int(hazard.id), str(chief.name))
+    engine.dispose()
+    return found
+
+
+def test_dispatcher_hands_hazard_to_road_chief(
+    app: Any, demo_db: tuple[str, dict[str, Any]]
+) -> None:
+    from dashboard import data
+
+    url = demo_db[0]
+    hazard_id, chief = _add_open_hazard(url)
+    data.invalidate()  # the hazard was written behind the dashboard's back
+    login(app, "dispatcher", PASSWORDS["dispatcher"])
+    assert not app.exception, app.exception
+    key = f"wo_hand_{hazard_id}"
+    assert key in [str(b.key) for b in app.button], "one hand-over button per open hazard"
+    app.button(key=key).click()
+    app.run()
+    assert not app.exception, app.exception
+    engine = make_engine(url)
+    with session_factory(engine)() as s:
+        h = s.get(Hazard, hazard_id)
+        assert h.state == "handed_over" and h.road_chief_id is not None
+        assert h.handed_at is not None
+        events = s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "hazard.hand_over",
+            AuditEvent.target == f"hazard:{hazard_id}")).all()
+    engine.dispose()
+    assert [(e.actor, e.outcome) for e in events] == [("dispatcher", "ok")]
+    # no button any more; the table shows the new state, the road chief and when
+    assert key not in [str(b.key) for b in app.button]
+    table = next(df.value for df in app.dataframe if "路长" in df.value.columns)
+    row = table[table["编号"] == hazard_id].iloc[0]
+    assert row["状态"] == "已交路长"
+    assert row["路长"] == chief
+    assert row["移交时间"] != ""
+
+
+def test_patrol_lead_cannot_hand_over_hazard(demo_db: tuple[str, dict[str, Any]]) -> None:
+    from dashboard import actions
+    from incidents.errors import PermissionDenied
+
+    url = demo_db[0]
+    hazard_id, _ = _add_open_hazard(url, days_old=1.0)
+    lead = actions.SessionUser("patrol", "patrol_lead", PATROL_UNIT)
+    with pytest.raises(PermissionDenied):
+        actions.hand_to_road_chief(url, lead, hazard_id, 1)
+    engine = make_engine(url)
+    with session_factory(engine)() as s:
+        h = s.get(Hazard, hazard_id)
+        assert h.state == "open" and h.road_chief_id is None
+        denied = s.scalars(select(AuditEvent).where(
+            AuditEvent.actor == "patrol", AuditEvent.outcome == "denied",
+            AuditEvent.target.contains(str(hazard_id)))).all()
+    engine.dispose()
+    assert denied, "the refusal is in the audit log"
+
+
+def test_dispatch_staging_suggestions(app: Any, demo_db: tuple[str, dict[str, Any]]) -> None:
+    from dashboard import data
+    from geo.region import load_region
+    from incidents.dispatch import preposition
+
+    url = demo_db[0]
+    data.invalidate()  # earlier tests wrote hazards behind the dashboard's back
+    login(app, "dispatcher", PASSWORDS["dispatcher"])
+    assert not app.exception, app.exception
+    settings = replace(Settings.from_env({}), database_url=url)
+    engine = make_engine(url)
+    with session_factory(engine)() as s:
+        from incidents.clock import operational_now
+
+        expected = preposition(s, load_region(settings.region_dir), settings,
+                               operational_now(s)[0])
+    engine.dispose()
+    assert expected, "the fixture's blizzard alert and free demo units give suggestions"
+    tables = [df.value for df in app.dataframe if "执勤点" in df.value.columns]
+    assert tables, "the staging table is shown"
+    shown = tables[0]
+    assert list(shown["车辆"]) == [x.unit_id for x in expected]
+    assert list(shown["执勤点"]) == [x.duty_point_name for x in expected]
+    assert list(shown["原因"]) == [x.reason_zh for x in expected]

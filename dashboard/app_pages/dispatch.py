@@ -12,6 +12,7 @@ from incidents.errors import ConflictError, WinteropsError
 
 REFRESH_S = 20
 MAX_RECS = 6
+MAX_HAND = 12  # one-click hand-over buttons shown (oldest open hazards first)
 
 
 def _label(prefix: str, value: object, lang: str) -> str:
@@ -284,8 +285,9 @@ def overdue_tasks(lang: str, url: str) -> None:
     )
 
 
-def hazards(lang: str, url: str) -> None:
-    """Open hazards by age with their road chief."""
+def hazards(lang: str, url: str, user: actions.SessionUser) -> None:
+    """Open hazards by age: state (open / handed over, to whom, when), road chief, and for a
+    dispatcher one "hand to road chief" button per hazard not yet handed over."""
     frame = data.hazards_by_age(url)
     if frame.empty:
         st.info(t("common.none", lang))
@@ -298,12 +300,61 @@ def hazards(lang: str, url: str) -> None:
                 _stake(r, k) for r, k in zip(frame["road_code"], frame["km"], strict=True)
             ],
             t("col.age", lang): [fmt_duration(h * 3600) for h in frame["age_h"]],
-            t("col.state", lang): frame["state"],
+            t("col.state", lang): [_label("hstate", x, lang) for x in frame["state"]],
             t("col.road_chief", lang): frame["road_chief"].fillna(""),
             t("col.phone", lang): frame["road_chief_phone"].fillna(""),
+            t("col.handed_at", lang): [
+                "" if v is None or pd.isna(v) else fmt_time(v) for v in frame["handed_at"]
+            ],
         }
     )
     st.dataframe(table, hide_index=True, width="stretch", height=300)
+    if not user.is_dispatcher:
+        return
+    still_open = frame[frame["state"] == "open"]
+    for row in still_open.head(MAX_HAND).itertuples():
+        hazard_id = int(row.hazard_id)
+        c0, c1 = st.columns([3, 2], vertical_alignment="center")
+        c0.caption(
+            escape_markdown(
+                f"#{hazard_id} · {_label('condition', row.condition, lang)} · "
+                f"{_stake(row.road_code, row.km)} · {fmt_duration(float(row.age_h) * 3600)}"
+            )
+        )
+        if c1.button(t("dispatch.hand_over", lang), key=f"wo_hand_{hazard_id}", width="stretch"):
+            _run(
+                t("dispatch.handed_over", lang, id=hazard_id),
+                actions.hand_to_road_chief,
+                url,
+                user,
+                hazard_id,
+                int(row.version),
+            )
+    if len(still_open) > MAX_HAND:
+        st.caption(t("dispatch.hand_more", lang, n=len(still_open) - MAX_HAND))
+
+
+def staging(lang: str, url: str) -> None:
+    """Staging suggestions: free units to move to duty points ahead of a forecast onset."""
+    try:
+        frame = data.staging(url, ui.settings())
+    except Exception as exc:  # noqa: BLE001 - the rest of the panel still shows
+        st.warning(t("dispatch.staging_failed", lang, error=escape_markdown(exc)))
+        return
+    if frame.empty:
+        st.info(t("dispatch.no_staging", lang))
+        return
+    reasons = frame["reason_zh"] if lang == "zh" else frame["reason"]
+    table = pd.DataFrame(
+        {
+            t("col.unit", lang): frame["unit_id"],
+            t("col.duty_point", lang): frame["duty_point_name"],
+            t("col.eta", lang): (frame["eta_s"] / 60).round(0),
+            t("col.covered_km", lang): frame["covered_km"].round(1),
+            t("col.reason", lang): reasons,
+        }
+    )
+    st.dataframe(table, hide_index=True, width="stretch")
 
 
 @st.fragment(run_every=REFRESH_S)
@@ -319,6 +370,7 @@ def work_panel() -> None:
             t("dispatch.active", lang),
             t("dispatch.overdue", lang),
             t("dispatch.hazards", lang),
+            t("dispatch.staging", lang),
         ]
     )
     with tabs[0]:
@@ -330,7 +382,9 @@ def work_panel() -> None:
     with tabs[3]:
         overdue_tasks(lang, url)
     with tabs[4]:
-        hazards(lang, url)
+        hazards(lang, url, user)
+    with tabs[5]:
+        staging(lang, url)
 
 
 def render() -> None:
