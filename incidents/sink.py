@@ -150,7 +150,31 @@ def _insert_sql(dialect: str) -> str:
     )
 
 
-_JSON = json.JSONEncoder(ensure_ascii=False, default=str).encode
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+# json's C encoder built once: JSONEncoder.encode builds a new one for every call, which costs
+# about as much as encoding a small dict. Same output as ``_ENCODER.encode`` (no circular check:
+# parse results are trees; a cycle still fails, with RecursionError).
+_C_ITERENCODE = (
+    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None,
+        _ENCODER.default,
+        json.encoder.encode_basestring,  # type: ignore[attr-defined]
+        None,
+        _ENCODER.key_separator,
+        _ENCODER.item_separator,
+        False,
+        False,
+        True,
+    )
+    if json.encoder.c_make_encoder is not None  # type: ignore[attr-defined]
+    else None
+)
+
+
+def _JSON(obj: Any) -> str:  # noqa: N802 (was a bound method of the same name)
+    if _C_ITERENCODE is None or isinstance(obj, str):
+        return _ENCODER.encode(obj)
+    return "".join(_C_ITERENCODE(obj, 0))
 
 
 def _sqlite_time(dt: datetime) -> str:
@@ -203,10 +227,12 @@ def _times(col: pd.Series, dialect: str) -> list[Any]:
         bad = col[ts.isna()].index[0]
         msg = f"report row {bad} has no observed_at"
         raise ValueError(msg)
-    if dialect == "postgresql":
-        return [t.to_pydatetime() for t in ts]
     arr = ts.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
-    return list(np.char.replace(np.datetime_as_string(arr, unit="us"), "T", " "))
+    text = np.char.replace(np.datetime_as_string(arr, unit="us"), "T", " ")
+    if dialect == "postgresql":
+        # COPY is text anyway: an ISO UTC text is what psycopg would write for a datetime
+        return (np.char.add(text, "+00")).tolist()
+    return text.tolist()
 
 
 def frame_params(frame: pd.DataFrame, dialect: str, now: datetime) -> list[tuple[Any, ...]]:
