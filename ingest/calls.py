@@ -45,6 +45,7 @@ holds vehicles, people, vulnerable, vehicle_class, needs, phone_masked, notes, l
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import re
@@ -411,10 +412,10 @@ def _call(
     if vc_raw and vc is None:
         flags.append("unknown_vehicle_class")
     needs_raw = rec.get("needs")
-    parts = needs_raw if isinstance(needs_raw, list) else _SPLIT.split(str(needs_raw or ""))
-    needs = sorted(
-        {NEEDS[p.strip().lower()] for p in map(str, parts) if p.strip().lower() in NEEDS}
-    )
+    if isinstance(needs_raw, list):
+        needs = _needs(needs_raw)
+    else:
+        needs = list(_needs_text(str(needs_raw or "")))
     attrs = {
         "call_id": call_id,
         "vehicles": _count(rec, "vehicles"),
@@ -445,6 +446,18 @@ def _call(
         "attributes": attrs,
         "geometry": loc.point,
     }
+
+
+def _needs(parts: list[Any]) -> list[str]:
+    return sorted(
+        {NEEDS[p.strip().lower()] for p in map(str, parts) if p.strip().lower() in NEEDS}
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _needs_text(text: str) -> tuple[str, ...]:
+    # exports repeat a few need strings over and over; a pure function of the text
+    return tuple(_needs(_SPLIT.split(text)))
 
 
 def _present(v: Any) -> bool:

@@ -289,13 +289,14 @@ def locate_place(name: str, locator: Locator | None) -> Location:
 
 
 _PHONE_DIGITS = re.compile(r"\d")
+_PHONE_JUNK = re.compile(r"[\s\-()+]")
 
 
 def mask_phone(phone: Any) -> str | None:
     """Mask a phone number: keep the first 3 and last 4 digits (``138****5678``)."""
     if phone is None:
         return None
-    s = re.sub(r"[\s\-()+]", "", str(phone))
+    s = _PHONE_JUNK.sub("", str(phone))
     if not s or s.lower() == "nan":
         return None
     if len(s) == 13 and s.startswith("86"):  # +86 country code before a mobile number
