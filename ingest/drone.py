@@ -52,7 +52,7 @@ from pyproj import Geod
 from shapely.geometry import LineString
 
 from ingest.errors import HostileXMLError, ParseError
-from ingest.records import ParseResult, QuarantineRow, excerpt, report_frame, sha256_hex
+from ingest.records import ParseResult, QuarantineRow, excerpt, load_json, report_frame, sha256_hex
 from ingest.validate import (
     Locator,
     RecordError,
@@ -490,11 +490,7 @@ def _parse_detections_csv(
 def _parse_detections_geojson(
     data: bytes, source: str, sha: str, locator: Locator | None, now: datetime | None
 ) -> ParseResult:
-    try:
-        doc = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        msg = f"not JSON: {e}"
-        raise ParseError(msg) from e
+    doc = load_json(data)
     feats = doc.get("features") if isinstance(doc, dict) else None
     if not isinstance(feats, list):
         msg = f"{source!r} is not a GeoJSON FeatureCollection of detections"

@@ -12,7 +12,6 @@ The alert frame and the report rows are the same as for CAP (see :mod:`ingest.ca
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -32,7 +31,14 @@ from ingest.cap import (
     lowest_temperature,
 )
 from ingest.errors import ParseError
-from ingest.records import ParseResult, QuarantineRow, alert_frame, report_frame, sha256_hex
+from ingest.records import (
+    ParseResult,
+    QuarantineRow,
+    alert_frame,
+    load_json,
+    report_frame,
+    sha256_hex,
+)
 from ingest.validate import RecordError, parse_time
 
 FEED = "alerts"
@@ -54,11 +60,7 @@ def parse_nws(
         The payload is not JSON, or not a FeatureCollection / Feature.
     """
     sha = sha256_hex(data)
-    try:
-        doc = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        msg = f"not JSON: {e}"
-        raise ParseError(msg) from e
+    doc = load_json(data)
     if isinstance(doc, dict) and doc.get("type") == "Feature":
         features: Any = [doc]
     elif isinstance(doc, dict) and isinstance(doc.get("features"), list):

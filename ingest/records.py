@@ -28,6 +28,7 @@ Alert frame (`ALERT_COLUMNS`): see :mod:`ingest.cap`.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from pyproj import CRS
+
+from ingest.errors import ParseError
 
 WGS84 = CRS.from_epsg(4326)  # immutable; built once (parsing the string each time is slow)
 
@@ -125,6 +128,15 @@ class ParseResult:
 def sha256_hex(data: bytes) -> str:
     """Return the hex sha256 of `data`."""
     return hashlib.sha256(data).hexdigest()
+
+
+def load_json(data: bytes) -> Any:
+    """Decode a JSON payload (UTF-8, a BOM allowed); ParseError naming the problem otherwise."""
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        msg = f"not JSON: {e}"
+        raise ParseError(msg) from e
 
 
 def excerpt(text: Any, limit: int = 200) -> str:

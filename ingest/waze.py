@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from ingest.errors import ParseError
-from ingest.records import ParseResult, QuarantineRow, excerpt, report_frame, sha256_hex
+from ingest.records import ParseResult, QuarantineRow, excerpt, load_json, report_frame, sha256_hex
 from ingest.validate import Locator, RecordError, locate_coordinates, parse_epoch_ms
 
 FEED = "waze"
@@ -48,11 +48,7 @@ def parse_waze(
         The payload is not JSON or has no ``alerts`` list.
     """
     sha = sha256_hex(data)
-    try:
-        doc = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        msg = f"not JSON: {e}"
-        raise ParseError(msg) from e
+    doc = load_json(data)
     alerts = doc.get("alerts") if isinstance(doc, dict) else doc
     if not isinstance(alerts, list):
         msg = f"{source!r}: no 'alerts' list (is this a Waze partner feed?)"
