@@ -4,7 +4,7 @@ Every stamp uses the operational clock (:func:`dashboard.data.clock`: the wall c
 demo storm's running clock), so what a user does lines up with the clocks shown. Log-ins and
 lock-outs use the wall clock.
 
-The pages call these functions; they call the ``incidents`` services (``incidents.service``
+The pages call these functions; they call the ``incidents`` services (``incidents.service.actions``
 when it exists, else the lifecycle and user functions), commit, and clear the data caches so
 the change shows at once. Errors from ``incidents.errors`` (ConflictError, TransitionError,
 PermissionDenied, AuthError, NotFoundError) reach the page, which shows them.
@@ -24,11 +24,11 @@ import shapely
 from sqlalchemy import select
 
 from dashboard import data
-from incidents import service
-from incidents.audit import audit
-from incidents.db import session_scope
 from incidents.errors import PermissionDenied
-from incidents.models import (
+from incidents.service import actions as service
+from incidents.service.audit import audit
+from incidents.store.engine import session_scope
+from incidents.store.models import (
     Report,
     ReportKind,
     Role,
@@ -72,7 +72,7 @@ class SessionUser:
 
 def login(url: str, username: str, password: str, now: datetime | None = None) -> SessionUser:
     """Check the password against the database (lockout counted there); raise AuthError."""
-    from incidents.users import authenticate
+    from incidents.service.users import authenticate
 
     with session_scope(data.session_factory(url)) as session:
         user = authenticate(session, username, password, now=now)
@@ -91,7 +91,7 @@ def locked_until(url: str, username: str, now: datetime | None = None) -> dateti
 
 def logout(url: str, username: str, reason: str = "logout") -> None:
     """Audit a log-out (``reason``: "logout" or "idle")."""
-    record = data.optional("incidents.users", "record_logout")
+    record = data.optional("incidents.service.users", "record_logout")
     with session_scope(data.session_factory(url)) as session:
         if record is not None and reason == "logout":
             record(session, username)
@@ -100,7 +100,7 @@ def logout(url: str, username: str, reason: str = "logout") -> None:
 
 
 def _act(url: str, action: Callable[..., Any], user: SessionUser, *args: Any, **kw: Any) -> Any:
-    """Run one ``incidents.service`` action in its own transaction (:func:`service.act`: a
+    """Run one ``incidents.service.actions`` action in its own transaction (:func:`service.act`: a
     refusal or a lost race is audited after the rollback), on the operational clock, then
     clear the caches so the change shows at once."""
     now = data.clock(url)  # read before the write transaction starts
@@ -260,7 +260,7 @@ def create_user(
     if user.role != Role.ADMIN.value:
         msg = f"{user.username!r} is not an admin"
         raise PermissionDenied(msg)
-    from incidents.users import create_user as _create
+    from incidents.service.users import create_user as _create
 
     try:
         with session_scope(data.session_factory(url)) as session:

@@ -31,9 +31,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dashboard import mapview
 from incidents.clock import operational_now
-from incidents.db import make_engine, read_gdf, read_only
-from incidents.db import session_factory as make_session_factory
-from incidents.models import (
+from incidents.settings import Settings
+from incidents.store.engine import make_engine, read_gdf, read_only
+from incidents.store.engine import session_factory as make_session_factory
+from incidents.store.models import (
     Alert,
     Assignment,
     AssignmentState,
@@ -55,7 +56,6 @@ from incidents.models import (
     Unit,
     User,
 )
-from incidents.settings import Settings
 
 __all__ = [
     "ACTIVE_STATES",
@@ -283,7 +283,7 @@ def hazards_open(url: str) -> pd.DataFrame:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def hazards_by_age(url: str) -> pd.DataFrame:
     """Hazards not yet cleared, oldest first, with age and road chief (the service's view)."""
-    by_age = optional("incidents.service", "open_hazards_by_age")
+    by_age = optional("incidents.service.actions", "open_hazards_by_age")
     if by_age is None:
         return pd.DataFrame()
     with reader(url)() as session:
@@ -418,8 +418,8 @@ def feed_config(url: str) -> list[dict[str, Any]]:
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def recommendations(url: str, _settings: Settings, policy: str = "optimized") -> pd.DataFrame:
-    """Current recommendations (:func:`incidents.dispatch.recommend`) as a frame."""
-    recommend = optional("incidents.dispatch", "recommend")
+    """Current recommendations (:func:`incidents.dispatch.core.recommend`) as a frame."""
+    recommend = optional("incidents.dispatch.core", "recommend")
     reg = region(str(_settings.region_dir))
     if recommend is None or reg is None:
         return pd.DataFrame()
@@ -431,9 +431,9 @@ def recommendations(url: str, _settings: Settings, policy: str = "optimized") ->
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def staging(url: str, _settings: Settings) -> pd.DataFrame:
-    """Staging suggestions (:func:`incidents.dispatch.preposition`): free units to move to
+    """Staging suggestions (:func:`incidents.dispatch.core.preposition`): free units to move to
     duty points ahead of a forecast onset, as a frame (empty when there are none)."""
-    preposition = optional("incidents.dispatch", "preposition")
+    preposition = optional("incidents.dispatch.core", "preposition")
     reg = region(str(_settings.region_dir))
     if preposition is None or reg is None:
         return pd.DataFrame()
@@ -446,7 +446,7 @@ def staging(url: str, _settings: Settings) -> pd.DataFrame:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def coverage(url: str, _settings: Settings) -> float | None:
     """Share of hazardous road-km within T minutes of a free unit (None when not available)."""
-    cover = optional("incidents.fusion", "coverage")
+    cover = optional("incidents.fusion.core", "coverage")
     reg = region(str(_settings.region_dir))
     if cover is None or reg is None:
         return None
@@ -459,7 +459,7 @@ def coverage(url: str, _settings: Settings) -> float | None:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def overdue(url: str, grace_min: float = 10.0) -> pd.DataFrame:
     """Active assignments not on scene although their ETA (+ `grace_min`) has passed."""
-    service = optional("incidents.service", "overdue_tasks")
+    service = optional("incidents.service.actions", "overdue_tasks")
     now = clock(url)
     if service is not None:
         with reader(url)() as session:
@@ -533,7 +533,7 @@ def load_layers(
         segments = _segments_gdf(session)
         routes = _routes_gdf(session, unit_id)
         hotspots = None
-        hot = optional("incidents.fusion", "current_hotspots")
+        hot = optional("incidents.fusion.core", "current_hotspots")
         reg = region(str(settings.region_dir))
         if hot is not None and reg is not None:
             try:

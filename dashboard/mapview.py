@@ -93,7 +93,7 @@ PRIORITY_COLOURS: dict[str, str] = {
     "medium": "#f2c300",
     "low": "#2b83ba",
 }
-# lower bounds of the bands of the incident priority score (incidents.priority: open-ended;
+# lower bounds of the bands of the incident priority score (incidents.fusion.priority: open-ended;
 # in the demo storm the median open incident scores ~180 and the top tenth above 500)
 PRIORITY_BANDS: tuple[tuple[str, float], ...] = (
     ("critical", 400.0),

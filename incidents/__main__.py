@@ -1,5 +1,5 @@
 """``python -m incidents``: the ``winterops`` command line."""
 
-from incidents.cli import main
+from incidents.cli.app import main
 
 main()

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from incidents.models import AuditEvent, Report, Setting
+from incidents.store.models import AuditEvent, Report, Setting
 
 CLOCK_KEY = "clock"
 STALE_DATA = timedelta(days=1)

@@ -2,7 +2,7 @@
 
 `run_ingest` reads every source (URL, file, or folder of files), archives each payload before
 parsing, parses it with the parser of its kind and hands the result to a :class:`Sink`
-(``incidents.sink.DatabaseSink`` in the application). A payload that cannot be parsed at all
+(``incidents.store.sink.DatabaseSink`` in the application). A payload that cannot be parsed at all
 becomes one quarantine row; a source that cannot be read at all is listed in ``unreadable``
 (the CLI then exits 1).
 
@@ -99,7 +99,7 @@ class StoreCounts:
 
 
 class Sink(Protocol):
-    """Where parsed results go (implemented by ``incidents.sink.DatabaseSink``)."""
+    """Where parsed results go (implemented by ``incidents.store.sink.DatabaseSink``)."""
 
     def store_raw(self, meta: PayloadMeta) -> None:
         """Record that a payload was received (before parsing)."""

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from incidents.db import init_db, make_engine
-from incidents.db import session_factory as make_session_factory
 from incidents.settings import Settings
+from incidents.store.engine import init_db, make_engine
+from incidents.store.engine import session_factory as make_session_factory
 
 POSTGIS_URL = os.environ.get("WINTEROPS_TEST_POSTGIS_URL", "")
 REQUIRE_POSTGIS = os.environ.get("WINTEROPS_REQUIRE_POSTGIS") == "1"

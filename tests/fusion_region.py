@@ -11,7 +11,7 @@ import pandas as pd
 from shapely.geometry import LineString, Point, box
 
 from geo.region import Region, load_region
-from incidents.models import Report
+from incidents.store.models import Report
 
 NOW = datetime(2025, 12, 13, 12, 0, tzinfo=UTC)
 

@@ -67,7 +67,7 @@ def test_checker_catches_violations():
     assert check_source(bad_geo, "geo") == [
         "<string>:2: geo imports ingest.records (up the stack)"
     ]
-    bad_ingest = "import importlib\nm = importlib.import_module('incidents.db')\n"
+    bad_ingest = "import importlib\nm = importlib.import_module('incidents.store.engine')\n"
     assert len(check_source(bad_ingest, "ingest")) == 1
     bad_incidents = "def f():\n    import streamlit as st\n    from dashboard import app\n"
     problems = check_source(bad_incidents, "incidents")
@@ -79,7 +79,7 @@ def test_checker_catches_violations():
 
 
 def test_serve_starts_the_dashboard_by_path_without_importing_it():
-    cli = (REPO_ROOT / "incidents" / "cli.py").read_text(encoding="utf-8")
+    cli = (REPO_ROOT / "incidents" / "cli" / "app.py").read_text(encoding="utf-8")
     assert check_source(cli, "incidents") == []
     assert '"dashboard" / "app.py"' in cli
 

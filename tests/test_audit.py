@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import delete, select, text, update
 
-from incidents.audit import audit, audit_committed, audit_guard
-from incidents.db import session_scope
 from incidents.errors import AuditImmutableError
-from incidents.models import AuditEvent
+from incidents.service.audit import audit, audit_committed, audit_guard
+from incidents.store.engine import session_scope
+from incidents.store.models import AuditEvent
 
 
 def _one_event(session_factory):

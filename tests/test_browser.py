@@ -75,7 +75,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     env = dict(os.environ, WINTEROPS_DATABASE_URL=url)
     log = open(folder / "serve.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "incidents.cli", "serve", "--port", str(port), "--db", url],
+        [sys.executable, "-m", "incidents.cli.app", "serve", "--port", str(port), "--db", url],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://localhost:{port}"
@@ -222,8 +222,8 @@ def test_admin_every_page(server: tuple[str, str], browser: Any, viewport_name: 
 def test_patrol_lead_tablet(server: tuple[str, str], browser: Any) -> None:
     from sqlalchemy import select
 
-    from incidents.db import make_engine, session_factory
-    from incidents.models import Report
+    from incidents.store.engine import make_engine, session_factory
+    from incidents.store.models import Report
 
     here = {"latitude": 44.0231, "longitude": 114.9562}  # somewhere in Abag Banner
     s = Session(browser, server[0], TABLET, geolocation=here, permissions=["geolocation"])

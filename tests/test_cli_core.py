@@ -8,15 +8,14 @@ import subprocess
 import sys
 
 import pytest
-import typer
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from incidents.cli import app, register_command_modules
-from incidents.db import session_scope
+from incidents.cli.app import app
 from incidents.errors import AuthError
-from incidents.models import Assignment, AuditEvent, Incident, Unit, User
-from incidents.users import authenticate
+from incidents.service.users import authenticate
+from incidents.store.engine import session_scope
+from incidents.store.models import Assignment, AuditEvent, Incident, Unit, User
 from tests.conftest import REPO_ROOT
 
 runner = CliRunner()
@@ -94,23 +93,6 @@ def test_users_add_bad_arguments_exit_2(sqlite_url):
     assert short.exit_code == 2 and "too short" in short.output
 
 
-def test_missing_area_modules_become_placeholders_exiting_2():
-    target = typer.Typer()
-
-    @target.command()
-    def noop() -> None:
-        """Keep typer in group mode."""
-
-    missing = register_command_modules(
-        target, {"incidents.cli_not_written_yet": ("frobnicate", "export")}
-    )
-    assert missing == ["frobnicate", "export"]
-    for command in missing:
-        result = runner.invoke(target, [command, "eido", "--json", "x"])
-        assert result.exit_code == 2
-        assert f"{command}: not yet available" in result.output
-
-
 def test_demo_loads_units_and_users(db_url, engine, session_factory, tmp_path, monkeypatch):
     monkeypatch.setenv("WINTEROPS_VAR_DIR", str(tmp_path / "var"))
     result = runner.invoke(app, ["demo", "--no-storm", "--json", "--db", db_url])
@@ -159,8 +141,8 @@ def test_serve_starts_the_dashboard(sqlite_url, tmp_path):
     import time
     import urllib.request
 
-    from incidents.db import make_engine
-    from incidents.migrate import current_revision, head_revision
+    from incidents.store.engine import make_engine
+    from incidents.store.migrate import current_revision, head_revision
 
     port = _free_port()
     proc = subprocess.Popen(
@@ -203,8 +185,8 @@ def test_unusable_database_urls(tmp_path):
 @pytest.mark.slow
 def test_make_run_demo_loads_the_storm(sqlite_url, tmp_path, monkeypatch):
     """What `make run` does first: the whole demo, storm included, into an empty SQLite file."""
-    pytest.importorskip("incidents.storm")
-    from incidents.db import make_engine, session_factory
+    pytest.importorskip("incidents.replay.storm")
+    from incidents.store.engine import make_engine, session_factory
 
     monkeypatch.setenv("WINTEROPS_VAR_DIR", str(tmp_path / "var"))
     result = runner.invoke(app, ["demo", "--if-empty", "--db", sqlite_url])

@@ -12,7 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from geo.crs import wgs84_to_gcj02
-from incidents.cli_geo import register
+from incidents.cli.geo import register
 from tests.test_geo_region import LOCATE_KEYS, write_tiny_region
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,7 +137,7 @@ def test_winterops_locate_on_demo_region_subprocess(tmp_path):
 
 @pytest.mark.skipif(not (DEMO / "roads.geojson").exists(), reason="data/region not built yet")
 def test_winterops_app_locate_errors_on_demo_region():
-    from incidents.cli import app as winterops_app
+    from incidents.cli.app import app as winterops_app
 
     res = CliRunner().invoke(winterops_app, ["locate", "G999 K1+000"])
     assert res.exit_code == 1

@@ -9,15 +9,15 @@ import pytest
 from shapely.geometry import LineString, box
 from sqlalchemy import select
 
-from incidents.conditions import (
+from incidents.fusion.conditions import (
     classify,
     evidence_frame,
     segment_states,
     snap_new_reports,
     update_conditions,
 )
-from incidents.db import session_scope
-from incidents.models import Alert, Report, SegmentCondition
+from incidents.store.engine import session_scope
+from incidents.store.models import Alert, Report, SegmentCondition
 from tests.fusion_region import NOW, at, report, tiny_region
 
 
@@ -263,7 +263,7 @@ def test_place_name_caller_sets_no_condition(settings):
 
 
 def test_call_event_type_decides_the_incident_kind():
-    from incidents.conditions import classify
+    from incidents.fusion.conditions import classify
 
     assert classify("call", "stranded_vehicle", {"event_type": "车辆侧滑出路"}).incident == (
         "vehicle_in_ditch"

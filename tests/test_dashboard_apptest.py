@@ -17,8 +17,9 @@ import shapely
 from sqlalchemy import func, select
 
 from incidents.clock import set_clock
-from incidents.db import init_db, make_engine, session_factory, session_scope
-from incidents.models import (
+from incidents.settings import Settings
+from incidents.store.engine import init_db, make_engine, session_factory, session_scope
+from incidents.store.models import (
     Alert,
     Assignment,
     AuditEvent,
@@ -34,7 +35,6 @@ from incidents.models import (
     Unit,
     User,
 )
-from incidents.settings import Settings
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 HOSTILE = "<img src=x onerror=alert(1)>${alert(2)}`</script>"
@@ -49,9 +49,9 @@ def seed_fixture(url: str, var_dir: Path, storm: bool = True) -> dict[str, Any]:
     the region and the demo users (much faster).
     """
     from geo.region import load_region
-    from incidents.demo import DEMO_USERS, load_demo, patrol_unit_for_demo
-    from incidents.region_store import load_region_into_db
-    from incidents.users import create_user
+    from incidents.replay.demo import DEMO_USERS, load_demo, patrol_unit_for_demo
+    from incidents.service.users import create_user
+    from incidents.store.region import load_region_into_db
 
     settings = replace(Settings.from_env({}), database_url=url, var_dir=var_dir)
     engine = make_engine(url)
@@ -121,7 +121,7 @@ def seed_fixture(url: str, var_dir: Path, storm: bool = True) -> dict[str, Any]:
                          last_error=HOSTILE))
         s.add(Quarantine(feed="calls", source="calls.csv", record=HOSTILE,
                          reason=f"no location: {HOSTILE}", fingerprint=f"fx-{now.timestamp()}"))
-        # shaped like incidents.simulate's stored runs
+        # shaped like incidents.replay.simulate's stored runs
         times = [(now + timedelta(minutes=5 * i)).isoformat() for i in range(5)]
         for policy, first, exposure in (("closest", 48.0, 210.0), ("optimized", 36.0, 150.0)):
             s.add(SimulationRun(scenario="demo-storm", policy=policy, ran_at=now,
@@ -204,8 +204,8 @@ def test_login_failure_then_success(app: Any, demo_db: tuple[str, dict[str, Any]
 
 
 def test_lockout_after_five_failures(app: Any, demo_db: tuple[str, dict[str, Any]]) -> None:
-    from incidents.db import session_scope as scope
-    from incidents.users import create_user
+    from incidents.service.users import create_user
+    from incidents.store.engine import session_scope as scope
 
     engine = make_engine(demo_db[0])
     with scope(session_factory(engine)) as s:
@@ -243,8 +243,8 @@ def test_dispatch_page(app: Any, role: str, demo_db: tuple[str, dict[str, Any]])
 
 
 def test_dispatch_confirm_and_conflict(app: Any, demo_db: tuple[str, dict[str, Any]]) -> None:
-    from incidents import service
     from incidents.errors import ConflictError
+    from incidents.service import actions as service
 
     login(app, "dispatcher", PASSWORDS["dispatcher"])
     keys = [str(b.key) for b in app.button if str(b.key or "").startswith("wo_conf_")]
@@ -422,7 +422,7 @@ def test_dispatcher_cancels_an_assignment(app: Any, demo_db: tuple[str, dict[str
 
 def _add_open_hazard(url: str, days_old: float = 30.0) -> tuple[int, str]:
     """A fresh open hazard on a segment whose section has a road chief; (id, chief name)."""
-    from incidents.models import RoadChief
+    from incidents.store.models import RoadChief
 
     engine = make_engine(url)
     with session_scope(session_factory(engine)) as s:
@@ -503,7 +503,7 @@ def test_patrol_lead_cannot_hand_over_hazard(demo_db: tuple[str, dict[str, Any]]
 def test_dispatch_staging_suggestions(app: Any, demo_db: tuple[str, dict[str, Any]]) -> None:
     from dashboard import data
     from geo.region import load_region
-    from incidents.dispatch import preposition
+    from incidents.dispatch.core import preposition
 
     url = demo_db[0]
     data.invalidate()  # earlier tests wrote hazards behind the dashboard's back

@@ -9,8 +9,8 @@ import pytest
 from shapely.geometry import LineString, Point
 from sqlalchemy import select, text
 
-from incidents.db import make_engine, read_gdf, session_scope, write_gdf
-from incidents.models import DutyPoint, Segment
+from incidents.store.engine import make_engine, read_gdf, session_scope, write_gdf
+from incidents.store.models import DutyPoint, Segment
 
 
 def test_geometry_and_time_round_trip(session_factory):
@@ -30,7 +30,7 @@ def test_geometry_and_time_round_trip(session_factory):
         assert dp.geometry.equals_exact(Point(117.54, 43.25), 1e-9)
         assert dp.name == "经棚执勤点"
     # an aware time in Asia/Shanghai comes back as the same instant in UTC
-    from incidents.models import AuditEvent
+    from incidents.store.models import AuditEvent
 
     at = datetime(2025, 12, 14, 3, 0, tzinfo=shanghai)
     with session_scope(session_factory) as s:
@@ -43,7 +43,7 @@ def test_geometry_and_time_round_trip(session_factory):
 
 
 def test_naive_datetime_is_refused(session_factory):
-    from incidents.models import AuditEvent
+    from incidents.store.models import AuditEvent
 
     with pytest.raises(Exception, match="naive datetime"):
         with session_scope(session_factory) as s:
@@ -90,7 +90,7 @@ def test_sqlite_readers_take_no_write_lock(sqlite_url):
     """A reader on the read-only view proceeds while a writer holds the write lock."""
     from sqlalchemy.orm import sessionmaker
 
-    from incidents.db import init_db, read_only
+    from incidents.store.engine import init_db, read_only
 
     eng = make_engine(sqlite_url)
     init_db(eng)

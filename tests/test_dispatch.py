@@ -14,8 +14,7 @@ from shapely.geometry import Point, box
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo.region import Region, load_region
-from incidents.db import session_scope
-from incidents.dispatch import (
+from incidents.dispatch.core import (
     Candidate,
     TravelCache,
     apply_avl_fixes,
@@ -26,7 +25,9 @@ from incidents.dispatch import (
     recommend,
     solve,
 )
-from incidents.models import (
+from incidents.settings import Settings
+from incidents.store.engine import session_scope
+from incidents.store.models import (
     Alert,
     Assignment,
     AssignmentState,
@@ -36,7 +37,6 @@ from incidents.models import (
     Unit,
     UnitStatus,
 )
-from incidents.settings import Settings
 
 LON0, LAT0 = 116.0, 44.0
 KM_DEG = 111.32 * np.cos(np.radians(LAT0))  # km per degree of longitude here

@@ -14,8 +14,7 @@ import pytest
 from shapely.geometry import LineString, Point
 from sqlalchemy.orm import Session, sessionmaker
 
-from incidents.db import session_scope
-from incidents.exports import (
+from incidents.exports.core import (
     cap_notice,
     csv_layer,
     eido_documents,
@@ -25,7 +24,8 @@ from incidents.exports import (
     write_gpkg,
     wzdx_feed,
 )
-from incidents.models import Assignment, Hazard, Incident, Report, Task, Unit
+from incidents.store.engine import session_scope
+from incidents.store.models import Assignment, Hazard, Incident, Report, Task, Unit
 from ingest.cap import parse_cap
 
 NOW = datetime(2025, 12, 14, 3, 0, tzinfo=UTC)
@@ -243,7 +243,7 @@ def test_safe_cell(cell: object, expected: object) -> None:
 def test_cli_export_and_argument_errors(filled: sessionmaker[Session], tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from incidents.cli import app
+    from incidents.cli.app import app
 
     url = str(filled.kw["bind"].url)
     runner = CliRunner()

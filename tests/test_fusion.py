@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from incidents.db import session_scope
-from incidents.fusion import current_hotspots, fuse, merge_incidents, split_incident
-from incidents.models import (
+from incidents.fusion.core import current_hotspots, fuse, merge_incidents, split_incident
+from incidents.store.engine import session_scope
+from incidents.store.models import (
     AuditEvent,
     Hazard,
     Incident,
@@ -271,7 +271,7 @@ def test_cli_hotspots_geojson(session_factory, settings, region, db_url, monkeyp
             s.add(
                 report("drone_detection", "black_ice", at(region, "G999", km), 20, confidence=0.9)
             )
-    from incidents.cli import app
+    from incidents.cli.app import app
 
     runner = CliRunner()
     args = ["hotspots", "--db", db_url, "--region", str(region.root), "--at", NOW.isoformat()]
@@ -291,9 +291,9 @@ def test_cli_hotspots_geojson(session_factory, settings, region, db_url, monkeyp
 def test_wind_chill_from_alerts_and_configured_observation(session_factory, settings, region):
     from shapely.geometry import box
 
-    from incidents.fusion import configured_observation, wind_chill_at
-    from incidents.models import Alert, Setting
-    from incidents.priority import wind_chill
+    from incidents.fusion.core import configured_observation, wind_chill_at
+    from incidents.fusion.priority import wind_chill
+    from incidents.store.models import Alert, Setting
 
     def alert(ident, **kw):
         return Alert(
@@ -325,7 +325,7 @@ def test_wind_chill_from_alerts_and_configured_observation(session_factory, sett
     p_alerts = _incidents(session_factory)[0].priority
     assert p_plain < p_observed < p_alerts
     with session_scope(session_factory) as s:
-        from incidents.conditions import live_alerts
+        from incidents.fusion.conditions import live_alerts
 
         wc = wind_chill_at(live_alerts(s, NOW), at(region, "Y001", 5.0), configured_observation(s))
         assert wc == pytest.approx(wind_chill(-38.0, 45.0))
@@ -375,7 +375,7 @@ def test_hazard_cleared_by_hand_stays_cleared_until_new_evidence(session_factory
     ],
 )
 def test_task_table(kind, extra, expected):
-    from incidents.tasks import tasks_for
+    from incidents.fusion.tasks import tasks_for
 
     specs = tasks_for(kind, **extra)
     assert [t.kind for t in specs] == expected
@@ -384,7 +384,7 @@ def test_task_table(kind, extra, expected):
 
 def test_operational_now_rules(session_factory, region):
     from incidents.clock import operational_now
-    from incidents.models import Setting
+    from incidents.store.models import Setting
 
     real = NOW + timedelta(days=300)
     with session_scope(session_factory) as s:

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from incidents.cli import app
-from incidents.db import make_engine
-from incidents.db import session_factory as make_factory
-from incidents.models import Alert, FeedStatus, Report
+from incidents.cli.app import app
+from incidents.store.engine import make_engine
+from incidents.store.engine import session_factory as make_factory
+from incidents.store.models import Alert, FeedStatus, Report
 
 FIX = Path(__file__).parent / "fixtures" / "ingest"
 

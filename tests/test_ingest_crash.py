@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from incidents.db import init_db, make_engine
-from incidents.db import session_factory as make_factory
-from incidents.sink import DatabaseSink
+from incidents.store.engine import init_db, make_engine
+from incidents.store.engine import session_factory as make_factory
+from incidents.store.sink import DatabaseSink
 from ingest.runner import run_ingest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +52,7 @@ def run_cli(folder: Path, db: Path, tmp: Path) -> subprocess.Popen[bytes]:
         "WINTEROPS_VAR_DIR": str(tmp / "var"),
         "WINTEROPS_DATA_DIR": str(tmp / "nodata"),
     }
-    cmd = [sys.executable, "-m", "incidents.cli_ingest", "ingest", "calls", str(folder)]
+    cmd = [sys.executable, "-m", "incidents.cli.ingest", "ingest", "calls", str(folder)]
     cmd += ["--json", "--db", f"sqlite:///{db}"]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from incidents.models import FeedStatus, RawPayload, Report
-from incidents.sink import DatabaseSink
+from incidents.store.models import FeedStatus, RawPayload, Report
+from incidents.store.sink import DatabaseSink
 from ingest.errors import FetchError, NotAFeedError, PayloadTooLargeError
 from ingest.http import Fetcher
 from ingest.runner import FeedConfig, is_stale, load_watch_config, run_ingest, watch

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from incidents.db import init_db, make_engine
-from incidents.db import session_factory as make_factory
-from incidents.sink import DatabaseSink
+from incidents.store.engine import init_db, make_engine
+from incidents.store.engine import session_factory as make_factory
+from incidents.store.sink import DatabaseSink
 from ingest.errors import HostileXMLError, IngestError
 from ingest.runner import KINDS, parse_payload, run_ingest
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from incidents.models import Alert, FeedStatus, Quarantine, RawPayload, Report
-from incidents.sink import DatabaseSink, expire_alerts
+from incidents.store.models import Alert, FeedStatus, Quarantine, RawPayload, Report
+from incidents.store.sink import DatabaseSink, expire_alerts
 from ingest.archive import archive_payload, read_payload
 from ingest.records import ParseResult, QuarantineRow, report_frame
 from ingest.runner import parse_payload, run_ingest

@@ -8,16 +8,16 @@ import pytest
 from shapely.geometry import Point
 from sqlalchemy import select
 
-from incidents.db import session_scope
 from incidents.errors import ConflictError, NotFoundError, TransitionError
-from incidents.lifecycle import (
+from incidents.service.lifecycle import (
     STAMP_COLUMN,
     TRANSITIONS,
     can_transition,
     confirm_assignment,
     transition,
 )
-from incidents.models import Assignment, AssignmentState, AuditEvent, Task, Unit
+from incidents.store.engine import session_scope
+from incidents.store.models import Assignment, AssignmentState, AuditEvent, Task, Unit
 
 S = AssignmentState
 T0 = datetime(2025, 12, 14, 2, 0, tzinfo=UTC)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect, text
 
-from incidents.db import make_engine
-from incidents.migrate import (
+from incidents.store.engine import make_engine
+from incidents.store.migrate import (
     current_revision,
     downgrade,
     head_revision,
     schema_differences,
     upgrade,
 )
-from incidents.models import Base, GeometryType
+from incidents.store.models import Base, GeometryType
 
 
 def test_upgrade_head_matches_the_model(engine):
@@ -93,8 +93,8 @@ def test_migrations_land_in_the_search_path_schema(engine):
 
 
 def test_tables_made_outside_the_migrations_are_not_adopted(db_url):
-    from incidents.demo import reset_database
-    from incidents.migrate import UnmanagedSchemaError
+    from incidents.replay.demo import reset_database
+    from incidents.store.migrate import UnmanagedSchemaError
 
     eng = make_engine(db_url)
     try:

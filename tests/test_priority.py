@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from incidents.priority import (
+from incidents.fusion.priority import (
     exposure_stage,
     frostbite_minutes,
     hazard_priority,

@@ -7,10 +7,10 @@ import threading
 from shapely.geometry import Point
 from sqlalchemy import func, select
 
-from incidents.db import session_scope
 from incidents.errors import ConflictError
-from incidents.lifecycle import confirm_assignment
-from incidents.models import Assignment, Task, Unit
+from incidents.service.lifecycle import confirm_assignment
+from incidents.store.engine import session_scope
+from incidents.store.models import Assignment, Task, Unit
 
 ROUNDS = 5
 

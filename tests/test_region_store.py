@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from incidents.db import read_gdf, session_scope
-from incidents.models import DutyPoint, RoadChief, Segment, Unit
-from incidents.region_store import load_region_into_db
+from incidents.store.engine import read_gdf, session_scope
+from incidents.store.models import DutyPoint, RoadChief, Segment, Unit
+from incidents.store.region import load_region_into_db
 from tests.conftest import REPO_ROOT
 
 REGION_DIR = REPO_ROOT / "data" / "region"

@@ -10,20 +10,8 @@ from shapely.geometry import LineString, Point
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from incidents.db import session_scope
 from incidents.errors import ConflictError, NotFoundError, PermissionDenied, TransitionError
-from incidents.models import (
-    Assignment,
-    AuditEvent,
-    Hazard,
-    Incident,
-    RoadChief,
-    Segment,
-    SegmentCondition,
-    Task,
-    Unit,
-)
-from incidents.service import (
+from incidents.service.actions import (
     act,
     cancel,
     clear_hazard,
@@ -36,7 +24,19 @@ from incidents.service import (
     set_status,
     task_clocks,
 )
-from incidents.users import create_user
+from incidents.service.users import create_user
+from incidents.store.engine import session_scope
+from incidents.store.models import (
+    Assignment,
+    AuditEvent,
+    Hazard,
+    Incident,
+    RoadChief,
+    Segment,
+    SegmentCondition,
+    Task,
+    Unit,
+)
 from tests.test_dispatch import NOW, add_task, add_unit
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from incidents.db import make_engine, session_factory, session_scope
 from incidents.errors import ScenarioError
-from incidents.models import Assignment, Incident, SimulationRun, Task
-from incidents.scenario import load_scenario
+from incidents.replay.scenario import load_scenario
+from incidents.replay.simulate import simulate, store_run
 from incidents.settings import Settings
-from incidents.simulate import simulate, store_run
+from incidents.store.engine import make_engine, session_factory, session_scope
+from incidents.store.models import Assignment, Incident, SimulationRun, Task
 from tests.test_dispatch import LAT0, lon_at, write_tiny_region
 
 UNITS = (

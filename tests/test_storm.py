@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import func, select
 
 from geo.region import load_region
-from incidents.db import init_db, make_engine, session_factory, session_scope
-from incidents.models import Assignment, AuditEvent, Hazard, Incident, Task
+from incidents.replay.storm import seed_demo_storm
 from incidents.settings import Settings
-from incidents.storm import seed_demo_storm
+from incidents.store.engine import init_db, make_engine, session_factory, session_scope
+from incidents.store.models import Assignment, AuditEvent, Hazard, Incident, Task
 
 ROOT = Path(__file__).resolve().parents[1]
 STORM = ROOT / "data" / "scenarios" / "demo-storm"

@@ -8,10 +8,10 @@ import pytest
 from shapely.geometry import Point
 from sqlalchemy import select
 
-from incidents.db import session_scope
 from incidents.errors import AuthError, ConflictError, NotFoundError
-from incidents.models import AuditEvent, Unit, User
-from incidents.users import authenticate, create_user, list_users, record_logout
+from incidents.service.users import authenticate, create_user, list_users, record_logout
+from incidents.store.engine import session_scope
+from incidents.store.models import AuditEvent, Unit, User
 
 T0 = datetime(2025, 12, 14, 2, 0, tzinfo=UTC)
 PW = "winter-dispatch"

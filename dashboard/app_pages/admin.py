@@ -9,7 +9,7 @@ from dashboard import actions, data, ui
 from dashboard.escape import escape_markdown
 from dashboard.i18n import fmt_time, t
 from incidents.errors import WinteropsError
-from incidents.models import Role
+from incidents.store.models import Role
 
 FEED_KINDS = ("alerts", "drone", "calls", "waze")
 

@@ -15,7 +15,7 @@ from dashboard import actions, data, geolocate, mapui, ui
 from dashboard.escape import escape_markdown
 from dashboard.i18n import fmt_duration, t
 from incidents.errors import ConflictError, WinteropsError
-from incidents.models import Role
+from incidents.store.models import Role
 
 REFRESH_S = 20
 NEXT_STATES = {

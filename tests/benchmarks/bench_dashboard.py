@@ -118,9 +118,9 @@ def page_rerun(repeat: int = 5) -> tuple[float, float, int]:
 
     from streamlit.testing.v1 import AppTest
 
-    from incidents.db import init_db, make_engine
-    from incidents.demo import load_demo
+    from incidents.replay.demo import load_demo
     from incidents.settings import PROJECT_ROOT, Settings
+    from incidents.store.engine import init_db, make_engine
 
     folder = PROJECT_ROOT / "var" / "bench"
     folder.mkdir(parents=True, exist_ok=True)

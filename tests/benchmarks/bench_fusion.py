@@ -26,7 +26,7 @@ import shapely
 
 from geo.crs import from_metric_xy, to_metric_xy
 from geo.hotspots import gi_star, hot_clusters, segment_weights
-from incidents.conditions import desired_states, evidence_frame
+from incidents.fusion.conditions import desired_states, evidence_frame
 from incidents.settings import PROJECT_ROOT, Settings
 from tests.benchmarks.harness import best_of, result
 
@@ -173,9 +173,9 @@ def _conditions_in_sqlite(
 
     from shapely.geometry import Point
 
-    from incidents.conditions import snap_new_reports, update_conditions
-    from incidents.db import init_db, make_engine, session_factory, session_scope
-    from incidents.models import Report
+    from incidents.fusion.conditions import snap_new_reports, update_conditions
+    from incidents.store.engine import init_db, make_engine, session_factory, session_scope
+    from incidents.store.models import Report
 
     with tempfile.TemporaryDirectory() as d:
         st = replace(settings, database_url=f"sqlite:///{Path(d) / 'bench.db'}")

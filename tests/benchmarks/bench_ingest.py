@@ -26,9 +26,9 @@ import defusedxml.ElementTree as DET
 from shapely.geometry import Point
 from sqlalchemy import create_engine, select, text
 
-from incidents.db import init_db, make_engine, session_factory
-from incidents.models import Report
-from incidents.sink import DatabaseSink, report_rows
+from incidents.store.engine import init_db, make_engine, session_factory
+from incidents.store.models import Report
+from incidents.store.sink import DatabaseSink, report_rows
 from ingest.calls import parse_calls
 from ingest.cap import parse_cap
 from ingest.records import ParseResult, report_frame

@@ -1,0 +1,1 @@
+"""Dispatch: condition-aware travel times, the assignment solver, recommendations, staging and unit positions."""

@@ -1,0 +1,1 @@
+"""Fusion: reports -> road conditions (hazards), incidents, tasks, hotspots and coverage, with priorities."""

@@ -1,0 +1,706 @@
+"""The one service layer for dispatch actions: confirm, override, reassign, cancel, status.
+
+Every action runs in the caller's transaction, goes through :mod:`incidents.service.lifecycle`
+(versioned conditional updates: two dispatchers racing -> one wins, the other gets
+:class:`~incidents.errors.ConflictError`) and writes an audit event. Use :func:`act` from a UI:
+it runs one action in its own transaction and, when the action is refused (permission,
+conflict, illegal transition), rolls the work back and records the refusal in the audit log.
+
+Who may do what
+---------------
+``actor`` is a :class:`~incidents.store.models.User` or a user name. Dispatchers and admins may act on
+any assignment. A patrol lead may act only on assignments of their own unit (confirm their own
+unit, change its status, cancel it, clear a hazard); anything else raises
+:class:`~incidents.errors.PermissionDenied`. A name that is not a user (``"cli"``,
+``"simulation"``, ``"system"``) acts as the system.
+
+Stage timers
+------------
+:data:`STAGE_LIMITS_MIN` gives, per task kind, how long each stage may last before the task is
+overdue: ``open`` (waiting for a unit), ``confirmed`` (until en route), ``en_route`` (until on
+scene; the ETA plus a margin when known) and ``on_scene`` (until cleared).
+:func:`overdue_tasks` lists the late ones, most late first; :func:`task_clocks` lists all.
+
+Road chiefs (路长制)
+--------------------
+:func:`hand_to_road_chief` gives a hazard to the road chief of its maintenance section,
+:func:`clear_hazard` closes it with who and when, :func:`open_hazards_by_age` is the rolling
+clearance list (滚动式清零: a hazard stays on it until cleared), oldest first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import CursorResult, Table, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from incidents.errors import ConflictError, NotFoundError, PermissionDenied, TransitionError
+from incidents.service.audit import audit, audit_committed
+from incidents.service.lifecycle import ACTIVE_STATES, confirm_assignment, transition
+from incidents.store.engine import session_scope
+from incidents.store.models import (
+    Assignment,
+    AssignmentState,
+    Hazard,
+    HazardState,
+    Incident,
+    IncidentStatus,
+    RoadChief,
+    Role,
+    Segment,
+    SegmentCondition,
+    Task,
+    TaskStatus,
+    User,
+    utcnow,
+)
+
+__all__ = [
+    "STAGE_LIMITS_MIN",
+    "Clock",
+    "act",
+    "cancel",
+    "clear_hazard",
+    "confirm",
+    "hand_to_road_chief",
+    "open_hazards_by_age",
+    "overdue_tasks",
+    "override",
+    "reassign",
+    "redirect",
+    "set_status",
+    "task_clocks",
+]
+
+S = AssignmentState
+_HAZARDS = cast(Table, Hazard.__table__)
+T = TypeVar("T")
+
+# minutes each stage may last per task kind before the task is overdue
+STAGE_LIMITS_MIN: dict[str, dict[str, float]] = {
+    "rescue": {"open": 10, "confirmed": 5, "en_route": 60, "on_scene": 240},
+    "medical": {"open": 10, "confirmed": 5, "en_route": 45, "on_scene": 90},
+    "heavy_tow": {"open": 20, "confirmed": 10, "en_route": 90, "on_scene": 180},
+    "traffic_control": {"open": 15, "confirmed": 5, "en_route": 60, "on_scene": 240},
+    "plow": {"open": 30, "confirmed": 10, "en_route": 90, "on_scene": 180},
+    "grit": {"open": 45, "confirmed": 10, "en_route": 90, "on_scene": 120},
+}
+DEFAULT_LIMITS = {"open": 15, "confirmed": 10, "en_route": 60, "on_scene": 180}
+ETA_MARGIN = 1.5  # en route is late when it takes 1.5 x the ETA (and at least the table value)
+STATUS_STATES = (S.EN_ROUTE, S.ON_SCENE, S.CLEARED)
+
+
+# ------------------------------------------------------------------------------------------
+# Actors and permissions
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Actor:
+    name: str
+    role: str  # dispatcher | patrol_lead | admin | system
+    unit_id: str | None = None
+
+
+def _actor(session: Session, actor: User | str) -> _Actor:
+    if isinstance(actor, User):
+        return _Actor(actor.username, actor.role, actor.unit_id)
+    user = session.scalars(select(User).where(User.username == actor)).first()
+    if user is None:
+        return _Actor(str(actor), "system")
+    return _Actor(user.username, user.role, user.unit_id)
+
+
+def _deny(session: Session, who: _Actor, action: str, target: str, why: str) -> PermissionDenied:
+    audit(session, who.name, action, target, outcome="denied", details={"reason": why})
+    return PermissionDenied(why)
+
+
+def _require_unit(session: Session, who: _Actor, unit_id: str, action: str, target: str) -> None:
+    """A patrol lead may only act for their own unit."""
+    if who.role == Role.PATROL_LEAD.value and who.unit_id != unit_id:
+        why = (
+            f"patrol lead {who.name!r} (unit {who.unit_id!r}) may not act on unit {unit_id!r}'s "
+            f"assignments ({action})"
+        )
+        raise _deny(session, who, action, target, why)
+
+
+def _require_dispatcher(session: Session, who: _Actor, action: str, target: str) -> None:
+    if who.role == Role.PATROL_LEAD.value:
+        why = f"patrol lead {who.name!r} may not {action}; a dispatcher does that"
+        raise _deny(session, who, action, target, why)
+
+
+def _assignment(session: Session, assignment_id: int) -> Assignment:
+    a = session.get(Assignment, assignment_id, populate_existing=True)
+    if a is None:
+        msg = f"no assignment {assignment_id!r}"
+        raise NotFoundError(msg)
+    return a
+
+
+def _check_version(a: Assignment, expected_version: int | None) -> None:
+    if expected_version is not None and a.version != expected_version:
+        msg = (
+            f"assignment {a.id} changed meanwhile (now {a.state!r}, version {a.version}; "
+            f"you had version {expected_version}): refresh and try again"
+        )
+        raise ConflictError(msg)
+
+
+# ------------------------------------------------------------------------------------------
+# Assignment actions
+# ------------------------------------------------------------------------------------------
+
+
+def confirm(
+    session: Session,
+    actor: User | str,
+    task_id: int,
+    unit_id: str,
+    now: datetime | None = None,
+    *,
+    eta_s: float | None = None,
+    explanation: dict[str, Any] | None = None,
+) -> Assignment:
+    """Confirm `unit_id` for `task_id` (the recommended unit, one click).
+
+    Raises
+    ------
+    ConflictError
+        The unit or task was taken by someone else first.
+    PermissionDenied
+        A patrol lead confirming another unit.
+    NotFoundError
+        No such task or unit.
+    """
+    who = _actor(session, actor)
+    _require_unit(session, who, unit_id, "assignment.confirm", f"task:{task_id}")
+    return confirm_assignment(
+        session, who.name, task_id, unit_id, now=now, eta_s=eta_s, explanation=explanation
+    )
+
+
+def override(
+    session: Session,
+    actor: User | str,
+    task_id: int,
+    unit_id: str,
+    now: datetime | None = None,
+    *,
+    recommended_unit_id: str | None = None,
+    reason: str | None = None,
+    eta_s: float | None = None,
+) -> Assignment:
+    """The dispatcher sends another unit than the recommended one (recorded as an override)."""
+    who = _actor(session, actor)
+    _require_dispatcher(session, who, "assignment.override", f"task:{task_id}")
+    a = confirm_assignment(
+        session,
+        who.name,
+        task_id,
+        unit_id,
+        now=now,
+        eta_s=eta_s,
+        explanation={
+            "override": True,
+            "recommended_unit_id": recommended_unit_id,
+            "reason": reason,
+        },
+    )
+    audit(
+        session,
+        who.name,
+        "assignment.override",
+        f"assignment:{a.id}",
+        details={
+            "task_id": task_id,
+            "unit_id": unit_id,
+            "recommended_unit_id": recommended_unit_id,
+            "reason": reason,
+        },
+        at=now,
+    )
+    return a
+
+
+def reassign(
+    session: Session,
+    actor: User | str,
+    assignment_id: int,
+    new_unit_id: str,
+    expected_version: int | None,
+    now: datetime | None = None,
+    *,
+    reason: str | None = None,
+) -> Assignment:
+    """Move a confirmed or en-route task to another unit; returns the new assignment."""
+    return _move(
+        session,
+        actor,
+        "assignment.reassign",
+        assignment_id,
+        expected_version,
+        now,
+        unit_id=new_unit_id,
+        details={"to_unit_id": new_unit_id, "reason": reason},
+        explanation=lambda old: {
+            "reassigned_from": old.id,
+            "previous_unit_id": old.unit_id,
+            "reason": reason,
+        },
+    )
+
+
+def redirect(
+    session: Session,
+    actor: User | str,
+    assignment_id: int,
+    new_task_id: int,
+    expected_version: int | None,
+    now: datetime | None = None,
+    *,
+    eta_s: float | None = None,
+    reason: str | None = None,
+) -> Assignment:
+    """Send a unit already out on a task to another, more urgent task (a ``reassign``
+    recommendation); its old task opens again. Returns the new assignment."""
+    return _move(
+        session,
+        actor,
+        "assignment.redirect",
+        assignment_id,
+        expected_version,
+        now,
+        task_id=new_task_id,
+        eta_s=eta_s,
+        details={"to_task_id": new_task_id, "reason": reason},
+        explanation=lambda old: {"redirected_from_task": old.task_id, "reason": reason},
+    )
+
+
+def _move(
+    session: Session,
+    actor: User | str,
+    action: str,
+    assignment_id: int,
+    expected_version: int | None,
+    now: datetime | None,
+    *,
+    details: dict[str, Any],
+    explanation: Callable[[Assignment], dict[str, Any]],
+    task_id: int | None = None,
+    unit_id: str | None = None,
+    eta_s: float | None = None,
+) -> Assignment:
+    """Close an assignment as reassigned and confirm its replacement (another unit on the
+    same task, or the same unit on another task) in the caller's transaction."""
+    now = now or utcnow()
+    who = _actor(session, actor)
+    _require_dispatcher(session, who, action, f"assignment:{assignment_id}")
+    old = _assignment(session, assignment_id)
+    _check_version(old, expected_version)
+    transition(
+        session,
+        old,
+        S.REASSIGNED,
+        who.name,
+        now=now,
+        expected_version=expected_version,
+        details=details,
+    )
+    return confirm_assignment(
+        session,
+        who.name,
+        old.task_id if task_id is None else task_id,
+        old.unit_id if unit_id is None else unit_id,
+        now=now,
+        eta_s=eta_s,
+        explanation=explanation(old),
+    )
+
+
+def cancel(
+    session: Session,
+    actor: User | str,
+    assignment_id: int,
+    expected_version: int | None,
+    now: datetime | None = None,
+    *,
+    reason: str | None = None,
+) -> Assignment:
+    """Cancel an assignment (the unit becomes free, the task open again)."""
+    who = _actor(session, actor)
+    a = _assignment(session, assignment_id)
+    _require_unit(session, who, a.unit_id, "assignment.cancel", f"assignment:{assignment_id}")
+    _check_version(a, expected_version)
+    return transition(
+        session,
+        a,
+        S.CANCELLED,
+        who.name,
+        now=now,
+        expected_version=expected_version,
+        details={"reason": reason},
+    )
+
+
+def set_status(
+    session: Session,
+    actor: User | str,
+    assignment_id: int,
+    new_state: str | AssignmentState,
+    expected_version: int | None,
+    now: datetime | None = None,
+) -> Assignment:
+    """Patrol status taps: ``en_route``, ``on_scene``, ``cleared``.
+
+    When every task of an incident is done, the incident is resolved.
+    """
+    now = now or utcnow()
+    state = S(str(new_state))
+    who = _actor(session, actor)
+    a = _assignment(session, assignment_id)
+    target = f"assignment:{assignment_id}"
+    _require_unit(session, who, a.unit_id, f"assignment.{state.value}", target)
+    if state not in STATUS_STATES:
+        msg = f"set_status takes en_route, on_scene or cleared, not {state.value!r}"
+        raise TransitionError(msg)
+    _check_version(a, expected_version)
+    transition(session, a, state, who.name, now=now, expected_version=expected_version)
+    if state is S.CLEARED:
+        _resolve_incident_if_done(session, a.task_id, who.name, now)
+    return a
+
+
+def _resolve_incident_if_done(session: Session, task_id: int, actor: str, now: datetime) -> None:
+    task = session.get(Task, task_id)
+    if task is None or task.incident_id is None:
+        return
+    tasks = session.scalars(select(Task).where(Task.incident_id == task.incident_id)).all()
+    if all(t.status in (TaskStatus.DONE.value, TaskStatus.CANCELLED.value) for t in tasks):
+        inc = session.get(Incident, task.incident_id)
+        if inc is not None and inc.status == IncidentStatus.OPEN.value:
+            inc.status = IncidentStatus.RESOLVED.value
+            inc.resolved_at = now
+            inc.version += 1
+            session.flush()
+            audit(session, actor, "incident.resolved", f"incident:{inc.id}", at=now)
+
+
+def act(
+    factory: sessionmaker[Session] | Callable[[], Session],
+    action: Callable[..., T],
+    actor: User | str,
+    *args: Any,
+    **kwargs: Any,
+) -> T:
+    """Run one service action in its own transaction; audit a refusal after the rollback.
+
+    Example: ``act(factory, confirm, "alice", task_id, unit_id)``.
+
+    Raises
+    ------
+    ConflictError, PermissionDenied, TransitionError, NotFoundError
+        As the action raised them; the refusal is in the audit log (outcome ``conflict``,
+        ``denied`` or ``error``).
+    """
+    name = actor.username if isinstance(actor, User) else str(actor)
+    target = ":".join(str(a) for a in args[:2])
+    try:
+        with session_scope(cast(sessionmaker[Session], factory)) as session:
+            return action(session, actor, *args, **kwargs)
+    except (ConflictError, PermissionDenied, TransitionError, NotFoundError) as e:
+        outcome = (
+            "conflict"
+            if isinstance(e, ConflictError)
+            else "denied"
+            if isinstance(e, PermissionDenied)
+            else "error"
+        )
+        audit_committed(
+            factory,
+            name,
+            f"service.{getattr(action, '__name__', 'action')}",
+            target,
+            outcome,
+            {"error": str(e)},
+        )
+        raise
+
+
+# ------------------------------------------------------------------------------------------
+# Stage timers
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Clock:
+    """A task's current stage and how long it has been in it."""
+
+    task_id: int
+    task_kind: str
+    incident_id: int | None
+    stage: str  # open | confirmed | en_route | on_scene
+    since: datetime
+    elapsed_min: float
+    limit_min: float
+    overdue: bool
+    assignment_id: int | None = None
+    unit_id: str | None = None
+    priority: float = 0.0
+
+    @property
+    def late_min(self) -> float:
+        """Minutes past the limit (negative while on time)."""
+        return self.elapsed_min - self.limit_min
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        d = asdict(self)
+        d["since"] = self.since.isoformat()
+        d["late_min"] = round(self.late_min, 1)
+        return d
+
+
+def _limit(kind: str, stage: str) -> float:
+    return float(STAGE_LIMITS_MIN.get(kind, DEFAULT_LIMITS).get(stage, DEFAULT_LIMITS[stage]))
+
+
+def task_clocks(session: Session, now: datetime) -> list[Clock]:
+    """Every open or assigned task with its stage clock."""
+    out: list[Clock] = []
+    active = {
+        a.task_id: a
+        for a in session.scalars(
+            select(Assignment).where(Assignment.state.in_([s.value for s in ACTIVE_STATES]))
+        )
+    }
+    tasks = session.scalars(
+        select(Task).where(Task.status.in_([TaskStatus.OPEN.value, TaskStatus.ASSIGNED.value]))
+    ).all()
+    for t in tasks:
+        a = active.get(t.id)
+        if a is None:
+            stage, since = "open", t.created_at
+        else:
+            stage = a.state
+            since = (
+                {
+                    S.CONFIRMED.value: a.confirmed_at,
+                    S.EN_ROUTE.value: a.en_route_at,
+                    S.ON_SCENE.value: a.on_scene_at,
+                }.get(a.state)
+                or a.confirmed_at
+                or t.created_at
+            )
+        limit = _limit(t.kind, stage)
+        if stage == S.EN_ROUTE.value and a is not None and a.eta_s:
+            limit = max(limit, ETA_MARGIN * a.eta_s / 60.0)
+        elapsed = (now - since).total_seconds() / 60.0
+        out.append(
+            Clock(
+                t.id,
+                t.kind,
+                t.incident_id,
+                stage,
+                since,
+                elapsed,
+                limit,
+                elapsed > limit,
+                a.id if a else None,
+                a.unit_id if a else None,
+                float(t.priority or 0.0),
+            )
+        )
+    return out
+
+
+def overdue_tasks(session: Session, now: datetime) -> list[Clock]:
+    """Tasks whose current stage has lasted longer than its limit, most late first."""
+    late = [c for c in task_clocks(session, now) if c.overdue]
+    return sorted(late, key=lambda c: (-c.late_min, -c.priority))
+
+
+# ------------------------------------------------------------------------------------------
+# Road chiefs and rolling clearance
+# ------------------------------------------------------------------------------------------
+
+
+def _hazard(session: Session, hazard_id: int) -> Hazard:
+    h = session.get(Hazard, hazard_id, populate_existing=True)
+    if h is None:
+        msg = f"no hazard {hazard_id!r}"
+        raise NotFoundError(msg)
+    return h
+
+
+def _update_hazard(
+    session: Session, h: Hazard, expected_version: int | None, **values: Any
+) -> None:
+    version = h.version if expected_version is None else expected_version
+    res = session.execute(
+        update(_HAZARDS)
+        .where(_HAZARDS.c.id == h.id, _HAZARDS.c.version == version)
+        .values(version=_HAZARDS.c.version + 1, **values)
+    )
+    if int(cast(CursorResult[Any], res).rowcount) == 0:
+        session.refresh(h)
+        msg = (
+            f"hazard {h.id} changed meanwhile (now {h.state!r}, version {h.version}; "
+            f"you had version {version}): refresh and try again"
+        )
+        raise ConflictError(msg)
+    session.refresh(h)
+
+
+def _section_of(session: Session, h: Hazard) -> str | None:
+    if h.section_id:
+        return h.section_id
+    if h.segment_id:
+        seg = session.get(Segment, h.segment_id)
+        if seg is not None:
+            return seg.section_id
+    return None
+
+
+def hand_to_road_chief(
+    session: Session,
+    actor: User | str,
+    hazard_id: int,
+    now: datetime | None = None,
+    expected_version: int | None = None,
+) -> Hazard:
+    """Hand a hazard to the road chief of its maintenance section (路长制) and record it.
+
+    Raises
+    ------
+    NotFoundError
+        No such hazard, or its section has no road chief.
+    TransitionError
+        The hazard is already cleared.
+    ConflictError
+        Someone changed the hazard since `expected_version`.
+    """
+    now = now or utcnow()
+    who = _actor(session, actor)
+    _require_dispatcher(session, who, "hazard.hand_over", f"hazard:{hazard_id}")
+    h = _hazard(session, hazard_id)
+    if h.state == HazardState.CLEARED.value:
+        msg = f"hazard {hazard_id} is already cleared; nothing to hand over"
+        raise TransitionError(msg)
+    section = _section_of(session, h)
+    chief = (
+        session.scalars(select(RoadChief).where(RoadChief.section_id == section)).first()
+        if section
+        else None
+    )
+    if chief is None:
+        msg = (
+            f"hazard {hazard_id} (segment {h.segment_id!r}, section {section!r}) has no road chief"
+        )
+        raise NotFoundError(msg)
+    _update_hazard(
+        session,
+        h,
+        expected_version,
+        state=HazardState.HANDED_OVER.value,
+        handed_at=now,
+        road_chief_id=chief.id,
+        section_id=section,
+    )
+    audit(
+        session,
+        who.name,
+        "hazard.hand_over",
+        f"hazard:{hazard_id}",
+        details={"road_chief_id": chief.id, "road_chief": chief.name, "section_id": section},
+        at=now,
+    )
+    return h
+
+
+def clear_hazard(
+    session: Session,
+    actor: User | str,
+    hazard_id: int,
+    now: datetime | None = None,
+    expected_version: int | None = None,
+) -> Hazard:
+    """Mark a hazard cleared (who and when); its segment condition rows close, its tasks end."""
+    now = now or utcnow()
+    who = _actor(session, actor)
+    h = _hazard(session, hazard_id)
+    if h.state == HazardState.CLEARED.value:
+        msg = f"hazard {hazard_id} was already cleared by {h.cleared_by!r} at {h.cleared_at}"
+        raise TransitionError(msg)
+    _update_hazard(
+        session,
+        h,
+        expected_version,
+        state=HazardState.CLEARED.value,
+        cleared_at=now,
+        cleared_by=who.name,
+    )
+    if h.segment_id:
+        for c in session.scalars(
+            select(SegmentCondition).where(
+                SegmentCondition.segment_id == h.segment_id,
+                SegmentCondition.condition == h.condition,
+                SegmentCondition.valid_to.is_(None),
+            )
+        ):
+            c.valid_to = now
+            c.cleared_by = who.name
+    for t in session.scalars(
+        select(Task).where(Task.hazard_id == h.id, Task.status == TaskStatus.OPEN.value)
+    ):
+        t.status = TaskStatus.CANCELLED.value
+        t.closed_at = now
+        t.version += 1
+    session.flush()
+    audit(
+        session,
+        who.name,
+        "hazard.cleared",
+        f"hazard:{hazard_id}",
+        details={"segment_id": h.segment_id, "condition": h.condition},
+        at=now,
+    )
+    return h
+
+
+def open_hazards_by_age(session: Session, now: datetime) -> list[dict[str, Any]]:
+    """Hazards not yet cleared, oldest first, with age and road chief (rolling clearance)."""
+    chiefs = {c.id: c for c in session.scalars(select(RoadChief))}
+    rows = []
+    for h in session.scalars(
+        select(Hazard)
+        .where(Hazard.state != HazardState.CLEARED.value)
+        .order_by(Hazard.first_seen, Hazard.id)
+    ):
+        chief = chiefs.get(h.road_chief_id or "")
+        rows.append(
+            {
+                "hazard_id": h.id,
+                "condition": h.condition,
+                "state": h.state,
+                "road_code": h.road_code,
+                "km": h.km,
+                "segment_id": h.segment_id,
+                "section_id": h.section_id,
+                "first_seen": h.first_seen,
+                "age_h": round((now - h.first_seen).total_seconds() / 3600.0, 2),
+                "handed_at": h.handed_at,
+                "road_chief_id": h.road_chief_id,
+                "road_chief": chief.name if chief else None,
+                "road_chief_phone": chief.phone if chief else None,
+                "version": h.version,
+            }
+        )
+    return rows

@@ -1,0 +1,231 @@
+"""Users: argon2 password hashes, roles, and a lockout counted in the database.
+
+Five failed log-ins lock an account for ten minutes. The count lives in the ``users`` row
+(``failed_attempts``, ``locked_until``), not in a browser session, so a new tab or a restarted
+server does not reset it. Every log-in, failure, lock-out and log-out is audited.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import cast
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import Table, select, update
+from sqlalchemy.orm import Session
+
+from incidents.errors import AuthError, ConflictError, NotFoundError
+from incidents.service.audit import audit
+from incidents.store.models import Role, Unit, User, utcnow
+
+MIN_PASSWORD_LENGTH = 8
+LOCKOUT_ATTEMPTS = 5
+LOCKOUT_MINUTES = 10
+_USERS = cast(Table, User.__table__)
+_HASHER = PasswordHasher()  # stateless, safe to share
+# verified against when the user name is unknown, so both failures take the same time
+_DUMMY_HASH = _HASHER.hash("not-a-real-password")
+
+
+def hash_password(password: str) -> str:
+    """Return the argon2id hash of `password`."""
+    return _HASHER.hash(password)
+
+
+def check_password_strength(password: str, username: str = "") -> None:
+    """Raise ValueError when `password` is too weak to accept."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        msg = f"password too short: {len(password)} characters, at least {MIN_PASSWORD_LENGTH}"
+        raise ValueError(msg)
+    if username and password.strip().lower() == username.strip().lower():
+        msg = f"password must not be the user name {username!r}"
+        raise ValueError(msg)
+
+
+def create_user(
+    session: Session,
+    username: str,
+    password: str,
+    role: str | Role,
+    unit_id: str | None = None,
+    *,
+    display_name: str | None = None,
+    actor: str = "system",
+) -> User:
+    """Create a user with an argon2 password hash (in the caller's transaction).
+
+    Parameters
+    ----------
+    username
+        Unique log-in name (letters, digits, ``._-``; at most 64 characters).
+    password
+        Plain text; only its hash is stored. At least 8 characters.
+    role
+        ``dispatcher``, ``patrol_lead`` (needs `unit_id`) or ``admin``.
+    unit_id
+        The unit a patrol lead leads; not allowed for other roles.
+
+    Raises
+    ------
+    ValueError
+        Unknown role, bad user name, weak password, or a unit given to a non-patrol role.
+    NotFoundError
+        `unit_id` is not a unit.
+    ConflictError
+        The user name is taken.
+    """
+    try:
+        role_value = Role(role)
+    except ValueError:
+        msg = f"unknown role {role!r}; choose one of {[r.value for r in Role]}"
+        raise ValueError(msg) from None
+    name = username.strip()
+    if not name or len(name) > 64 or not all(c.isalnum() or c in "._-" for c in name):
+        msg = f"bad user name {username!r}: 1-64 letters, digits, '.', '_' or '-'"
+        raise ValueError(msg)
+    check_password_strength(password, name)
+    if role_value is Role.PATROL_LEAD and not unit_id:
+        msg = f"a patrol lead must be bound to a unit (--unit) for user {name!r}"
+        raise ValueError(msg)
+    if role_value is not Role.PATROL_LEAD and unit_id:
+        msg = f"only patrol leads are bound to a unit; {name!r} is {role_value.value}"
+        raise ValueError(msg)
+    if unit_id and session.get(Unit, unit_id) is None:
+        msg = f"no unit {unit_id!r}"
+        raise NotFoundError(msg)
+    if session.scalars(select(User).where(User.username == name)).first() is not None:
+        msg = f"user {name!r} already exists"
+        raise ConflictError(msg)
+    user = User(
+        username=name,
+        password_hash=hash_password(password),
+        role=role_value.value,
+        unit_id=unit_id,
+        display_name=display_name,
+        failed_attempts=0,
+    )
+    session.add(user)
+    session.flush()
+    audit(session, actor, "user.create", f"user:{name}",
+          details={"role": role_value.value, "unit_id": unit_id})
+    return user
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def authenticate(
+    session: Session,
+    username: str,
+    password: str,
+    now: datetime | None = None,
+    *,
+    max_attempts: int = LOCKOUT_ATTEMPTS,
+    lock_minutes: int = LOCKOUT_MINUTES,
+) -> User:
+    """Check a user name and password; return the user or raise :class:`AuthError`.
+
+    A failure is committed before the error is raised (its count and audit event must survive
+    the caller's rollback): the `max_attempts`-th failure in a row locks the account for
+    `lock_minutes`. While locked, even the right password is refused. A success resets the
+    count and is audited in the caller's transaction.
+
+    Raises
+    ------
+    AuthError
+        Unknown user, wrong password, or a locked account (the message says until when).
+    """
+    now = now or utcnow()
+    name = username.strip()
+    user = session.scalars(select(User).where(User.username == name)).first()
+    if user is None:
+        _verify(_DUMMY_HASH, password)
+        audit(session, name or "?", "login", f"user:{name}", "denied",
+              {"reason": "unknown user"}, at=now)
+        session.commit()
+        raise AuthError("wrong user name or password")
+    session.refresh(user)
+    if user.locked_until is not None and user.locked_until > now:
+        audit(session, name, "login", f"user:{name}", "locked",
+              {"reason": "account locked", "locked_until": user.locked_until.isoformat()}, at=now)
+        session.commit()
+        msg = (
+            f"account {name!r} is locked after {max_attempts} failed attempts until "
+            f"{user.locked_until:%Y-%m-%d %H:%M} UTC"
+        )
+        raise AuthError(msg)
+    if not _verify(user.password_hash, password):
+        _record_failure(session, user, now, max_attempts, lock_minutes)
+        session.commit()
+        if user.locked_until is not None and user.locked_until > now:
+            msg = (
+                f"wrong user name or password; account {name!r} is now locked for "
+                f"{lock_minutes} minutes"
+            )
+            raise AuthError(msg)
+        raise AuthError("wrong user name or password")
+    if _HASHER.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.failed_attempts = 0
+    user.locked_until = None
+    user.last_login_at = now
+    session.flush()
+    audit(session, name, "login", f"user:{name}", "ok", {"role": user.role}, at=now)
+    return user
+
+
+def _record_failure(
+    session: Session, user: User, now: datetime, max_attempts: int, lock_minutes: int
+) -> None:
+    # count in the database (atomic increment), so parallel attempts are all counted
+    session.execute(
+        update(_USERS)
+        .where(_USERS.c.id == user.id)
+        .values(failed_attempts=_USERS.c.failed_attempts + 1)
+    )
+    session.refresh(user)
+    audit(session, user.username, "login", f"user:{user.username}", "denied",
+          {"reason": "wrong password", "failed_attempts": user.failed_attempts}, at=now)
+    if user.failed_attempts >= max_attempts:
+        until = now + timedelta(minutes=lock_minutes)
+        session.execute(
+            update(_USERS)
+            .where(_USERS.c.id == user.id)
+            .values(failed_attempts=0, locked_until=until)
+        )
+        session.refresh(user)
+        audit(session, "system", "lockout", f"user:{user.username}", "locked",
+              {"attempts": max_attempts, "locked_until": until.isoformat()}, at=now)
+
+
+def record_logout(
+    session: Session, username: str, now: datetime | None = None, *, reason: str = "logout"
+) -> None:
+    """Audit a log-out of `username` (`reason`: ``"logout"``, or ``"idle"`` for a timeout)."""
+    audit(session, username, "logout", f"user:{username}", details={"reason": reason},
+          at=now or utcnow())
+
+
+def set_password(session: Session, username: str, password: str, actor: str) -> User:
+    """Replace a user's password (hash), clear any lock, and audit it."""
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        msg = f"no user {username!r}"
+        raise NotFoundError(msg)
+    check_password_strength(password, username)
+    user.password_hash = hash_password(password)
+    user.failed_attempts = 0
+    user.locked_until = None
+    session.flush()
+    audit(session, actor, "user.set_password", f"user:{username}")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    """Return every user, by name."""
+    return list(session.scalars(select(User).order_by(User.username)))

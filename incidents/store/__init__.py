@@ -1,0 +1,1 @@
+"""Storage: the ORM model, the engine (SQLite / PostGIS), Alembic migrations, the sink that stores ingested frames, and loading a region into the database."""
