@@ -103,8 +103,13 @@ def init_db(engine: Engine) -> None:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Return a session factory bound to `engine` (objects stay usable after commit)."""
-    return sessionmaker(engine, expire_on_commit=False)
+    """Return a session factory bound to `engine` (objects stay usable after commit).
+
+    Its sessions count what they change (:mod:`incidents.store.changes`).
+    """
+    from incidents.store.changes import track
+
+    return track(sessionmaker(engine, expire_on_commit=False))
 
 
 @contextmanager

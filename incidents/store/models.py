@@ -125,6 +125,7 @@ class ReportKind(enum.StrEnum):
     CALL = "call"
     WAZE = "waze"
     PATROL = "patrol"
+    AVL = "avl"  # a unit position fix (vehicle tracker or patrol tablet)
 
 
 class AlertState(enum.StrEnum):
@@ -233,6 +234,7 @@ class Role(enum.StrEnum):
     DISPATCHER = "dispatcher"
     PATROL_LEAD = "patrol_lead"
     ADMIN = "admin"
+    WALL = "wall"  # read-only wall display: watches, never acts
 
 
 # --------------------------------------------------------------------------------------------
@@ -478,6 +480,8 @@ class Unit(Base):
     home_base: Mapped[str | None] = mapped_column(String(128))
     geometry: Mapped[BaseGeometry | None] = mapped_column(GeometryType("POINT"))
     position_at: Mapped[datetime | None]
+    # where the position came from: base / avl / tablet / on_scene (None = never set)
+    position_source: Mapped[str | None] = mapped_column(String(16))
     crew_hours: Mapped[float] = mapped_column(Float, default=0.0)
     crew_hour_limit: Mapped[float] = mapped_column(Float, default=12.0)
     fuel: Mapped[float] = mapped_column(Float, default=1.0)  # 0..1
@@ -575,6 +579,8 @@ class FeedStatus(Base):
     last_sha256: Mapped[str | None] = mapped_column(String(64))
     etag: Mapped[str | None] = mapped_column(String(255))
     last_modified: Mapped[str | None] = mapped_column(String(64))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # zones, mapping, ...
 
 
 class SimulationRun(Base):
@@ -597,3 +603,37 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ChangeCounter(Base):
+    """One counter per topic, bumped in the transaction that changes it (live refresh)."""
+
+    __tablename__ = "change_counters"
+
+    topic: Mapped[str] = mapped_column(String(32), primary_key=True)  # incidents, units, ...
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkerLease(Base):
+    """A named lease a worker holds while it fuses (two workers never double-fuse)."""
+
+    __tablename__ = "worker_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # where it left off
+
+
+class UserSession(Base):
+    """A server-side log-in session: survives a browser reload, revocable, idle timeout."""
+
+    __tablename__ = "user_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
