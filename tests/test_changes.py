@@ -47,3 +47,21 @@ def test_explicit_bump_for_core_writes_and_unknown_topic_refused(engine, session
     assert changes.changed_topics(before, changes.versions(engine)) == {"reports", "incidents"}
     with pytest.raises(ValueError, match="unknown change topic"), session_scope(session_factory) as s:
         changes.bump(s, "nonsense")
+
+
+def test_sink_counts_core_inserts_and_not_duplicates(engine, session_factory, tmp_path):
+    from incidents.store.sink import DatabaseSink
+    from ingest.calls import parse_calls
+
+    payload = (
+        b"call_id,received_at,lon,lat,vehicles,people,notes\n"
+        b"C-1,2025-12-14 02:00,115.1,44.0,3,6,stuck\n"
+    )
+    result = parse_calls(payload, source="test.csv")
+    sink = DatabaseSink(session_factory)
+    before = changes.versions(engine)
+    sink.store("calls", result)
+    mid = changes.versions(engine)
+    assert "reports" in changes.changed_topics(before, mid)
+    sink.store("calls", result)  # a duplicate adds nothing and counts nothing
+    assert changes.versions(engine).get("reports") == mid["reports"]

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from geo.coverage import coverage_share, segment_response_times
-from incidents.fusion.core import coverage, fuse
+from incidents.fusion import coverage, fuse
 from incidents.store.engine import session_scope
 from incidents.store.models import Unit
 from tests.fusion_region import NOW, at, report, tiny_region

@@ -503,7 +503,7 @@ def test_patrol_lead_cannot_hand_over_hazard(demo_db: tuple[str, dict[str, Any]]
 def test_dispatch_staging_suggestions(app: Any, demo_db: tuple[str, dict[str, Any]]) -> None:
     from dashboard import data
     from geo.region import load_region
-    from incidents.dispatch.core import preposition
+    from incidents.dispatch import preposition
 
     url = demo_db[0]
     data.invalidate()  # earlier tests wrote hazards behind the dashboard's back

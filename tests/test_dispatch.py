@@ -14,7 +14,7 @@ from shapely.geometry import Point, box
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo.region import Region, load_region
-from incidents.dispatch.core import (
+from incidents.dispatch import (
     Candidate,
     TravelCache,
     apply_avl_fixes,

@@ -14,7 +14,7 @@ import pytest
 from shapely.geometry import LineString, Point
 from sqlalchemy.orm import Session, sessionmaker
 
-from incidents.exports.core import (
+from incidents.exports import (
     cap_notice,
     csv_layer,
     eido_documents,

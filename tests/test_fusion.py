@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from incidents.fusion.core import current_hotspots, fuse, merge_incidents, split_incident
+from incidents.fusion import current_hotspots, fuse, merge_incidents, split_incident
 from incidents.store.engine import session_scope
 from incidents.store.models import (
     AuditEvent,
@@ -291,7 +291,7 @@ def test_cli_hotspots_geojson(session_factory, settings, region, db_url, monkeyp
 def test_wind_chill_from_alerts_and_configured_observation(session_factory, settings, region):
     from shapely.geometry import box
 
-    from incidents.fusion.core import configured_observation, wind_chill_at
+    from incidents.fusion import configured_observation, wind_chill_at
     from incidents.fusion.priority import wind_chill
     from incidents.store.models import Alert, Setting
 

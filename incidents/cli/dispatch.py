@@ -55,7 +55,7 @@ def recommend_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Current recommended assignments, most urgent first, with reasons."""
-    from incidents.dispatch.core import POLICIES, preposition, recommend
+    from incidents.dispatch import POLICIES, preposition, recommend
 
     if policy not in POLICIES:
         die(f"unknown policy {policy!r}; expected one of {', '.join(POLICIES)}", EXIT_BAD_ARGUMENTS)
@@ -175,7 +175,7 @@ def export_cmd(
     ] = None,
 ) -> None:
     """Export incidents, hazards and units in a standard exchange format."""
-    from incidents.exports import core as exports
+    from incidents import exports
 
     if kind not in exports.EXPORT_KINDS:
         die(

@@ -28,7 +28,7 @@ from incidents.cli.common import (
     settings_for,
 )
 from incidents.clock import operational_now
-from incidents.fusion.core import current_hotspots, fuse, hotspots_geojson
+from incidents.fusion import current_hotspots, fuse, hotspots_geojson
 from incidents.store.engine import session_factory, session_scope
 
 __all__ = ["hotspots", "operational_now", "register"]

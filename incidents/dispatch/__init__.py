@@ -1,1 +1,43 @@
 """Dispatch: condition-aware travel times, the assignment solver, recommendations, staging and unit positions."""
+
+from incidents.dispatch.core import (
+    POLICIES,
+    Candidate,
+    DispatchState,
+    Recommendation,
+    StagingSuggestion,
+    TravelCache,
+    apply_avl_fixes,
+    build_recommendations,
+    current_conditions,
+    eta_matrix,
+    feasible_mask,
+    greedy_mclp,
+    load_state,
+    preposition,
+    read_avl,
+    recommend,
+    runner_up,
+    solve,
+)
+
+__all__ = [
+    "POLICIES",
+    "apply_avl_fixes",
+    "build_recommendations",
+    "Candidate",
+    "current_conditions",
+    "DispatchState",
+    "eta_matrix",
+    "feasible_mask",
+    "greedy_mclp",
+    "load_state",
+    "preposition",
+    "read_avl",
+    "recommend",
+    "Recommendation",
+    "runner_up",
+    "solve",
+    "StagingSuggestion",
+    "TravelCache",
+]

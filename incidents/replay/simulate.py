@@ -54,9 +54,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from geo.errors import UnreachableError
 from geo.region import Region, load_region
-from incidents.dispatch.core import POLICIES, current_conditions, eta_matrix, recommend
+from incidents.dispatch import POLICIES, current_conditions, eta_matrix, recommend
 from incidents.errors import ConflictError, ScenarioError
-from incidents.fusion.core import fuse
+from incidents.fusion import fuse
 from incidents.replay.scenario import Scenario, load_scenario
 from incidents.service.actions import clear_hazard, confirm, redirect, set_status
 from incidents.settings import Settings

@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from geo.errors import UnreachableError
 from geo.region import Region
 from incidents.clock import set_clock
-from incidents.dispatch.core import current_conditions, recommend
+from incidents.dispatch import current_conditions, recommend
 from incidents.errors import ConflictError, NotFoundError
-from incidents.fusion.core import fuse
+from incidents.fusion import fuse
 from incidents.replay.scenario import Scenario, load_scenario
 from incidents.service.actions import confirm, hand_to_road_chief, set_status
 from incidents.settings import Settings

@@ -28,6 +28,7 @@ import shapely
 from sqlalchemy import Text, cast, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from incidents.store import changes
 from incidents.store.engine import session_scope
 from incidents.store.models import (
     Alert,
@@ -356,6 +357,13 @@ class DatabaseSink:
             if result.alerts is not None and len(result.alerts):
                 self._store_alerts(s, result.alerts, ids, counts)
             self._insert_quarantine(s, result)
+            # core INSERT/COPY bypass the ORM's change tracking: count them here
+            if counts.accepted or counts.updated or counts.cancelled:
+                changes.bump(s, "reports")
+                if result.alerts is not None and len(result.alerts):
+                    changes.bump(s, "alerts")
+            if result.quarantine:
+                changes.bump(s, "feeds")
         return counts
 
     def _insert_reports(

@@ -20,7 +20,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from incidents.dispatch.core import Candidate, TravelCache, solve
+from incidents.dispatch import Candidate, TravelCache, solve
 from incidents.replay.simulate import simulate
 from incidents.settings import Settings
 from tests.benchmarks.bench_geo import _grid_graph
