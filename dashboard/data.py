@@ -446,7 +446,7 @@ def staging(url: str, _settings: Settings) -> pd.DataFrame:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def coverage(url: str, _settings: Settings) -> float | None:
     """Share of hazardous road-km within T minutes of a free unit (None when not available)."""
-    cover = optional("incidents.fusion.core", "coverage")
+    cover = optional("incidents.fusion", "coverage")
     reg = region(str(_settings.region_dir))
     if cover is None or reg is None:
         return None
@@ -533,7 +533,7 @@ def load_layers(
         segments = _segments_gdf(session)
         routes = _routes_gdf(session, unit_id)
         hotspots = None
-        hot = optional("incidents.fusion.core", "current_hotspots")
+        hot = optional("incidents.fusion", "current_hotspots")
         reg = region(str(settings.region_dir))
         if hot is not None and reg is not None:
             try:

@@ -1,0 +1,59 @@
+"""Words for condition, incident and source kinds, used in reasons and hotspot text."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from incidents.store.models import (
+    Report,
+)
+
+__all__ = ['KIND_LABEL', 'SOURCE_LABEL', 'count_phrase', 'kinds_of']
+
+
+KIND_LABEL = {
+    "stranded": "stranded vehicles",
+    "crash": "crash",
+    "vehicle_in_ditch": "vehicle in a ditch",
+    "road_blocked": "road blocked",
+    "black_ice": "black ice",
+    "drifting_snow": "drifting snow",
+    "snow_packed": "snow-packed road",
+    "poor_visibility": "poor visibility",
+    "closed": "road closed",
+}
+
+
+SOURCE_LABEL = {
+    "drone_detection": "drone detection",
+    "call": "call",
+    "waze": "Waze report",
+    "patrol": "patrol report",
+    "drone_track": "drone pass",
+}
+
+
+def count_phrase(kinds: Iterable[str]) -> str:
+    counts = Counter(kinds)
+    parts = []
+    for k, n in counts.most_common():
+        label = SOURCE_LABEL.get(k, k)
+        parts.append(f"{n} {label}{'s' if n != 1 else ''}")
+    return ", ".join(parts)
+
+
+def kinds_of(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    ids = sorted({int(i) for i in ids})
+    if not ids:
+        return {}
+    out: dict[int, str] = {}
+    for chunk in range(0, len(ids), 900):
+        part = ids[chunk : chunk + 900]
+        out.update(
+            dict(session.execute(select(Report.id, Report.kind).where(Report.id.in_(part))).all())
+        )  # type: ignore[arg-type]
+    return out
