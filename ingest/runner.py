@@ -14,6 +14,7 @@ becomes one quarantine row; a source that cannot be read at all is listed in ``u
     source = "https://example.org/cap/rss.xml"   # URL, file or folder
     interval_s = 300
     zones = "zones/ugc.geojson"  # optional, alerts only (see ingest.zones)
+    mapping = "mapping.toml"     # optional, calls only (see ingest.calls.load_mapping)
 
 and records per feed its last attempt, last success, last change (new bytes) and last error.
 A feed is stale when its last success is older than two intervals (`is_stale`).
@@ -34,7 +35,7 @@ from typing import Any, Protocol
 from shapely.geometry.base import BaseGeometry
 
 from ingest.archive import PayloadMeta, archive_payload
-from ingest.calls import CallMapping, parse_calls
+from ingest.calls import CallMapping, load_mapping, parse_calls
 from ingest.cap import parse_cap
 from ingest.drone import parse_drone
 from ingest.errors import ConfigError, FetchError, IngestError, ParseError, PayloadTooLargeError
@@ -334,6 +335,7 @@ class FeedConfig:
     source: str
     interval_s: float = 300.0
     zones: str | None = None  # zone file for alert geocodes (alerts feeds)
+    mapping: str | None = None  # call-centre header mapping file (calls feeds)
 
 
 def load_watch_config(path: Path) -> list[FeedConfig]:
@@ -373,7 +375,12 @@ def load_watch_config(path: Path) -> list[FeedConfig]:
             raise ConfigError(msg)
         out.append(
             FeedConfig(
-                str(f.get("name") or f"{f['kind']}-{i + 1}"), f["kind"], str(f["source"]), interval
+                str(f.get("name") or f"{f['kind']}-{i + 1}"),
+                f["kind"],
+                str(f["source"]),
+                interval,
+                zones=str(f["zones"]) if f.get("zones") else None,
+                mapping=str(f["mapping"]) if f.get("mapping") else None,
             )
         )
     names = [f.name for f in out]
@@ -403,6 +410,7 @@ def poll_feed(
     """Poll one feed once and record its status (attempt, success, change, error)."""
     attempt = now()
     zones = load_zones(Path(feed.zones)) if feed.zones else None
+    mapping = load_mapping(Path(feed.mapping)) if feed.mapping else None
     summary = run_ingest(
         feed.kind,
         [feed.source],
@@ -411,6 +419,7 @@ def poll_feed(
         fetcher=fetcher,
         locator=locator,
         zones=zones,
+        mapping=mapping,
     )
     status: dict[str, Any] = {
         "kind": feed.kind,

@@ -271,6 +271,7 @@ def test_cli_hotspots_geojson(session_factory, settings, region, db_url, monkeyp
             s.add(
                 report("drone_detection", "black_ice", at(region, "G999", km), 20, confidence=0.9)
             )
+    _fuse(session_factory, region, settings)  # the pipeline fuses; `hotspots` only reads
     from incidents.cli.app import app
 
     runner = CliRunner()

@@ -1,7 +1,7 @@
 """``winterops hotspots``: the current ranked hotspots, as a table or GeoJSON.
 
-Before ranking, the command fuses any report not yet fused (:func:`incidents.fusion.core.fuse` is
-idempotent), so the ranking is current. The clock is ``--at`` when given; otherwise
+The command only reads: reports become incidents as they are stored (``winterops ingest``,
+``winterops worker``, :mod:`incidents.live.pipeline`), never here. The clock is ``--at`` when given; otherwise
 :func:`operational_now` (the dashboard's rules: a clock set in ``app_settings``, the demo
 storm's clock, else the present), with a note on standard error saying which.
 
@@ -28,11 +28,10 @@ from incidents.cli.common import (
     settings_for,
 )
 from incidents.clock import operational_now
-from incidents.fusion import current_hotspots, fuse, hotspots_geojson
+from incidents.fusion import current_hotspots, hotspots_geojson
 from incidents.store.engine import session_factory, session_scope
 
 __all__ = ["hotspots", "operational_now", "register"]
-
 
 
 def hotspots(
@@ -66,8 +65,6 @@ def hotspots(
                 now, why = operational_now(s)
             if why:
                 typer.echo(f"note: {why}", err=True)
-        with session_scope(factory) as s:
-            fuse(s, region, settings, now)
         with session_scope(factory) as s:
             ranking = current_hotspots(s, region, settings, now).head(limit)
     finally:

@@ -1,10 +1,15 @@
-"""`winterops ingest ...`: pull feeds into the database.
+"""`winterops ingest ...`: pull feeds into the database and fuse what came in.
 
 Commands (design contract)::
 
-    winterops ingest alerts|drone|calls|waze SOURCE... [--json] [--db URL]
+    winterops ingest KIND SOURCE... [--json] [--db URL]   # one command per parser kind
     winterops ingest calls SOURCE... --mapping FILE      # other call-centre exports
-    winterops ingest watch --config FILE [--once] [--db URL]
+    winterops ingest alerts SOURCE... --zones FILE       # zone geometries for geocodes
+    winterops ingest watch [--config FILE] [--once] [--db URL]   # = winterops worker
+
+The kinds come from the parser registry (:func:`incidents.live.pipeline.feed_kinds`), so a new
+parser kind gets its command without editing this module. What is stored goes through
+:mod:`incidents.live.pipeline`: new reports become incidents at once (when the region is there).
 
 Exit status: 0 when it ran (quarantined records included), 1 when a source could not be read at
 all, 2 for unusable arguments (unknown kind, bad mapping or config file).
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,29 +34,34 @@ from incidents.cli.common import (
     open_engine,
     settings_for,
 )
+from incidents.live.pipeline import PipelineResult, feed_kinds, ingest_sources
 from incidents.settings import Settings
 from incidents.store.engine import session_factory
-from incidents.store.sink import DatabaseSink
 from ingest.calls import CallMapping, load_mapping
 from ingest.errors import ConfigError
 from ingest.http import Fetcher
-from ingest.runner import IngestSummary, load_watch_config, run_ingest, watch
+from ingest.runner import IngestSummary
 from ingest.zones import load_zones
 
 DbOpt = DbOption
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object")]
 SourcesArg = Annotated[list[str], typer.Argument(help="URLs, files or folders")]
 
+KIND_HELP = {
+    "alerts": "CAP 1.0/1.1/1.2 XML or NWS GeoJSON weather alerts.",
+    "drone": "Drone tracks (GPX, AirData CSV, DJI CSV) and detections (GeoJSON/CSV).",
+    "calls": "Stranded-vehicle calls (CSV in UTF-8/GBK/GB18030, or JSON).",
+    "waze": "Waze for Cities partner feed alerts.",
+    "avl": "Unit positions (AVL fixes: CSV/JSON, NMEA or GPX from a vehicle tracker).",
+}
+
 
 def _settings(db: str | None) -> Settings:
     return settings_for(db)
 
 
-def _sink(settings: Settings) -> DatabaseSink:
-    return DatabaseSink(session_factory(open_engine(settings)))
-
-
-def _fetcher(settings: Settings) -> Fetcher:
+def fetcher_for(settings: Settings) -> Fetcher:
+    """An HTTP fetcher with the settings' timeouts and payload cap."""
     return Fetcher(
         connect_timeout_s=settings.http_connect_timeout_s,
         read_timeout_s=settings.http_read_timeout_s,
@@ -76,15 +87,26 @@ def load_locator(settings: Settings) -> Any:
         return None
 
 
-def _print(summary: IngestSummary, as_json: bool) -> None:
+def _print(summary: IngestSummary, result: PipelineResult, as_json: bool) -> None:
     if as_json:
-        typer.echo(json.dumps(summary.to_json(), ensure_ascii=False))
+        doc = summary.to_json()
+        doc["fusion"] = result.fusion.to_json() if result.fusion is not None else None
+        if result.positions:
+            doc["positions"] = result.positions
+        typer.echo(json.dumps(doc, ensure_ascii=False))
         return
     c = summary.counts
     typer.echo(
         f"{summary.kind}: {summary.payloads} payloads, {c.accepted} accepted, {c.updated} updated, "
         f"{c.cancelled} cancelled, {c.duplicates} duplicates, {len(summary.quarantined)} quarantined"
     )
+    if result.fusion is not None:
+        f = result.fusion
+        typer.echo(
+            f"fused: {f.reports_fused} reports, {f.incidents_created} new incidents, "
+            f"{f.incidents_updated} updated, {f.hazards_opened} new hazards, "
+            f"{f.tasks_created} new tasks"
+        )
     for q in summary.quarantined[:50]:
         typer.echo(f"  quarantined {q.source} [{q.record}]: {q.reason}")
     if len(summary.quarantined) > 50:
@@ -102,28 +124,45 @@ def _run(
     zones: dict[str, Any] | None = None,
 ) -> None:
     settings = _settings(db)
-    sink = _sink(settings)
-    summary = run_ingest(
-        kind,
-        sources,
-        sink,
-        raw_dir=settings.raw_dir,
-        fetcher=_fetcher(settings),
-        locator=load_locator(settings),
-        mapping=mapping,
-        zones=zones,
-        progress=not as_json and sys.stderr.isatty(),
-    )
-    _print(summary, as_json)
+    engine = open_engine(settings)
+    try:
+        summary, result = ingest_sources(
+            session_factory(engine),
+            load_locator(settings),
+            settings,
+            kind,
+            sources,
+            fetcher=fetcher_for(settings),
+            mapping=mapping,
+            zones=zones,
+            progress=not as_json and sys.stderr.isatty(),
+        )
+    finally:
+        engine.dispose()
+    _print(summary, result, as_json)
     raise typer.Exit(EXIT_UNUSABLE_INPUT if summary.unreadable else EXIT_OK)
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``ingest`` command group to the winterops app."""
-    ingest_app = typer.Typer(help="Pull weather alerts, drone reports, calls and Waze feeds.")
+def _zones(zones: Path | None) -> dict[str, Any] | None:
+    if zones is None:
+        return None
+    try:
+        return dict(load_zones(zones))
+    except ConfigError as e:
+        die(f"error: {e}", EXIT_BAD_ARGUMENTS)
 
-    @ingest_app.command("alerts")
-    def alerts(
+
+def _mapping(mapping: Path | None) -> CallMapping | None:
+    if mapping is None:
+        return None
+    try:
+        return load_mapping(mapping)
+    except ConfigError as e:
+        die(f"error: {e}", EXIT_BAD_ARGUMENTS)
+
+
+def _alerts_command(kind: str) -> Callable[..., None]:
+    def command(
         sources: SourcesArg,
         as_json: JsonOpt = False,
         db: DbOpt = None,
@@ -132,22 +171,13 @@ def register(app: typer.Typer) -> None:
             typer.Option("--zones", help="GeoJSON zone file for UGC/SAME/... geocodes"),
         ] = None,
     ) -> None:
-        """CAP 1.0/1.1/1.2 XML or NWS GeoJSON weather alerts."""
-        z = None
-        if zones is not None:
-            try:
-                z = load_zones(zones)
-            except ConfigError as e:
-                die(f"error: {e}", EXIT_BAD_ARGUMENTS)
-        _run("alerts", sources, as_json, db, zones=z)
+        _run(kind, sources, as_json, db, zones=_zones(zones))
 
-    @ingest_app.command("drone")
-    def drone(sources: SourcesArg, as_json: JsonOpt = False, db: DbOpt = None) -> None:
-        """Drone tracks (GPX, AirData CSV, DJI CSV) and detections (GeoJSON/CSV)."""
-        _run("drone", sources, as_json, db)
+    return command
 
-    @ingest_app.command("calls")
-    def calls(
+
+def _calls_command(kind: str) -> Callable[..., None]:
+    def command(
         sources: SourcesArg,
         as_json: JsonOpt = False,
         db: DbOpt = None,
@@ -155,55 +185,37 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--mapping", help="Header mapping file (JSON or TOML)")
         ] = None,
     ) -> None:
-        """Stranded-vehicle calls (CSV in UTF-8/GBK/GB18030, or JSON)."""
-        m = None
-        if mapping is not None:
-            try:
-                m = load_mapping(mapping)
-            except ConfigError as e:
-                die(f"error: {e}", EXIT_BAD_ARGUMENTS)
-        _run("calls", sources, as_json, db, m)
+        _run(kind, sources, as_json, db, _mapping(mapping))
 
-    @ingest_app.command("waze")
-    def waze(sources: SourcesArg, as_json: JsonOpt = False, db: DbOpt = None) -> None:
-        """Waze for Cities partner feed alerts."""
-        _run("waze", sources, as_json, db)
+    return command
 
-    @ingest_app.command("watch")
-    def watch_cmd(
-        config: Annotated[Path, typer.Option("--config", help="Feed list (TOML or JSON)")],
-        once: Annotated[bool, typer.Option("--once", help="Poll every feed once and stop")] = False,
-        db: DbOpt = None,
-    ) -> None:
-        """Poll every configured feed on its interval, recording each feed's health."""
-        try:
-            feeds = load_watch_config(config)
-        except ConfigError as e:
-            die(f"error: {e}", EXIT_BAD_ARGUMENTS)
-        settings = _settings(db)
-        sink = _sink(settings)
-        try:
-            last = watch(
-                feeds,
-                sink,
-                raw_dir=settings.raw_dir,
-                fetcher=_fetcher(settings),
-                locator=load_locator(settings),
-                once=once,
-                known=sink.feed_state(),
-            )
-        except KeyboardInterrupt:
-            raise typer.Exit(EXIT_OK) from None
-        for name, s in last.items():
-            c = s.counts
-            state = "unreadable" if s.unreadable else "ok"
-            typer.echo(
-                f"{name}: {state}, {c.accepted} accepted, {c.duplicates} duplicates, "
-                f"{len(s.quarantined)} quarantined"
-            )
-        failed = [n for n in (f.name for f in feeds) if n not in last or last[n].unreadable]
-        raise typer.Exit(EXIT_UNUSABLE_INPUT if failed else EXIT_OK)
 
+def _plain_command(kind: str) -> Callable[..., None]:
+    def command(sources: SourcesArg, as_json: JsonOpt = False, db: DbOpt = None) -> None:
+        _run(kind, sources, as_json, db)
+
+    return command
+
+
+# kinds whose command takes more than the sources (every other kind gets the plain command)
+EXTRA_OPTIONS: dict[str, Callable[[str], Callable[..., None]]] = {
+    "alerts": _alerts_command,
+    "calls": _calls_command,
+}
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``ingest`` command group (one command per parser kind, and ``watch``)."""
+    from incidents.cli.worker import worker_cmd
+
+    ingest_app = typer.Typer(help="Pull weather alerts, drone reports, calls, Waze and AVL feeds.")
+    for kind in feed_kinds():
+        command = EXTRA_OPTIONS.get(kind, _plain_command)(kind)
+        command.__doc__ = KIND_HELP.get(kind, f"Reports of kind {kind}.")
+        ingest_app.command(kind)(command)
+    ingest_app.command(
+        "watch", help="Poll the database's feeds, fuse and re-rank (same as `winterops worker`)."
+    )(worker_cmd)
     app.add_typer(ingest_app, name="ingest")
 
 

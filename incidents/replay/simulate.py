@@ -8,9 +8,10 @@ feed release:
    network travel time has passed; it clears after the on-scene minutes of its task kind (the
    scenario's ``on_scene_minutes``, or an incident override such as Abag's 14 h); a cleared
    grit/plow task clears its hazard through :func:`incidents.service.actions.clear_hazard`;
-2. feed files released since the last step go through :func:`ingest.runner.run_ingest` (the
-   same parsers and :class:`incidents.store.sink.DatabaseSink` as ``winterops ingest``);
-3. :func:`incidents.fusion.core.fuse` turns reports into conditions, hazards, incidents and tasks;
+2. feed files released since the last step are stored through the pipeline
+   (:func:`incidents.live.pipeline.ingest_sources`, the same parsers and sink as
+   ``winterops ingest``);
+3. :func:`incidents.live.pipeline.fuse_now` (:func:`incidents.fusion.fuse`) turns reports into conditions, hazards, incidents and tasks;
 4. :func:`incidents.dispatch.core.recommend` with the chosen policy, and every recommendation is
    confirmed at once through the service layer (as a dispatcher would in one click) and the unit
    sets off (``en_route``). Units en route move along their network route, so a unit that is
@@ -56,7 +57,7 @@ from geo.errors import UnreachableError
 from geo.region import Region, load_region
 from incidents.dispatch import POLICIES, current_conditions, eta_matrix, recommend
 from incidents.errors import ConflictError, ScenarioError
-from incidents.fusion import fuse
+from incidents.live.pipeline import fuse_now, ingest_sources
 from incidents.replay.scenario import Scenario, load_scenario
 from incidents.service.actions import clear_hazard, confirm, redirect, set_status
 from incidents.settings import Settings
@@ -77,8 +78,6 @@ from incidents.store.models import (
     UnitStatus,
 )
 from incidents.store.region import load_region_into_db
-from incidents.store.sink import DatabaseSink
-from ingest.runner import run_ingest
 
 __all__ = ["SimResult", "simulate", "simulate_both", "store_run"]
 
@@ -295,25 +294,20 @@ class _Replay:
 
     def _ingest(self, feeds: list[Any], now: datetime) -> None:
         t0 = time.perf_counter()
-        sink = DatabaseSink(self.factory, now=now)
         by_kind: dict[str, list[str]] = {}
         for f in feeds:
             by_kind.setdefault(f.kind, []).append(str(f.path))
-        for kind, paths in by_kind.items():
-            run_ingest(
-                kind,
-                paths,
-                sink,
-                raw_dir=self.settings.raw_dir,
-                locator=self.region,
-                now=now,
+        for kind, paths in by_kind.items():  # stored now, fused by `_fuse` right after
+            ingest_sources(
+                self.factory, self.region, self.settings, kind, paths,
+                parse_now=now, now=now, fuse_after=False,
             )
         self.timings["ingest"] += time.perf_counter() - t0
 
     def _fuse(self, now: datetime) -> None:
         t0 = time.perf_counter()
+        fuse_now(self.factory, self.region, self.settings, now)
         with session_scope(self.factory) as s:
-            fuse(s, self.region, self.settings, now)
             new = s.scalars(
                 select(Incident).where(
                     Incident.status == IncidentStatus.OPEN.value,

@@ -1,8 +1,8 @@
 """Load the demo storm into the live database as it stands at one moment (``winterops demo``).
 
 :func:`seed_demo_storm` ingests every feed file of ``data/scenarios/demo-storm`` released up to
-the chosen moment through the real parsers and :class:`incidents.store.sink.DatabaseSink`, fuses them
-at that moment (:func:`incidents.fusion.core.fuse`), applies the scenario's unit overrides, and gives
+the chosen moment through the pipeline (:mod:`incidents.live.pipeline`: the real parsers and
+sink), fuses them at that moment, applies the scenario's unit overrides, and gives
 the dashboard something to show: the optimized recommendations are computed and the most urgent
 two thirds confirmed by the demo dispatcher 20 minutes earlier, half of those en route (the unit
 part-way along its route), and Xilingol's drone-found black ice handed to the road chiefs
@@ -25,15 +25,13 @@ from geo.region import Region
 from incidents.clock import set_clock
 from incidents.dispatch import current_conditions, recommend
 from incidents.errors import ConflictError, NotFoundError
-from incidents.fusion import fuse
+from incidents.live.pipeline import fuse_now, ingest_sources
 from incidents.replay.scenario import Scenario, load_scenario
 from incidents.service.actions import confirm, hand_to_road_chief, set_status
 from incidents.settings import Settings
 from incidents.store.engine import session_scope
 from incidents.store.models import Assignment, Hazard, HazardState, Incident, Report, Task, Unit
 from incidents.store.region import load_region_into_db
-from incidents.store.sink import DatabaseSink
-from ingest.runner import run_ingest
 
 __all__ = ["DEMO_ACTOR", "DEMO_SCENARIO", "seed_demo_storm"]
 
@@ -59,11 +57,11 @@ def _apply_unit_overrides(s: Session, sc: Scenario) -> int:
 def _ingest_until(
     factory: sessionmaker[Session], sc: Scenario, region: Region, settings: Settings, at: datetime
 ) -> dict[str, int]:
-    sink = DatabaseSink(factory, now=at)
     counts: dict[str, int] = {}
     for f in sc.feeds_between(None, at):
-        summary = run_ingest(
-            f.kind, [str(f.path)], sink, raw_dir=settings.raw_dir, locator=region, now=f.release
+        summary, _ = ingest_sources(
+            factory, region, settings, f.kind, [str(f.path)],
+            parse_now=f.release, now=at, fuse_after=False,  # one fuse at the moment, below
         )
         counts[f.kind] = counts.get(f.kind, 0) + summary.counts.accepted
     return counts
@@ -195,8 +193,7 @@ def seed_demo_storm(
         load_region_into_db(s, region)
         _apply_unit_overrides(s, sc)
     feeds = _ingest_until(session_factory, sc, region, settings, moment)
-    with session_scope(session_factory) as s:
-        summary = fuse(s, region, settings, moment)
+    summary, _ = fuse_now(session_factory, region, settings, moment)
     assignments = _start_assignments(session_factory, region, settings, moment)
     handed = _hand_xilingol_ice(session_factory, region, moment)
     with session_scope(session_factory) as s:

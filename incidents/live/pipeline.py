@@ -1,0 +1,358 @@
+"""Reports -> incidents: the one owner of "store what came in, then fuse what changed".
+
+Every path that brings reports in goes through here: ``winterops ingest ...``, the worker
+(``winterops worker`` / ``ingest watch``), the patrol page's hazard report, the demo storm and
+the storm replay. A parse result is stored by :class:`incidents.store.sink.DatabaseSink`
+(idempotent: natural keys); when something new was stored, :func:`incidents.fusion.fuse` turns
+the new reports into conditions, hazards, incidents and tasks at the operational clock
+(:func:`incidents.clock.operational_now`) or at the given moment. AVL results (kind ``avl``)
+move the units (``incidents.dispatch.apply_position_reports``) before fusing.
+
+Reading commands (``winterops hotspots``, ``winterops recommend``) never fuse.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from geo.region import Region
+from incidents import dispatch
+from incidents.clock import operational_now
+from incidents.dispatch import Recommendation
+from incidents.fusion import FusionSummary, fuse
+from incidents.service.audit import audit
+from incidents.settings import Settings
+from incidents.store.engine import session_scope
+from incidents.store.models import Assignment, AssignmentState, Report, ReportKind
+from incidents.store.sink import DatabaseSink
+from ingest.calls import CallMapping
+from ingest.http import Fetcher
+from ingest.records import ParseResult
+from ingest.runner import IngestSummary, StoreCounts, run_ingest
+
+__all__ = [
+    "PipelineResult",
+    "PipelineSink",
+    "feed_kinds",
+    "fuse_now",
+    "ingest_result",
+    "ingest_sources",
+    "report_patrol_hazard",
+    "store_recommendations",
+]
+
+log = logging.getLogger(__name__)
+AVL_KIND = "avl"
+PATROL_CONFIDENCE = 0.9
+
+
+def feed_kinds() -> tuple[str, ...]:
+    """The feed kinds the parsers know (``ingest.registry`` when present, else the runner's)."""
+    try:
+        from ingest import registry  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        from ingest.runner import KINDS
+
+        return tuple(KINDS)
+    return tuple(registry.KINDS)
+
+
+@dataclass
+class PipelineResult:
+    """What one pass through the pipeline did."""
+
+    kinds: list[str] = field(default_factory=list)
+    counts: StoreCounts = field(default_factory=StoreCounts)
+    positions: dict[str, int] = field(default_factory=dict)
+    fusion: FusionSummary | None = None
+    fused_at: datetime | None = None
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        """True when the store added or changed something."""
+        c = self.counts
+        return bool(c.accepted or c.updated or c.cancelled)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready: counts, positions, fusion summary (or None when nothing was fused)."""
+        c = self.counts
+        return {
+            "kinds": list(self.kinds),
+            "accepted": c.accepted,
+            "updated": c.updated,
+            "cancelled": c.cancelled,
+            "duplicates": c.duplicates,
+            "positions": dict(self.positions),
+            "fusion": self.fusion.to_json() if self.fusion is not None else None,
+            "fused_at": self.fused_at.isoformat() if self.fused_at else None,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _apply_positions(factory: sessionmaker[Session]) -> dict[str, int]:
+    """Move units from the stored AVL reports (H2's ``apply_position_reports``)."""
+    apply = getattr(dispatch, "apply_position_reports", None)
+    if apply is None:  # fallback until incidents.dispatch.apply_position_reports exists
+        log.warning("avl stored, but incidents.dispatch has no apply_position_reports yet")
+        return {}
+    with session_scope(factory) as s:
+        out = apply(s)
+    return {str(k): int(v) for k, v in dict(out or {}).items()} if isinstance(out, Mapping) else {}
+
+
+class PipelineSink(DatabaseSink):
+    """A :class:`DatabaseSink` that remembers what it stored, for one fuse afterwards.
+
+    AVL results move the units right after they are stored.
+    """
+
+    def __init__(self, session_factory: sessionmaker[Session], **kw: Any) -> None:
+        super().__init__(session_factory, **kw)
+        self.result = PipelineResult()
+
+    def store(self, kind: str, result: ParseResult) -> StoreCounts:
+        """Store like :meth:`DatabaseSink.store`; note the counts (and move units for AVL)."""
+        counts = super().store(kind, result)
+        self.result.counts += counts
+        if kind not in self.result.kinds:
+            self.result.kinds.append(kind)
+        if kind == AVL_KIND and (counts.accepted or counts.updated):
+            for k, v in _apply_positions(self.session_factory).items():
+                self.result.positions[k] = self.result.positions.get(k, 0) + v
+        return counts
+
+    def take(self) -> PipelineResult:
+        """Return what was stored since the last call and start counting afresh."""
+        out, self.result = self.result, PipelineResult()
+        return out
+
+
+def fuse_now(
+    factory: sessionmaker[Session],
+    region: Region,
+    settings: Settings,
+    now: datetime | None = None,
+) -> tuple[FusionSummary, datetime]:
+    """Fuse every report not yet fused, in one transaction, at `now` (default: the operational
+    clock); return the summary and the moment used."""
+    with session_scope(factory) as s:
+        at = now if now is not None else operational_now(s)[0]
+        summary = fuse(s, region, settings, at)
+    return summary, at
+
+
+def _finish(
+    factory: sessionmaker[Session],
+    region: Region,
+    settings: Settings,
+    result: PipelineResult,
+    now: datetime | None,
+    started: float,
+    *,
+    always: bool = False,
+) -> PipelineResult:
+    if result.changed or result.positions or always:
+        result.fusion, result.fused_at = fuse_now(factory, region, settings, now)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def ingest_result(
+    factory: sessionmaker[Session],
+    region: Region,
+    settings: Settings,
+    kind: str,
+    result: ParseResult,
+    *,
+    now: datetime | None = None,
+) -> PipelineResult:
+    """Store one parse result and fuse what it changed.
+
+    Parameters
+    ----------
+    factory
+        Session factory of the database.
+    region
+        The loaded region (snapping, sections).
+    settings
+        Snap tolerance, half-lives.
+    kind
+        The feed kind of `result` (``alerts``, ``calls``, ``avl`` ...).
+    result
+        A parser's result.
+    now
+        Fusion clock (default: :func:`incidents.clock.operational_now`).
+
+    Returns
+    -------
+    PipelineResult
+        Store counts and the fusion summary (None when nothing new was stored).
+    """
+    t0 = time.perf_counter()
+    sink = PipelineSink(factory, now=now)
+    sink.store(kind, result)
+    return _finish(factory, region, settings, sink.take(), now, t0)
+
+
+def ingest_sources(
+    factory: sessionmaker[Session],
+    region: Region | None,
+    settings: Settings,
+    kind: str,
+    sources: Sequence[str],
+    *,
+    fetcher: Fetcher | None = None,
+    mapping: CallMapping | None = None,
+    zones: Mapping[str, BaseGeometry] | None = None,
+    progress: bool = False,
+    parse_now: datetime | None = None,
+    now: datetime | None = None,
+    fuse_after: bool = True,
+) -> tuple[IngestSummary, PipelineResult]:
+    """Read, archive, parse and store every source of one kind, then fuse once.
+
+    `parse_now` is the parsers' clock (relative times in payloads), `now` the fusion clock and
+    the sink's alert-expiry clock (default: the operational clock / the present). Without a
+    region, or with ``fuse_after=False`` (a caller that fuses once after several kinds), nothing
+    is fused here.
+    """
+    t0 = time.perf_counter()
+    sink = PipelineSink(factory, now=now or parse_now)
+    summary = run_ingest(
+        kind,
+        sources,
+        sink,
+        raw_dir=settings.raw_dir,
+        fetcher=fetcher,
+        locator=region,
+        mapping=mapping,
+        zones=zones,
+        progress=progress,
+        now=parse_now,
+    )
+    result = sink.take()
+    if region is None or not fuse_after:
+        result.seconds = time.perf_counter() - t0
+        return summary, result
+    return summary, _finish(factory, region, settings, result, now, t0)
+
+
+def report_patrol_hazard(
+    factory: sessionmaker[Session],
+    region: Region,
+    settings: Settings,
+    *,
+    unit_id: str | None,
+    lon: float,
+    lat: float,
+    condition: str,
+    note: str,
+    at: datetime | None,
+    actor: str,
+) -> int:
+    """Store a patrol lead's hazard report where the unit stands, fuse, return the report id.
+
+    The report (kind ``patrol``) is snapped to the nearest segment by fusion like every other
+    point report (:func:`incidents.fusion.conditions.snap_new_reports`, within
+    ``settings.snap_tolerance_m``), so it becomes a hazard on the dispatcher's map at once.
+    The report is audited (``hazard.report``).
+
+    Raises
+    ------
+    ValueError
+        Coordinates out of range.
+    """
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        msg = f"coordinates out of range: {lon}, {lat}"
+        raise ValueError(msg)
+    with session_scope(factory) as s:
+        when = at if at is not None else operational_now(s)[0]
+        report = Report(
+            kind=ReportKind.PATROL.value,
+            natural_key=f"patrol:{actor}:{uuid.uuid4().hex}",
+            source=f"dashboard:{actor}",
+            observed_at=when,
+            received_at=datetime.now(UTC),
+            geometry=shapely.Point(round(lon, 6), round(lat, 6)),
+            subtype=condition,
+            confidence=PATROL_CONFIDENCE,
+            flags=[],
+            attributes={"note": note[:500], "unit_id": unit_id},
+        )
+        s.add(report)
+        s.flush()
+        rid = int(report.id)
+        audit(
+            s,
+            actor,
+            "hazard.report",
+            f"report:{rid}",
+            details={"condition": condition, "lon": lon, "lat": lat, "unit_id": unit_id},
+            at=when,
+        )
+    fuse_now(factory, region, settings, at)
+    return rid
+
+
+def store_recommendations(
+    session: Session, recs: Sequence[Recommendation], now: datetime, *, eta_slack_s: float = 30.0
+) -> dict[str, int]:
+    """Keep the ``recommended`` assignments equal to the current ranking.
+
+    A recommendation already stored (same task and unit) keeps its row (its ETA and reason are
+    refreshed when the ETA moved by more than `eta_slack_s`); a new one is added with state
+    ``recommended``; a stored recommendation no longer in the ranking, never acted on, is
+    removed. Confirming one goes through ``service.lifecycle.confirm_assignment``, which takes
+    the matching ``recommended`` row. Returns ``added``, ``kept``, ``removed``.
+    """
+    stored = {
+        (a.task_id, a.unit_id): a
+        for a in session.scalars(
+            select(Assignment).where(Assignment.state == AssignmentState.RECOMMENDED.value)
+        )
+    }
+    out = {"added": 0, "kept": 0, "removed": 0}
+    wanted = set()
+    for r in recs:
+        if r.action != "assign":
+            continue
+        key = (r.task_id, r.unit_id)
+        wanted.add(key)
+        explanation = {"reason": r.reason, "reason_zh": r.reason_zh, "policy": r.policy,
+                       "priority": r.priority, "rank_at": now.isoformat()}
+        a = stored.get(key)
+        if a is None:
+            session.add(
+                Assignment(
+                    task_id=r.task_id,
+                    unit_id=r.unit_id,
+                    state=AssignmentState.RECOMMENDED.value,
+                    eta_s=r.eta_s,
+                    explanation=explanation,
+                    recommended_at=now,
+                )
+            )
+            out["added"] += 1
+            continue
+        out["kept"] += 1
+        if a.eta_s is None or abs(a.eta_s - r.eta_s) > eta_slack_s:
+            a.eta_s, a.explanation = r.eta_s, explanation
+    for key, a in stored.items():
+        if key not in wanted and a.confirmed_by is None:
+            session.delete(a)
+            out["removed"] += 1
+    session.flush()
+    return out
+
