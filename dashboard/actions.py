@@ -1,48 +1,54 @@
-"""What a dashboard user can do: each action is one audited transaction.
+"""What a dashboard user can do: each action is one audited service call.
 
 Every stamp uses the operational clock (:func:`dashboard.data.clock`: the wall clock, or the
 demo storm's running clock), so what a user does lines up with the clocks shown. Log-ins and
 lock-outs use the wall clock.
 
-The pages call these functions; they call the ``incidents`` services (``incidents.service.actions``
-when it exists, else the lifecycle and user functions), commit, and clear the data caches so
-the change shows at once. Errors from ``incidents.errors`` (ConflictError, TransitionError,
-PermissionDenied, AuthError, NotFoundError) reach the page, which shows them.
+This module is thin: the pages call these functions; they call the ``incidents`` services
+(``incidents.service.actions``, ``.hazards``, ``.users``, ``.feeds``), which check the role
+(:mod:`incidents.service.roles`: a wall display may do nothing) and audit; then the data caches
+are cleared so the change shows at once. Errors from ``incidents.errors`` reach the page,
+which shows them in the user's language through :func:`describe_error`.
 
 No Streamlit widgets here; :func:`dashboard.data.invalidate` is the only Streamlit call.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import shapely
 from sqlalchemy import select
 
 from dashboard import data
-from incidents.errors import PermissionDenied
-from incidents.service import actions as service
-from incidents.service.audit import audit
-from incidents.store.engine import session_scope
-from incidents.store.models import (
-    Report,
-    ReportKind,
-    Role,
-    Setting,
-    User,
-    utcnow,
+from dashboard.i18n import t
+from incidents.errors import (
+    AuthError,
+    ConflictError,
+    NotFoundError,
+    PermissionDenied,
+    TransitionError,
+    WinteropsError,
 )
+from incidents.service import actions as service
+from incidents.service import feeds as feed_service
+from incidents.service import hazards as hazard_service
+from incidents.service import users as user_service
+from incidents.service.actions import TabletFix
+from incidents.store.engine import session_scope
+from incidents.store.models import Role, User, utcnow
 
 __all__ = [
     "SessionUser",
+    "TabletFix",
     "cancel",
     "clear_hazard",
     "confirm",
     "create_user",
+    "describe_error",
+    "end_session",
     "hand_to_road_chief",
     "locked_until",
     "login",
@@ -50,7 +56,10 @@ __all__ = [
     "move_and_confirm",
     "override",
     "reassign",
+    "remove_feed",
     "report_hazard",
+    "resume_session",
+    "revoke_sessions",
     "save_feed",
     "set_status",
 ]
@@ -69,14 +78,70 @@ class SessionUser:
         """Dispatchers and admins may dispatch."""
         return self.role in (Role.DISPATCHER.value, Role.ADMIN.value)
 
+    @property
+    def read_only(self) -> bool:
+        """A wall display watches and never acts (the services refuse it too)."""
+        return self.role == Role.WALL.value
 
-def login(url: str, username: str, password: str, now: datetime | None = None) -> SessionUser:
-    """Check the password against the database (lockout counted there); raise AuthError."""
-    from incidents.service.users import authenticate
+    @classmethod
+    def of(cls, user: User) -> SessionUser:
+        """From a database user."""
+        return cls(user.username, user.role, user.unit_id)
 
+
+_ERRORS: tuple[tuple[type[BaseException], str, str], ...] = (
+    (ConflictError, "warning", "error.conflict"),
+    (PermissionDenied, "error", "error.denied"),
+    (TransitionError, "warning", "error.transition"),
+    (NotFoundError, "warning", "error.not_found"),
+    (AuthError, "error", "error.auth"),
+    (ValueError, "error", "error.invalid"),
+    (WinteropsError, "error", "error.failed"),
+)
+
+
+def describe_error(exc: BaseException, lang: str) -> tuple[str, str]:
+    """A failed action as ``(kind, text)`` for a flash message, in `lang` first.
+
+    The text leads with a translated sentence; the service's own message (English, naming the
+    offending value) follows as the detail. Unexpected errors say only that it failed.
+    """
+    for cls, kind, key in _ERRORS:
+        if isinstance(exc, cls):
+            return kind, t(key, lang, detail=str(exc)[:300])
+    return "error", t("error.unexpected", lang, name=type(exc).__name__)
+
+
+def login(url: str, username: str, password: str, now: datetime | None = None
+          ) -> tuple[SessionUser, str]:
+    """Check the password (lockout counted in the database; AuthError) and open a server-side
+    session; return the user and the session token for the browser to keep."""
     with session_scope(data.session_factory(url)) as session:
-        user = authenticate(session, username, password, now=now)
-        return SessionUser(user.username, user.role, user.unit_id)
+        user = user_service.authenticate(session, username, password, now=now)
+        token = user_service.start_session(session, user, now=now)
+        return SessionUser.of(user), token
+
+
+def resume_session(url: str, token: str, idle_minutes: float) -> SessionUser | None:
+    """The user of a live session `token` (a browser reload), or None; touches the session."""
+    with session_scope(data.session_factory(url)) as session:
+        user = user_service.resume_session(session, token, idle_minutes=idle_minutes)
+        return None if user is None else SessionUser.of(user)
+
+
+def end_session(url: str, token: str, reason: str | None = "logout") -> bool:
+    """Revoke session `token` (log-out or idle; audited unless `reason` is None); True when it
+    was live."""
+    with session_scope(data.session_factory(url)) as session:
+        return user_service.end_session(session, token, reason=reason)
+
+
+def revoke_sessions(url: str, user: SessionUser, username: str) -> int:
+    """An admin ends every session of `username` (audited); how many were live."""
+    try:
+        return _call(url, user_service.revoke_sessions, user, username)
+    finally:
+        data.invalidate()
 
 
 def locked_until(url: str, username: str, now: datetime | None = None) -> datetime | None:
@@ -90,13 +155,15 @@ def locked_until(url: str, username: str, now: datetime | None = None) -> dateti
 
 
 def logout(url: str, username: str, reason: str = "logout") -> None:
-    """Audit a log-out (``reason``: "logout" or "idle")."""
-    record = data.optional("incidents.service.users", "record_logout")
+    """Audit a log-out without a server-side session (``reason``: "logout" or "idle")."""
     with session_scope(data.session_factory(url)) as session:
-        if record is not None and reason == "logout":
-            record(session, username)
-        else:
-            audit(session, username, "logout", f"user:{username}", details={"reason": reason})
+        user_service.record_logout(session, username, reason=reason)
+
+
+def _call(url: str, action: Callable[..., Any], user: SessionUser, *args: Any, **kw: Any) -> Any:
+    """Run one service action as `user` through :func:`service.act` (own transaction; a refusal
+    is audited after the rollback)."""
+    return service.act(data.session_factory(url), action, user.username, *args, **kw)
 
 
 def _act(url: str, action: Callable[..., Any], user: SessionUser, *args: Any, **kw: Any) -> Any:
@@ -183,57 +250,45 @@ def set_status(
     assignment_id: int,
     new_state: str,
     expected_version: int,
+    *,
+    position: TabletFix | None = None,
 ) -> None:
-    """Patrol status taps (en route, on scene, cleared).
+    """Patrol status taps (en route, on scene, cleared), with the tablet's position when the
+    browser gave one (recorded as the unit's position in the same transaction).
 
     A patrol lead may move only their own unit's assignments: the service refuses (and audits)
     anything else with PermissionDenied; `expected_version` is the version the user saw
     (ConflictError when it changed).
     """
-    _act(url, service.set_status, user, assignment_id, new_state, expected_version)
+    _act(url, service.set_status, user, assignment_id, new_state, expected_version,
+         position=position)
 
 
 def report_hazard(
     url: str,
+    settings: Any,
     user: SessionUser,
+    *,
     lon: float,
     lat: float,
     condition: str,
     note: str = "",
-    now: datetime | None = None,
 ) -> int:
-    """Record a patrol observation (a report of kind ``patrol``) where the unit stands.
-
-    Fusion turns it into a hazard on the nearest segment. Returns the report id.
-    """
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        msg = f"coordinates out of range: {lon}, {lat}"
-        raise ValueError(msg)
-    now = now or data.clock(url)  # read before the write transaction starts
+    """A patrol lead reports a hazard where they stand; it becomes a hazard on the dispatcher's
+    map at once (:func:`incidents.service.hazards.report_hazard`). Returns the report id."""
+    now = data.clock(url)  # read before the write transaction starts
     try:
-        with session_scope(data.session_factory(url)) as session:
-            report = Report(
-                kind=ReportKind.PATROL.value,
-                natural_key=f"patrol:{user.username}:{uuid.uuid4().hex}",
-                source=f"dashboard:{user.username}",
-                observed_at=now,
-                received_at=now,
-                geometry=shapely.Point(round(lon, 6), round(lat, 6)),
-                subtype=condition,
-                confidence=0.9,
-                flags=[],
-                attributes={"note": note[:500], "unit_id": user.unit_id},
-            )
-            session.add(report)
-            session.flush()
-            audit(
-                session,
-                user.username,
-                "hazard.report",
-                f"report:{report.id}",
-                details={"condition": condition, "lon": lon, "lat": lat, "unit_id": user.unit_id},
-            )
-            return int(report.id)
+        return hazard_service.report_hazard(
+            data.session_factory(url),
+            data.region(str(settings.region_dir)),
+            settings,
+            user.username,
+            lon=lon,
+            lat=lat,
+            condition=condition,
+            note=note,
+            at=now,
+        )
     finally:
         data.invalidate()
 
@@ -256,41 +311,28 @@ def hand_to_road_chief(url: str, user: SessionUser, hazard_id: int, expected_ver
 def create_user(
     url: str, user: SessionUser, username: str, password: str, role: str, unit_id: str | None
 ) -> None:
-    """An admin adds a user (argon2 hash; audited)."""
-    if user.role != Role.ADMIN.value:
-        msg = f"{user.username!r} is not an admin"
-        raise PermissionDenied(msg)
-    from incidents.service.users import create_user as _create
-
+    """An admin adds a user (argon2 hash; the service refuses anyone else; audited)."""
     try:
-        with session_scope(data.session_factory(url)) as session:
-            _create(session, username, password, role, unit_id or None, actor=user.username)
+        _call(url, user_service.add_user, user, username, password, role, unit_id or None)
     finally:
         data.invalidate()
 
 
-def save_feed(url: str, user: SessionUser, feed: dict[str, Any]) -> None:
-    """An admin adds or replaces one feed in ``app_settings["feeds"]`` (audited)."""
-    if user.role != Role.ADMIN.value:
-        msg = f"{user.username!r} is not an admin"
-        raise PermissionDenied(msg)
+def save_feed(url: str, user: SessionUser, feed: Mapping[str, Any]) -> None:
+    """An admin adds or changes a feed in the database (the worker polls it; audited)."""
+    fields = {k: feed[k] for k in ("name", "kind", "source", "interval_s") if k in feed}
+    for key in ("enabled", "options"):
+        if key in feed:
+            fields[key] = feed[key]
     try:
-        with session_scope(data.session_factory(url)) as session:
-            row = session.scalars(select(Setting).where(Setting.key == "feeds")).first()
-            value = dict(row.value) if row is not None else {}
-            feeds = [f for f in value.get("feeds", []) if f.get("name") != feed["name"]]
-            feeds.append(feed)
-            value["feeds"] = feeds
-            if row is None:
-                session.add(Setting(key="feeds", value=value))
-            else:
-                row.value = value
-            audit(
-                session,
-                user.username,
-                "feed.save",
-                f"feed:{feed['name']}",
-                details={k: v for k, v in feed.items() if k != "name"},
-            )
+        _call(url, feed_service.put_feed, user, **fields)
+    finally:
+        data.invalidate()
+
+
+def remove_feed(url: str, user: SessionUser, name: str) -> None:
+    """An admin removes a feed (audited)."""
+    try:
+        _call(url, feed_service.delete_feed, user, name)
     finally:
         data.invalidate()

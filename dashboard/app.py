@@ -5,6 +5,10 @@ A log-in gate, then the pages the user's role may see (``st.navigation``):
 * dispatcher: Dispatch, Feeds, Review
 * patrol lead: Patrol (their own unit only)
 * admin: every page, and Admin
+* wall display: Dispatch only, read-only (no action buttons; the services refuse its writes)
+
+A log-in opens a server-side session kept in a cookie (:mod:`dashboard.sessions`): a browser
+reload resumes it while the server holds it live (idle timeout, log-out, admin revocation).
 
 Settings come from ``Settings.from_env()`` once per session (``WINTEROPS_DATABASE_URL`` etc.).
 The map's scripts and styles are copied from the xstatic packages into ``dashboard/static/``
@@ -22,7 +26,7 @@ from streamlit.navigation.page import StreamlitPage
 if __package__ in (None, ""):  # run as a script by `streamlit run dashboard/app.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard import assets, ui  # noqa: E402
+from dashboard import assets, sessions, ui  # noqa: E402
 from dashboard.i18n import t  # noqa: E402
 from incidents.store.models import Role  # noqa: E402
 
@@ -47,6 +51,8 @@ def _pages(role: str, lang: str) -> list[StreamlitPage]:
 
     if role == Role.PATROL_LEAD.value:
         return [page("patrol", default=True)]
+    if role == Role.WALL.value:
+        return [page("dispatch", default=True)]
     pages = [
         page("dispatch", default=True),
         page("feeds"),
@@ -79,6 +85,9 @@ def main() -> None:
     ui.settings()
     lang = ui.language_selector()
     ui.check_idle()
+    sessions.restore()  # a reload: resume the server-side session the cookie names
+    sessions.heartbeat()  # revoked by an admin, or idle on another tab: log out here too
+    sessions.render_cookie()
     user = ui.current_user()
     if user is None:
         nav = st.navigation(
@@ -96,8 +105,10 @@ def main() -> None:
         ui.touch()
         st.sidebar.markdown(f"**{t('app.title', lang)}**")
         st.sidebar.text(t("login.who", lang, user=user.username, role=t(f"role.{user.role}", lang)))
+        if user.role == Role.WALL.value:
+            st.sidebar.caption(t("wall.read_only", lang))
         if st.sidebar.button(t("login.logout", lang), key="wo_logout"):
-            ui.logout()
+            sessions.logout()
             st.rerun()
         nav = st.navigation(_pages(user.role, lang))
     nav.run()

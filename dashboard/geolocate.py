@@ -23,7 +23,9 @@ _COMPONENT = components.declare_component(
 def browser_location(
     key: str, label: str, failed: str, waiting: str, dark: bool = False
 ) -> dict[str, float] | None:
-    """Show the button; return ``{"lat", "lon", "accuracy_m"}`` once the browser answered."""
+    """Show the button; return ``{"lat", "lon", "accuracy_m", "at_ms"}`` once the browser
+    answered (``at_ms``: the browser's clock when it answered, which tells one answer from the
+    next)."""
     value: Any = _COMPONENT(
         key=key, label=label, failed=failed, waiting=waiting, dark=dark, default=None
     )
@@ -35,4 +37,13 @@ def browser_location(
         return None
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         return None
-    return {"lat": lat, "lon": lon, "accuracy_m": float(value.get("accuracy_m") or 0.0)}
+    try:
+        at_ms = float(value.get("at") or 0.0)
+    except (TypeError, ValueError):
+        at_ms = 0.0
+    return {
+        "lat": lat,
+        "lon": lon,
+        "accuracy_m": float(value.get("accuracy_m") or 0.0),
+        "at_ms": at_ms,
+    }

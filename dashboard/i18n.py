@@ -305,6 +305,46 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dp.duty_point": ("执勤点", "duty point"),
     "dp.duty_station": ("执勤站", "duty station"),
     "dp.warming_point": ("取暖点", "warming point"),
+    # H3: patrol task cards, errors, sessions, wall display
+    "patrol.where": ("位置", "Location"),
+    "patrol.people": (
+        "被困 {people} 人（老幼病弱 {vulnerable}）· 车辆 {vehicles} 辆",
+        "{people} people ({vulnerable} vulnerable) · {vehicles} vehicles",
+    ),
+    "patrol.eta": ("预计 {minutes} 分钟到达", "ETA {minutes} min"),
+    "patrol.confirm_cleared": (
+        "确认现场已处置完毕？确认后任务关闭。",
+        "Confirm the scene is cleared? The task closes.",
+    ),
+    "patrol.back": ("返回", "Back"),
+    "patrol.yes_cleared": ("确认处置完毕", "Yes, cleared"),
+    "error.conflict": (
+        "他人已先行修改，请刷新后重试。（{detail}）",
+        "Someone changed it first; refresh and try again. ({detail})",
+    ),
+    "error.denied": ("无权执行此操作。（{detail}）", "You may not do that. ({detail})"),
+    "error.transition": (
+        "当前状态下不能执行此操作。（{detail}）",
+        "Not possible in the current state. ({detail})",
+    ),
+    "error.not_found": ("未找到对象。（{detail}）", "Not found. ({detail})"),
+    "error.auth": ("登录验证失败。（{detail}）", "Log-in check failed. ({detail})"),
+    "error.invalid": ("输入无效。（{detail}）", "Invalid input. ({detail})"),
+    "error.failed": ("操作失败。（{detail}）", "Action failed. ({detail})"),
+    "error.unexpected": (
+        "操作失败（{name}），请稍后重试或联系管理员。",
+        "The action failed ({name}); try again later or call the admin.",
+    ),
+    "role.wall": ("大屏（只读）", "wall display (read-only)"),
+    "login.revoked": ("会话已被终止，请重新登录。", "Your session was ended; log in again."),
+    "wall.read_only": ("只读大屏：仅供查看，不能操作。", "Wall display: watch only, no actions."),
+    "admin.sessions": ("会话", "Sessions"),
+    "admin.revoke_user": ("终止该用户全部会话", "End all sessions of this user"),
+    "admin.revoke_pick": ("用户", "User"),
+    "admin.revoked": ("已终止 {user} 的 {count} 个会话", "Ended {count} session(s) of {user}"),
+    "admin.remove_feed": ("删除数据源", "Remove feed"),
+    "admin.feed_removed": ("已删除数据源 {name}", "Feed {name} removed"),
+    "admin.feed_enabled": ("启用", "Enabled"),
 }
 
 

@@ -105,10 +105,10 @@ def current_user() -> SessionUser | None:
     return user if isinstance(user, SessionUser) else None
 
 
-def logout(reason: str = "logout") -> None:
-    """End the session (audited), keeping the language."""
+def logout(reason: str = "logout", *, audited: bool = False) -> None:
+    """End the session (audited unless `audited`: the caller did it), keeping the language."""
     user = current_user()
-    if user is not None:
+    if user is not None and not audited:
         with contextlib.suppress(Exception):  # the session ends even if the audit write fails
             actions.logout(settings().database_url, user.username, reason=reason)
     for key in (_USER, _LAST):

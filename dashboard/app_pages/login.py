@@ -1,10 +1,12 @@
-"""Log-in page: user name and password checked against the database (lockout counted there)."""
+"""Log-in page: user name and password checked against the database (lockout counted there);
+a success opens a server-side session that a browser reload resumes (:mod:`dashboard.sessions`).
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import actions, ui
+from dashboard import actions, sessions, ui
 from dashboard.i18n import fmt_time, t
 from incidents.errors import AuthError
 
@@ -22,7 +24,7 @@ def render() -> None:
     if not submitted:
         return
     try:
-        user = actions.login(ui.db_url(), username, password)
+        user, token = actions.login(ui.db_url(), username, password)
     except AuthError as exc:
         until = actions.locked_until(ui.db_url(), username)
         if until is not None:
@@ -35,7 +37,7 @@ def render() -> None:
     except ImportError:
         st.error(t("login.unavailable", lang))
         return
-    ui.set_user(user)
+    sessions.start(user, token)
     st.rerun()
 
 

@@ -6,7 +6,8 @@ A patrol lead sees and changes only their own unit; an admin picks a unit to loo
 
 from __future__ import annotations
 
-import math
+import time
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -14,35 +15,44 @@ import streamlit as st
 from dashboard import actions, data, geolocate, mapui, ui
 from dashboard.escape import escape_markdown
 from dashboard.i18n import fmt_duration, t
-from incidents.errors import ConflictError, WinteropsError
+from geo.stakes import format_stake
+from incidents.service.hazards import REPORTABLE
+from incidents.service.patrol import nearby_hazards, task_cards
 from incidents.store.models import Role
 
 REFRESH_S = 20
-NEXT_STATES = {
-    "confirmed": ("en_route", "on_scene", "cleared"),
-    "en_route": ("on_scene", "cleared"),
-    "on_scene": ("cleared",),
-}
-REPORTABLE = ("black_ice", "drifting_snow", "snow_packed", "poor_visibility", "closed")
 NEARBY_KM = 60.0
+FIX_MAX_AGE_S = 300.0  # a browser position older than this is not sent with a status tap
 _TAP = "wo_patrol_tap"
 _DARK = "wo_patrol_dark"
+_FIX = "wo_patrol_fix"  # the browser's last position: {"lon", "lat", "accuracy_m", "t"}
+_CONFIRM = "wo_patrol_confirm"  # assignment id waiting for "cleared" to be confirmed
 
 
-def _act(done: str, fn: object, *args: object, **kwargs: object) -> None:
+def _act(done: str, fn: Any, *args: Any, **kwargs: Any) -> None:
+    """Run one action; show the outcome in the user's language (never a raw English error)."""
     lang = ui.lang()
     ui.touch()
     try:
-        fn(*args, **kwargs)  # type: ignore[operator]
-    except ConflictError as exc:
-        ui.flash("warning", t("dispatch.conflict", lang, error=str(exc)))
-    except PermissionError:
-        ui.flash("error", t("patrol.not_yours", lang))
-    except (WinteropsError, ValueError) as exc:
-        ui.flash("error", t("dispatch.failed", lang, error=str(exc)))
+        fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a translated message
+        kind, text = actions.describe_error(exc, lang)
+        ui.flash(kind, text)
     else:
         ui.flash("success", done)
     st.rerun()
+
+
+@st.cache_data(ttl=data.TTL_S, show_spinner=False)
+def _cards(url: str, unit_id: str) -> list[dict[str, Any]]:
+    with data.reader(url)() as session:
+        return task_cards(session, unit_id)
+
+
+@st.cache_data(ttl=data.TTL_S, show_spinner=False)
+def _nearby(url: str, lon: float, lat: float) -> list[dict[str, Any]]:
+    with data.reader(url)() as session:
+        return nearby_hazards(session, lon, lat, within_km=NEARBY_KM)
 
 
 def _my_unit(user: actions.SessionUser, lang: str) -> str | None:
@@ -63,51 +73,123 @@ def _unit_row(unit_id: str) -> pd.Series | None:
     return None if rows.empty else rows.iloc[0]
 
 
+def _fresh_fix() -> actions.TabletFix | None:
+    """The browser's position when it is recent enough to send with a status tap."""
+    fix = st.session_state.get(_FIX)
+    if not isinstance(fix, dict) or time.time() - float(fix.get("t", 0)) > FIX_MAX_AGE_S:
+        return None
+    return actions.TabletFix(float(fix["lon"]), float(fix["lat"]), fix.get("accuracy_m"))
+
+
+def _where(card: dict[str, Any], lang: str) -> str:
+    """Road and kilometre post, else the coordinates."""
+    if card.get("road_code") and card.get("km") is not None:
+        return f"{card['road_code']} {format_stake(float(card['km']))}"
+    if card.get("lat") is not None:
+        return f"{float(card['lat']):.5f}, {float(card['lon']):.5f}"
+    return t("common.none", lang)
+
+
+def _card_text(card: dict[str, Any], lang: str, now: pd.Timestamp) -> list[str]:
+    """The lines of one task card (Markdown, every outside value escaped)."""
+    kind = t(f"kind.{card['task_kind']}", lang, default=str(card["task_kind"]))
+    state = t(f"state.{card['state']}", lang, default=str(card["state"]))
+    since = pd.Timestamp(card["since"]) if card.get("since") is not None else now
+    if since.tzinfo is None:
+        since = since.tz_localize("UTC")
+    lines = [
+        f"**{escape_markdown(kind)}** · {escape_markdown(t('col.task', lang))} "
+        f"{int(card['task_id'])} · {escape_markdown(state)} · "
+        f"{fmt_duration((now - since).total_seconds())}",
+        f"{escape_markdown(t('patrol.where', lang))}: {escape_markdown(_where(card, lang))}",
+    ]
+    if card.get("title") or card.get("notes"):
+        text = " · ".join(str(v) for v in (card.get("title"), card.get("notes")) if v)
+        lines.append(escape_markdown(text[:400]))
+    lines.append(
+        escape_markdown(
+            t(
+                "patrol.people",
+                lang,
+                people=card.get("people", 0),
+                vehicles=card.get("vehicles", 0),
+                vulnerable=card.get("vulnerable", 0),
+            )
+        )
+    )
+    if card.get("eta_s") is not None and pd.notna(card["eta_s"]):
+        eta = t("patrol.eta", lang, minutes=round(float(card["eta_s"]) / 60))
+        lines.append(escape_markdown(eta))
+    return lines
+
+
+def _status_buttons(card: dict[str, Any], lang: str, url: str, user: actions.SessionUser) -> None:
+    """One big button per legal next status; "cleared" asks again, on the other side."""
+    aid, version = int(card["assignment_id"]), int(card["version"])
+    if st.session_state.get(_CONFIRM) == aid and "cleared" in card["choices"]:
+        st.warning(t("patrol.confirm_cleared", lang))
+        back, yes = st.columns(2, gap="large")
+        if back.button(t("patrol.back", lang), key=f"wo_back_{aid}", width="stretch"):
+            st.session_state.pop(_CONFIRM, None)
+            st.rerun()
+        if yes.button(
+            t("patrol.yes_cleared", lang), key=f"wo_yes_{aid}", type="primary", width="stretch"
+        ):
+            st.session_state.pop(_CONFIRM, None)
+            _tap(card, "cleared", lang, url, user, version)
+        return
+    choices = list(card["choices"])
+    cols = st.columns(max(1, len(choices)))
+    for col, new_state in zip(cols, choices, strict=False):
+        label = t(f"patrol.set_{new_state}", lang)
+        if col.button(label, key=f"wo_st_{aid}_{new_state}", type="primary", width="stretch"):
+            if new_state == "cleared":
+                st.session_state[_CONFIRM] = aid
+                st.rerun()
+            _tap(card, new_state, lang, url, user, version)
+
+
+def _tap(
+    card: dict[str, Any],
+    new_state: str,
+    lang: str,
+    url: str,
+    user: actions.SessionUser,
+    version: int,
+) -> None:
+    label = t(f"patrol.set_{new_state}", lang)
+    _act(
+        t("patrol.status_set", lang, state=label),
+        actions.set_status,
+        url,
+        user,
+        int(card["assignment_id"]),
+        new_state,
+        version,
+        position=_fresh_fix(),
+    )
+
+
 @st.fragment(run_every=REFRESH_S)
 def tasks_panel(unit_id: str) -> None:
-    """My unit's active assignments with one big button per next status."""
+    """My unit's active assignments: a card each, with one big button per legal next status."""
     lang, url, user = ui.lang(), ui.db_url(), ui.current_user()
     if user is None:
         return
     if ui.check_idle():
         st.rerun()
     st.markdown(f"### {escape_markdown(t('patrol.tasks', lang))}")
-    mine = data.assignments(url, unit_id=unit_id)
-    if mine.empty:
+    cards = _cards(url, unit_id)
+    if not cards:
         st.info(t("patrol.no_tasks", lang))
         return
     now = pd.Timestamp(ui.clock())
-    for row in mine.itertuples():
+    if now.tzinfo is None:
+        now = now.tz_localize("UTC")
+    for card in cards:
         with st.container(border=True):
-            kind = t(f"kind.{row.task_kind}", lang, default=str(row.task_kind))
-            state = t(f"state.{row.state}", lang, default=str(row.state))
-            stamp = getattr(row, f"{row.state}_at", None)  # when the current stage began
-            since = pd.Timestamp(stamp) if stamp is not None and pd.notna(stamp) else now
-            st.markdown(
-                f"**{escape_markdown(kind)}** · {t('col.task', lang)} {int(row.task_id)} · "
-                f"{escape_markdown(state)} · {fmt_duration((now - since).total_seconds())}"
-            )
-            if pd.notna(row.eta_s):
-                st.caption(f"{t('col.eta', lang)}: {round(float(row.eta_s) / 60)}")
-            nexts = NEXT_STATES.get(str(row.state), ())
-            cols = st.columns(max(1, len(nexts)))
-            for col, new_state in zip(cols, nexts, strict=False):
-                label = t(f"patrol.set_{new_state}", lang)
-                if col.button(
-                    label,
-                    key=f"wo_st_{row.id}_{new_state}",
-                    type="primary",
-                    width="stretch",
-                ):
-                    _act(
-                        t("patrol.status_set", lang, state=label),
-                        actions.set_status,
-                        url,
-                        user,
-                        int(row.id),
-                        new_state,
-                        int(row.version),
-                    )
+            st.markdown("  \n".join(_card_text(card, lang, now)))
+            _status_buttons(card, lang, url, user)
 
 
 def report_panel(unit_id: str, tapped: dict[str, float] | None, dark: bool) -> None:
@@ -127,6 +209,9 @@ def report_panel(unit_id: str, tapped: dict[str, float] | None, dark: bool) -> N
     points: dict[str, tuple[float, float]] = {}
     if here:
         points["gps"] = (here["lon"], here["lat"])
+        known = st.session_state.get(_FIX) or {}
+        if known.get("at_ms") != here["at_ms"]:  # a new answer: note when the server got it
+            st.session_state[_FIX] = {**here, "t": time.time()}
     if tapped:
         points["tap"] = (float(tapped["lng"]), float(tapped["lat"]))
     if unit is not None and pd.notna(unit.get("lon")) and pd.notna(unit.get("lat")):
@@ -166,55 +251,46 @@ def report_panel(unit_id: str, tapped: dict[str, float] | None, dark: bool) -> N
             t("patrol.reported", lang, id="✓"),
             actions.report_hazard,
             url,
+            ui.settings(),
             user,
-            lon,
-            lat,
-            condition,
-            note,
+            lon=lon,
+            lat=lat,
+            condition=str(condition),
+            note=note,
         )
 
 
-def _km(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    # haversine, for sorting nearby hazards only (display, not analysis)
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 6371.0 * 2 * math.asin(math.sqrt(a))
-
-
 def hazards_panel(unit_id: str) -> None:
-    """Open hazards near the unit, each with a big "mark cleared" button."""
+    """Open hazards near me (the tablet's fix, else the unit), each with "mark cleared"."""
     lang, url, user = ui.lang(), ui.db_url(), ui.current_user()
     if user is None:
         return
     st.markdown(f"### {escape_markdown(t('patrol.hazards', lang))}")
-    frame = data.hazards_open(url)
-    unit = _unit_row(unit_id)
-    if frame.empty or unit is None or pd.isna(unit.get("lon")):
+    fix, unit = _fresh_fix(), _unit_row(unit_id)
+    if fix is not None:
+        lon, lat = fix.lon, fix.lat
+    elif unit is not None and pd.notna(unit.get("lon")) and pd.notna(unit.get("lat")):
+        lon, lat = float(unit["lon"]), float(unit["lat"])
+    else:
         st.info(t("common.none", lang))
         return
-    frame = frame[frame["lon"].notna()].copy()
-    frame["dist_km"] = [
-        _km(float(unit["lon"]), float(unit["lat"]), x, y)
-        for x, y in zip(frame["lon"], frame["lat"], strict=True)
-    ]
-    near = frame[frame["dist_km"] <= NEARBY_KM].sort_values("dist_km").head(6)
-    if near.empty:
+    near = _nearby(url, round(lon, 4), round(lat, 4))
+    if not near:
         st.info(t("common.none", lang))
         return
-    for row in near.itertuples():
+    for h in near:
         c1, c2 = st.columns([3, 2])
-        cond = t(f"condition.{row.condition}", lang, default=str(row.condition))
-        km = f" K{float(row.km):.1f}" if pd.notna(row.km) else ""
-        c1.text(f"#{row.id} {cond} · {row.road_code or ''}{km} · {row.dist_km:.0f} km")
-        if c2.button(t("patrol.clear_hazard", lang), key=f"wo_clear_{row.id}", width="stretch"):
+        cond = t(f"condition.{h['condition']}", lang, default=str(h["condition"]))
+        km = f" {format_stake(float(h['km']))}" if h.get("km") is not None else ""
+        c1.text(f"#{h['id']} {cond} · {h.get('road_code') or ''}{km} · {h['dist_km']:.1f} km")
+        if c2.button(t("patrol.clear_hazard", lang), key=f"wo_clear_{h['id']}", width="stretch"):
             _act(
-                t("patrol.hazard_cleared", lang, id=int(row.id)),
+                t("patrol.hazard_cleared", lang, id=int(h["id"])),
                 actions.clear_hazard,
                 url,
                 user,
-                int(row.id),
-                int(row.version),
+                int(h["id"]),
+                int(h["version"]),
             )
 
 

@@ -8,11 +8,11 @@ conflict, illegal transition), rolls the work back and records the refusal in th
 
 Who may do what
 ---------------
-``actor`` is a :class:`~incidents.store.models.User` or a user name. Dispatchers and admins may act on
-any assignment. A patrol lead may act only on assignments of their own unit (confirm their own
-unit, change its status, cancel it, clear a hazard); anything else raises
-:class:`~incidents.errors.PermissionDenied`. A name that is not a user (``"cli"``,
-``"simulation"``, ``"system"``) acts as the system.
+The checks live in :mod:`incidents.service.roles`: dispatchers and admins may act on any
+assignment; a patrol lead only on their own unit's (confirm their own unit, change its status,
+cancel it, clear a hazard); a wall display on nothing. A refusal raises
+:class:`~incidents.errors.PermissionDenied` and is audited. :func:`status_choices` is the one
+list of status taps a patrol page may offer (taken from the lifecycle's transition table).
 
 Stage timers
 ------------
@@ -21,11 +21,10 @@ overdue: ``open`` (waiting for a unit), ``confirmed`` (until en route), ``en_rou
 scene; the ETA plus a margin when known) and ``on_scene`` (until cleared).
 :func:`overdue_tasks` lists the late ones, most late first; :func:`task_clocks` lists all.
 
-Road chiefs (路长制)
---------------------
-:func:`hand_to_road_chief` gives a hazard to the road chief of its maintenance section,
-:func:`clear_hazard` closes it with who and when, :func:`open_hazards_by_age` is the rolling
-clearance list (滚动式清零: a hazard stays on it until cleared), oldest first.
+Hazards
+-------
+:func:`report_hazard`, :func:`hand_to_road_chief`, :func:`clear_hazard` and
+:func:`open_hazards_by_age` live in :mod:`incidents.service.hazards` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -35,24 +34,30 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Table, select, update
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from incidents.errors import ConflictError, NotFoundError, PermissionDenied, TransitionError
 from incidents.service.audit import audit, audit_committed
-from incidents.service.lifecycle import ACTIVE_STATES, confirm_assignment, transition
+from incidents.service.hazards import (
+    REPORTABLE,
+    clear_hazard,
+    hand_to_road_chief,
+    open_hazards_by_age,
+    report_hazard,
+)
+from incidents.service.lifecycle import ACTIVE_STATES, confirm_assignment, next_states, transition
+from incidents.service.roles import Actor
+from incidents.service.roles import actor_of as _actor
+from incidents.service.roles import require_dispatcher as _require_dispatcher
+from incidents.service.roles import require_unit as _require_unit
 from incidents.store.engine import session_scope
 from incidents.store.models import (
     Assignment,
     AssignmentState,
     Hazard,
-    HazardState,
     Incident,
     IncidentStatus,
-    RoadChief,
-    Role,
-    Segment,
-    SegmentCondition,
     Task,
     TaskStatus,
     User,
@@ -60,8 +65,11 @@ from incidents.store.models import (
 )
 
 __all__ = [
+    "REPORTABLE",
     "STAGE_LIMITS_MIN",
+    "STATUS_STATES",
     "Clock",
+    "TabletFix",
     "act",
     "cancel",
     "clear_hazard",
@@ -72,7 +80,9 @@ __all__ = [
     "override",
     "reassign",
     "redirect",
+    "report_hazard",
     "set_status",
+    "status_choices",
     "task_clocks",
 ]
 
@@ -91,49 +101,23 @@ STAGE_LIMITS_MIN: dict[str, dict[str, float]] = {
 }
 DEFAULT_LIMITS = {"open": 15, "confirmed": 10, "en_route": 60, "on_scene": 180}
 ETA_MARGIN = 1.5  # en route is late when it takes 1.5 x the ETA (and at least the table value)
-STATUS_STATES = (S.EN_ROUTE, S.ON_SCENE, S.CLEARED)
-
-
-# ------------------------------------------------------------------------------------------
-# Actors and permissions
-# ------------------------------------------------------------------------------------------
+STATUS_STATES = frozenset({S.EN_ROUTE, S.ON_SCENE, S.CLEARED})
+"""The states a patrol lead's status taps may move an assignment to."""
 
 
 @dataclass(frozen=True)
-class _Actor:
-    name: str
-    role: str  # dispatcher | patrol_lead | admin | system
-    unit_id: str | None = None
+class TabletFix:
+    """Where the tablet was when the lead tapped (WGS84; accuracy in metres when known)."""
+
+    lon: float
+    lat: float
+    accuracy_m: float | None = None
 
 
-def _actor(session: Session, actor: User | str) -> _Actor:
-    if isinstance(actor, User):
-        return _Actor(actor.username, actor.role, actor.unit_id)
-    user = session.scalars(select(User).where(User.username == actor)).first()
-    if user is None:
-        return _Actor(str(actor), "system")
-    return _Actor(user.username, user.role, user.unit_id)
-
-
-def _deny(session: Session, who: _Actor, action: str, target: str, why: str) -> PermissionDenied:
-    audit(session, who.name, action, target, outcome="denied", details={"reason": why})
-    return PermissionDenied(why)
-
-
-def _require_unit(session: Session, who: _Actor, unit_id: str, action: str, target: str) -> None:
-    """A patrol lead may only act for their own unit."""
-    if who.role == Role.PATROL_LEAD.value and who.unit_id != unit_id:
-        why = (
-            f"patrol lead {who.name!r} (unit {who.unit_id!r}) may not act on unit {unit_id!r}'s "
-            f"assignments ({action})"
-        )
-        raise _deny(session, who, action, target, why)
-
-
-def _require_dispatcher(session: Session, who: _Actor, action: str, target: str) -> None:
-    if who.role == Role.PATROL_LEAD.value:
-        why = f"patrol lead {who.name!r} may not {action}; a dispatcher does that"
-        raise _deny(session, who, action, target, why)
+def status_choices(state: str | AssignmentState) -> tuple[AssignmentState, ...]:
+    """The status taps offered from `state`: legal transitions (lifecycle) among en route,
+    on scene and cleared, in lifecycle order."""
+    return next_states(state, among=STATUS_STATES)
 
 
 def _assignment(session: Session, assignment_id: int) -> Assignment:
@@ -160,7 +144,7 @@ def _check_version(a: Assignment, expected_version: int | None) -> None:
 
 def confirm(
     session: Session,
-    actor: User | str,
+    actor: User | Actor | str,
     task_id: int,
     unit_id: str,
     now: datetime | None = None,
@@ -188,7 +172,7 @@ def confirm(
 
 def override(
     session: Session,
-    actor: User | str,
+    actor: User | Actor | str,
     task_id: int,
     unit_id: str,
     now: datetime | None = None,
@@ -231,7 +215,7 @@ def override(
 
 def reassign(
     session: Session,
-    actor: User | str,
+    actor: User | Actor | str,
     assignment_id: int,
     new_unit_id: str,
     expected_version: int | None,
@@ -259,7 +243,7 @@ def reassign(
 
 def redirect(
     session: Session,
-    actor: User | str,
+    actor: User | Actor | str,
     assignment_id: int,
     new_task_id: int,
     expected_version: int | None,
@@ -286,7 +270,7 @@ def redirect(
 
 def _move(
     session: Session,
-    actor: User | str,
+    actor: User | Actor | str,
     action: str,
     assignment_id: int,
     expected_version: int | None,
@@ -327,7 +311,7 @@ def _move(
 
 def cancel(
     session: Session,
-    actor: User | str,
+    actor: User | Actor | str,
     assignment_id: int,
     expected_version: int | None,
     now: datetime | None = None,
@@ -352,15 +336,19 @@ def cancel(
 
 def set_status(
     session: Session,
-    actor: User | str,
+    actor: User | Actor | str,
     assignment_id: int,
     new_state: str | AssignmentState,
     expected_version: int | None,
     now: datetime | None = None,
+    *,
+    position: TabletFix | None = None,
 ) -> Assignment:
     """Patrol status taps: ``en_route``, ``on_scene``, ``cleared``.
 
-    When every task of an incident is done, the incident is resolved.
+    With `position` (the tablet's location when the browser gave one) the unit's position is
+    recorded too (:func:`incidents.dispatch.record_tablet_fix`), in the same transaction. When
+    every task of an incident is done, the incident is resolved.
     """
     now = now or utcnow()
     state = S(str(new_state))
@@ -373,6 +361,17 @@ def set_status(
         raise TransitionError(msg)
     _check_version(a, expected_version)
     transition(session, a, state, who.name, now=now, expected_version=expected_version)
+    if position is not None:
+        from incidents.dispatch import record_tablet_fix  # type: ignore[attr-defined,unused-ignore]
+
+        record_tablet_fix(
+            session,
+            unit_id=a.unit_id,
+            lon=position.lon,
+            lat=position.lat,
+            at=now,
+            accuracy_m=position.accuracy_m,
+        )
     if state is S.CLEARED:
         _resolve_incident_if_done(session, a.task_id, who.name, now)
     return a
@@ -396,7 +395,7 @@ def _resolve_incident_if_done(session: Session, task_id: int, actor: str, now: d
 def act(
     factory: sessionmaker[Session] | Callable[[], Session],
     action: Callable[..., T],
-    actor: User | str,
+    actor: User | Actor | str,
     *args: Any,
     **kwargs: Any,
 ) -> T:
@@ -526,181 +525,3 @@ def overdue_tasks(session: Session, now: datetime) -> list[Clock]:
     late = [c for c in task_clocks(session, now) if c.overdue]
     return sorted(late, key=lambda c: (-c.late_min, -c.priority))
 
-
-# ------------------------------------------------------------------------------------------
-# Road chiefs and rolling clearance
-# ------------------------------------------------------------------------------------------
-
-
-def _hazard(session: Session, hazard_id: int) -> Hazard:
-    h = session.get(Hazard, hazard_id, populate_existing=True)
-    if h is None:
-        msg = f"no hazard {hazard_id!r}"
-        raise NotFoundError(msg)
-    return h
-
-
-def _update_hazard(
-    session: Session, h: Hazard, expected_version: int | None, **values: Any
-) -> None:
-    version = h.version if expected_version is None else expected_version
-    res = session.execute(
-        update(_HAZARDS)
-        .where(_HAZARDS.c.id == h.id, _HAZARDS.c.version == version)
-        .values(version=_HAZARDS.c.version + 1, **values)
-    )
-    if int(cast(CursorResult[Any], res).rowcount) == 0:
-        session.refresh(h)
-        msg = (
-            f"hazard {h.id} changed meanwhile (now {h.state!r}, version {h.version}; "
-            f"you had version {version}): refresh and try again"
-        )
-        raise ConflictError(msg)
-    session.refresh(h)
-
-
-def _section_of(session: Session, h: Hazard) -> str | None:
-    if h.section_id:
-        return h.section_id
-    if h.segment_id:
-        seg = session.get(Segment, h.segment_id)
-        if seg is not None:
-            return seg.section_id
-    return None
-
-
-def hand_to_road_chief(
-    session: Session,
-    actor: User | str,
-    hazard_id: int,
-    now: datetime | None = None,
-    expected_version: int | None = None,
-) -> Hazard:
-    """Hand a hazard to the road chief of its maintenance section (路长制) and record it.
-
-    Raises
-    ------
-    NotFoundError
-        No such hazard, or its section has no road chief.
-    TransitionError
-        The hazard is already cleared.
-    ConflictError
-        Someone changed the hazard since `expected_version`.
-    """
-    now = now or utcnow()
-    who = _actor(session, actor)
-    _require_dispatcher(session, who, "hazard.hand_over", f"hazard:{hazard_id}")
-    h = _hazard(session, hazard_id)
-    if h.state == HazardState.CLEARED.value:
-        msg = f"hazard {hazard_id} is already cleared; nothing to hand over"
-        raise TransitionError(msg)
-    section = _section_of(session, h)
-    chief = (
-        session.scalars(select(RoadChief).where(RoadChief.section_id == section)).first()
-        if section
-        else None
-    )
-    if chief is None:
-        msg = (
-            f"hazard {hazard_id} (segment {h.segment_id!r}, section {section!r}) has no road chief"
-        )
-        raise NotFoundError(msg)
-    _update_hazard(
-        session,
-        h,
-        expected_version,
-        state=HazardState.HANDED_OVER.value,
-        handed_at=now,
-        road_chief_id=chief.id,
-        section_id=section,
-    )
-    audit(
-        session,
-        who.name,
-        "hazard.hand_over",
-        f"hazard:{hazard_id}",
-        details={"road_chief_id": chief.id, "road_chief": chief.name, "section_id": section},
-        at=now,
-    )
-    return h
-
-
-def clear_hazard(
-    session: Session,
-    actor: User | str,
-    hazard_id: int,
-    now: datetime | None = None,
-    expected_version: int | None = None,
-) -> Hazard:
-    """Mark a hazard cleared (who and when); its segment condition rows close, its tasks end."""
-    now = now or utcnow()
-    who = _actor(session, actor)
-    h = _hazard(session, hazard_id)
-    if h.state == HazardState.CLEARED.value:
-        msg = f"hazard {hazard_id} was already cleared by {h.cleared_by!r} at {h.cleared_at}"
-        raise TransitionError(msg)
-    _update_hazard(
-        session,
-        h,
-        expected_version,
-        state=HazardState.CLEARED.value,
-        cleared_at=now,
-        cleared_by=who.name,
-    )
-    if h.segment_id:
-        for c in session.scalars(
-            select(SegmentCondition).where(
-                SegmentCondition.segment_id == h.segment_id,
-                SegmentCondition.condition == h.condition,
-                SegmentCondition.valid_to.is_(None),
-            )
-        ):
-            c.valid_to = now
-            c.cleared_by = who.name
-    for t in session.scalars(
-        select(Task).where(Task.hazard_id == h.id, Task.status == TaskStatus.OPEN.value)
-    ):
-        t.status = TaskStatus.CANCELLED.value
-        t.closed_at = now
-        t.version += 1
-    session.flush()
-    audit(
-        session,
-        who.name,
-        "hazard.cleared",
-        f"hazard:{hazard_id}",
-        details={"segment_id": h.segment_id, "condition": h.condition},
-        at=now,
-    )
-    return h
-
-
-def open_hazards_by_age(session: Session, now: datetime) -> list[dict[str, Any]]:
-    """Hazards not yet cleared, oldest first, with age and road chief (rolling clearance)."""
-    chiefs = {c.id: c for c in session.scalars(select(RoadChief))}
-    rows = []
-    for h in session.scalars(
-        select(Hazard)
-        .where(Hazard.state != HazardState.CLEARED.value)
-        .order_by(Hazard.first_seen, Hazard.id)
-    ):
-        chief = chiefs.get(h.road_chief_id or "")
-        rows.append(
-            {
-                "hazard_id": h.id,
-                "condition": h.condition,
-                "state": h.state,
-                "road_code": h.road_code,
-                "km": h.km,
-                "segment_id": h.segment_id,
-                "section_id": h.section_id,
-                "first_seen": h.first_seen,
-                "age_h": round((now - h.first_seen).total_seconds() / 3600.0, 2),
-                "handed_at": h.handed_at,
-                "road_chief_id": h.road_chief_id,
-                "road_chief": chief.name if chief else None,
-                "road_chief_phone": chief.phone if chief else None,
-                "version": h.version,
-            }
-        )
-    return rows

@@ -103,6 +103,28 @@ def check_transition(current: str | AssignmentState, new: str | AssignmentState)
         raise TransitionError(msg)
 
 
+ORDER: tuple[AssignmentState, ...] = (
+    S.RECOMMENDED, S.CONFIRMED, S.EN_ROUTE, S.ON_SCENE, S.CLEARED, S.CANCELLED, S.REASSIGNED
+)
+"""The lifecycle's states in the order an assignment normally passes through them."""
+
+
+def next_states(
+    state: str | AssignmentState, among: frozenset[AssignmentState] | None = None
+) -> tuple[AssignmentState, ...]:
+    """The legal next states of `state` (``TRANSITIONS``), in lifecycle order.
+
+    Parameters
+    ----------
+    state
+        The current state.
+    among
+        Keep only these (e.g. the patrol status taps); all legal ones when None.
+    """
+    allowed = TRANSITIONS[_state(state)]
+    return tuple(s for s in ORDER if s in allowed and (among is None or s in among))
+
+
 def _rowcount(result: Any) -> int:
     return int(cast(CursorResult[Any], result).rowcount)
 

@@ -3,10 +3,16 @@
 Five failed log-ins lock an account for ten minutes. The count lives in the ``users`` row
 (``failed_attempts``, ``locked_until``), not in a browser session, so a new tab or a restarted
 server does not reset it. Every log-in, failure, lock-out and log-out is audited.
+
+Log-in sessions live on the server (``user_sessions``: the sha256 of a random token, never the
+token): :func:`start_session`, :func:`resume_session` (a browser reload; the idle timeout is
+enforced here too), :func:`end_session` (log-out) and :func:`revoke_sessions` (an admin).
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -17,11 +23,13 @@ from sqlalchemy.orm import Session
 
 from incidents.errors import AuthError, ConflictError, NotFoundError
 from incidents.service.audit import audit
-from incidents.store.models import Role, Unit, User, utcnow
+from incidents.service.roles import Actor, actor_of, require_admin
+from incidents.store.models import Role, Unit, User, UserSession, utcnow
 
 MIN_PASSWORD_LENGTH = 8
 LOCKOUT_ATTEMPTS = 5
 LOCKOUT_MINUTES = 10
+SESSION_TOKEN_BYTES = 32  # 256 random bits per log-in session
 _USERS = cast(Table, User.__table__)
 _HASHER = PasswordHasher()  # stateless, safe to share
 # verified against when the user name is unknown, so both failures take the same time
@@ -62,7 +70,8 @@ def create_user(
     password
         Plain text; only its hash is stored. At least 8 characters.
     role
-        ``dispatcher``, ``patrol_lead`` (needs `unit_id`) or ``admin``.
+        ``dispatcher``, ``patrol_lead`` (needs `unit_id`), ``admin`` or ``wall`` (read-only
+        wall display).
     unit_id
         The unit a patrol lead leads; not allowed for other roles.
 
@@ -229,3 +238,141 @@ def set_password(session: Session, username: str, password: str, actor: str) -> 
 def list_users(session: Session) -> list[User]:
     """Return every user, by name."""
     return list(session.scalars(select(User).order_by(User.username)))
+
+
+# ------------------------------------------------------------------------------------------
+# Admin-checked user changes and server-side log-in sessions
+# ------------------------------------------------------------------------------------------
+
+
+def add_user(
+    session: Session,
+    actor: User | Actor | str,
+    username: str,
+    password: str,
+    role: str | Role,
+    unit_id: str | None = None,
+) -> User:
+    """An admin adds a user (:func:`create_user`, audited); anyone else is refused (audited).
+
+    Raises
+    ------
+    PermissionDenied
+        `actor` is not an admin.
+    """
+    who = actor_of(session, actor)
+    require_admin(session, who, "user.create", f"user:{username.strip()}")
+    return create_user(session, username, password, role, unit_id or None, actor=who.name)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def start_session(session: Session, user: User, now: datetime | None = None) -> str:
+    """Open a server-side session for `user` after a successful log-in; return its token.
+
+    Only the sha256 of the token is stored (``user_sessions.token_hash``); the browser keeps
+    the token itself (a cookie) and a reload hands it back to :func:`resume_session`.
+    Audited (``session.start``) in the caller's transaction.
+    """
+    now = now or utcnow()
+    token = secrets.token_urlsafe(SESSION_TOKEN_BYTES)
+    session.add(
+        UserSession(token_hash=_token_hash(token), user_id=user.id, created_at=now,
+                    last_seen_at=now)
+    )
+    session.flush()
+    audit(session, user.username, "session.start", f"user:{user.username}", at=now)
+    return token
+
+
+def resume_session(
+    session: Session,
+    token: str,
+    *,
+    idle_minutes: float,
+    now: datetime | None = None,
+) -> User | None:
+    """The user of a live session `token`, or None (unknown, revoked, or idle too long).
+
+    A session unused for more than `idle_minutes` is revoked here (audited as a ``logout``
+    with reason ``idle``), so the idle timeout holds across reloads. A live one is touched
+    (``last_seen_at``).
+    """
+    now = now or utcnow()
+    if not token:
+        return None
+    row = session.get(UserSession, _token_hash(token), populate_existing=True)
+    if row is None or row.revoked_at is not None:
+        return None
+    user = session.get(User, row.user_id)
+    if user is None:
+        return None
+    if now - row.last_seen_at > timedelta(minutes=idle_minutes):
+        row.revoked_at = now
+        session.flush()
+        record_logout(session, user.username, now, reason="idle")
+        return None
+    row.last_seen_at = now
+    session.flush()
+    return user
+
+
+def end_session(
+    session: Session, token: str, now: datetime | None = None, *, reason: str | None = "logout"
+) -> bool:
+    """Revoke session `token` (log-out; audited with `reason`); True when it was live.
+
+    `reason` None revokes without an audit event (the caller already audited the log-out).
+    """
+    now = now or utcnow()
+    row = session.get(UserSession, _token_hash(token), populate_existing=True) if token else None
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = now
+    session.flush()
+    if reason is not None:
+        user = session.get(User, row.user_id)
+        record_logout(session, user.username if user else "?", now, reason=reason)
+    return True
+
+
+def revoke_sessions(
+    session: Session, actor: User | Actor | str, username: str, now: datetime | None = None
+) -> int:
+    """Revoke every live session of `username` (an admin, or the user themself); audited.
+
+    Returns
+    -------
+    int
+        How many sessions were live.
+
+    Raises
+    ------
+    PermissionDenied
+        `actor` is neither an admin nor `username` (audited).
+    NotFoundError
+        No user `username`.
+    """
+    now = now or utcnow()
+    who = actor_of(session, actor)
+    target = f"user:{username}"
+    if who.name != username:
+        require_admin(session, who, "session.revoke", target)
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        msg = f"no user {username!r}"
+        raise NotFoundError(msg)
+    live = list(
+        session.scalars(
+            select(UserSession).where(
+                UserSession.user_id == user.id, UserSession.revoked_at.is_(None)
+            )
+        )
+    )
+    for row in live:
+        row.revoked_at = now
+    session.flush()
+    audit(session, who.name, "session.revoke", target, details={"sessions": len(live)}, at=now)
+    return len(live)
