@@ -7,7 +7,14 @@ WinteropsError
 ├── PermissionDenied(WinteropsError, PermissionError)  the user may not do this
 ├── AuthError(WinteropsError, PermissionError)    wrong user name or password, or account locked
 ├── AuditImmutableError(WinteropsError, RuntimeError)  an UPDATE or DELETE on the audit log
-└── ScenarioError(WinteropsError, ValueError)     a storm scenario file is unusable
+├── ScenarioError(WinteropsError, ValueError)     a storm scenario file is unusable
+├── IncidentEditError(WinteropsError, ValueError)  a split or merge by hand that cannot be done
+├── ExportError(WinteropsError)                   an export that cannot be made
+│   ├── UnknownExportError(ExportError, ValueError)  an export kind no writer is registered for
+│   └── UnknownLayerError(ExportError, ValueError)   a layer name not among the exportable layers
+└── StoreError(WinteropsError)                    the database store is misconfigured
+    ├── DatabaseUrlError(StoreError, ValueError)  a database URL the store cannot use
+    └── SettingValueError(StoreError, ValueError) a runtime setting with an unusable value
 """
 
 from __future__ import annotations
@@ -43,3 +50,31 @@ class AuditImmutableError(WinteropsError, RuntimeError):
 
 class ScenarioError(WinteropsError, ValueError):
     """A storm scenario file is unusable."""
+
+
+class IncidentEditError(WinteropsError, ValueError):
+    """A split or merge by hand that cannot be done (reports not in the incident, not open)."""
+
+
+class ExportError(WinteropsError):
+    """Base class of the errors of :mod:`incidents.exports`."""
+
+
+class UnknownExportError(ExportError, ValueError):
+    """An export kind that no writer is registered for."""
+
+
+class UnknownLayerError(ExportError, ValueError):
+    """A layer name that is not one of the exportable layers."""
+
+
+class StoreError(WinteropsError):
+    """Base class of the errors of :mod:`incidents.store` configuration."""
+
+
+class DatabaseUrlError(StoreError, ValueError):
+    """A database URL the store cannot use."""
+
+
+class SettingValueError(StoreError, ValueError):
+    """A runtime setting (``app_settings``) given a value of the wrong type or range."""

@@ -260,3 +260,32 @@ def test_cli_export_and_argument_errors(filled: sessionmaker[Session], tmp_path:
     assert runner.invoke(app, ["simulate", "nowhere", "--policy", "fastest"]).exit_code == 2
     res = runner.invoke(app, ["simulate", str(tmp_path / "nowhere"), "--db", url])
     assert res.exit_code == 1
+
+
+def test_registry_renders_every_kind_like_its_writer(
+    filled: sessionmaker[Session], tmp_path: Path
+) -> None:
+    from incidents.errors import UnknownExportError, UnknownLayerError
+    from incidents.exports import EXPORT_KINDS, WRITERS, render, write_gpkg
+
+    assert EXPORT_KINDS == ("eido", "open511", "wzdx", "cap", "geojson", "gpkg", "csv")
+    with session_scope(filled) as s:
+        out = {kind: render(s, kind, "hazards") for kind in EXPORT_KINDS}
+        assert out["csv"].decode("utf-8") == csv_layer(s, "hazards")
+        assert json.loads(out["geojson"]) == geojson_layer(s, "hazards")
+        assert json.loads(out["eido"])[0]["incidentComponent"][0]["peopleCount"] == 72
+        cap = parse_cap(out["cap"], "registry.xml")
+        assert cap.quarantine == [] and cap.alerts is not None and len(cap.alerts) == 1
+        write_gpkg(s, tmp_path / "direct.gpkg")
+        with pytest.raises(UnknownExportError, match="'pdf'"):
+            render(s, "pdf")
+        with pytest.raises(UnknownLayerError, match="'roads'") as bad_layer:
+            render(s, "csv", "roads")
+        assert isinstance(bad_layer.value, ValueError)
+    assert out["gpkg"].startswith(b"SQLite format 3\x00")
+    path = tmp_path / "via_registry.gpkg"
+    path.write_bytes(out["gpkg"])
+    from_registry = gpd.read_file(path, layer="hazards", engine="pyogrio")
+    direct = gpd.read_file(tmp_path / "direct.gpkg", layer="hazards", engine="pyogrio")
+    assert list(from_registry["condition"]) == list(direct["condition"])
+    assert {w.kind for w in WRITERS.values() if w.layered} == {"geojson", "csv"}

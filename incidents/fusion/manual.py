@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from geo.region import Region
-from incidents.errors import NotFoundError
+from incidents.errors import IncidentEditError, NotFoundError
 from incidents.fusion.conditions import (
     classify,
     live_alerts,
@@ -39,8 +39,8 @@ def split_incident(
     ------
     NotFoundError
         No such incident.
-    ValueError
-        The reports are not all in the incident, or they are all of it.
+    IncidentEditError
+        The reports are not all in the incident, or they are all of it (a ``ValueError``).
     """
     inc = session.get(Incident, incident_id)
     if inc is None:
@@ -50,7 +50,7 @@ def split_incident(
     have = {int(r) for r in inc.report_ids or []}
     if not moving or not set(moving) <= have or set(moving) == have:
         msg = f"reports {moving!r} must be a proper, non-empty part of incident {incident_id} ({sorted(have)})"
-        raise ValueError(msg)
+        raise IncidentEditError(msg)
     rows = report_rows(session, moving)
     first = min(rows, key=lambda r: r["observed_at"])
     c = classify(str(first["kind"]), first["subtype"], first["attributes"])
@@ -110,6 +110,13 @@ def merge_incidents(
 
     The other incident's open (unassigned) tasks are cancelled; the kept incident gets any
     task it now needs.
+
+    Raises
+    ------
+    NotFoundError
+        No such incident.
+    IncidentEditError
+        The two are the same incident, or the other is not open (a ``ValueError``).
     """
     keep = session.get(Incident, keep_id)
     other = session.get(Incident, other_id)
@@ -118,7 +125,7 @@ def merge_incidents(
         raise NotFoundError(msg)
     if keep.id == other.id or other.status != IncidentStatus.OPEN.value:
         msg = f"cannot merge incident {other_id} (status {other.status}) into {keep_id}"
-        raise ValueError(msg)
+        raise IncidentEditError(msg)
     moved = [int(r) for r in other.report_ids or []]
     keep.report_ids = sorted({*(int(r) for r in keep.report_ids or []), *moved})
     keep.merge_log = [

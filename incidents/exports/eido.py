@@ -1,0 +1,225 @@
+"""NENA EIDO JSON, one document per incident (call, callback, agency, agent, additional data,
+location as PIDF-LO, person, incident and unit components; ``$id`` / ``$ref`` links)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from incidents.exports.common import AGENCY, iso
+from incidents.store.models import (
+    Assignment,
+    Incident,
+    IncidentStatus,
+    Report,
+    Task,
+    utcnow,
+)
+
+__all__ = ["eido_documents"]
+
+
+def _pidf(lon: float, lat: float, entity: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?> <presence xmlns="urn:ietf:params:xml:ns:pidf" '
+        'xmlns:gp="urn:ietf:params:xml:ns:pidf:geopriv10" '
+        'xmlns:gml="http://www.opengis.net/gml" '
+        'xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model" '
+        f'entity={quoteattr(entity)}> <dm:device id="winterops"> <gp:geopriv> '
+        '<gp:location-info> <gml:Point srsName="urn:ogc:def:crs:EPSG::4326"> '
+        f"<gml:pos>{lat:.6f} {lon:.6f}</gml:pos> </gml:Point> </gp:location-info> "
+        "<gp:usage-rules/> <gp:method>winterops</gp:method> </gp:geopriv> </dm:device> </presence>"
+    )
+
+
+def eido_documents(
+    session: Session,
+    incident_ids: list[int] | None = None,
+    *,
+    agency: str = AGENCY,
+    agent: str = "dispatcher",
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """One NENA EIDO JSON document per (open, or listed) incident.
+
+    Structure follows the NENA EIDO sample: the same top-level component lists, every
+    component with ``$id`` and ``lastUpdateTimeStamp``, links as ``{"$ref": id}``; the location
+    by value as PIDF-LO with a GML point. Caller phones are exported masked, as stored.
+    """
+    now = now or utcnow()
+    stamp = iso(now)
+    agent_id = f"{agent}@{agency}"
+    stmt = select(Incident).order_by(Incident.id)
+    if incident_ids:
+        stmt = stmt.where(Incident.id.in_(incident_ids))
+    else:
+        stmt = stmt.where(Incident.status == IncidentStatus.OPEN.value)
+    return [_document(session, inc, agency, agent_id, stamp) for inc in session.scalars(stmt)]
+
+
+def _call_components(
+    r: Report, agency: str, ref_agent: dict[str, str], loc_id: str, stamp: str | None
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The call, callback, person and additional-data components of one call report."""
+    ref_agency = {"$ref": agency}
+    attrs = r.attributes or {}
+    call_id = f"urn:emergency:uid:callid:{r.natural_key}:{agency}"
+    cb_id = f"urn:winterops:callback:{r.id}"
+    person_id = f"urn:winterops:person:{r.id}"
+    note_id = f"urn:winterops:note:{r.id}"
+    call = {
+        "$id": call_id,
+        "lastUpdateTimeStamp": iso(r.received_at) or stamp,
+        "updatedByAgencyReference": ref_agency,
+        "updatedByAgentReference": ref_agent,
+        "queueIdentifier": f"calls@{agency}",
+        "standardPrimaryCallType": "emergency",
+        "direction": "incoming",
+        "additionalDataReference": [{"$ref": note_id}],
+        "callStartTimestamp": iso(r.observed_at),
+        "answerDate": iso(r.observed_at),
+        "callStateRegistryText": "callAnswered",
+        "callBackReference": {"$ref": cb_id},
+        "agentReference": [ref_agent],
+        "locationReference": [{"$ref": loc_id}],
+        "personReference": [{"$ref": person_id}],
+    }
+    callback = {
+        "$id": cb_id,
+        "lastUpdateTimeStamp": iso(r.observed_at),
+        "updatedByAgencyReference": ref_agency,
+        "updatedByAgentReference": ref_agent,
+        "callBackInformationUri": [f"tel:{attrs.get('phone_masked') or 'withheld'}"],
+    }
+    person = {
+        "$id": person_id,
+        "lastUpdateTimeStamp": iso(r.observed_at),
+        "updatedByAgencyReference": ref_agency,
+        "personIncidentRoleRegistryText": ["Caller"],
+        "callIdentifier": [call_id],
+        "callBackReference": {"$ref": cb_id},
+    }
+    facts = ("vehicles", "people", "vulnerable", "vehicle_class", "needs", "notes")
+    note = {
+        "$id": note_id,
+        "lastUpdateTimeStamp": iso(r.observed_at),
+        "updatedByAgencyReference": ref_agency,
+        "additionalDataByValue": json.dumps({k: attrs.get(k) for k in facts}, ensure_ascii=False),
+    }
+    return call, callback, person, note
+
+
+def _unit_components(
+    session: Session, inc: Incident, agency: str, iid: str
+) -> list[dict[str, Any]]:
+    """One unit component per assignment of a task of the incident."""
+    units = []
+    for t in session.scalars(select(Task).where(Task.incident_id == inc.id)).all():
+        for a in session.scalars(select(Assignment).where(Assignment.task_id == t.id)):
+            units.append(
+                {
+                    "$id": f"urn:winterops:unit:{a.unit_id}:assignment:{a.id}",
+                    "lastUpdateTimeStamp": iso(a.confirmed_at or a.recommended_at),
+                    "updatedByAgencyReference": {"$ref": agency},
+                    "unitIdentifier": a.unit_id,
+                    "unitStatusRegistryText": a.state,
+                    "unitTaskText": t.kind,
+                    "incidentReference": {"$ref": iid},
+                }
+            )
+    return units
+
+
+def _location_components(inc: Incident, agency: str, loc_id: str) -> list[dict[str, Any]]:
+    p = inc.geometry
+    if p is None:
+        return []
+    return [
+        {
+            "$id": loc_id,
+            "lastUpdateTimeStamp": iso(inc.last_report_at),
+            "updatedByAgencyReference": {"$ref": agency},
+            "locationTypeDescriptionRegistryText": "Incident",
+            "locationByValue": _pidf(p.x, p.y, f"pres:incident-{inc.id}@{agency}"),
+        }
+    ]
+
+
+def _document(
+    session: Session, inc: Incident, agency: str, agent_id: str, stamp: str | None
+) -> dict[str, Any]:
+    """The EIDO document of one incident."""
+    iid = f"urn:emergency:uid:incidentid:{inc.id}:{agency}"
+    ref_agency = {"$ref": agency}
+    ref_agent = {"$ref": agent_id}
+    reports = (
+        session.scalars(
+            select(Report).where(Report.id.in_(list(inc.report_ids or []))).order_by(Report.id)
+        ).all()
+        if inc.report_ids
+        else []
+    )
+    loc_id = f"urn:winterops:location:incident:{inc.id}"
+    parts = [
+        _call_components(r, agency, ref_agent, loc_id, stamp) for r in reports if r.kind == "call"
+    ]
+    calls, callbacks, persons, extra = ([p[i] for p in parts] for i in range(4))
+    locations = _location_components(inc, agency, loc_id)
+    units = _unit_components(session, inc, agency, iid)
+    return {
+        "$id": iid,
+        "lastUpdateTimeStamp": stamp,
+        "updatedByAgencyReference": ref_agency,
+        "updatedByAgentReference": ref_agent,
+        "eidoVersion": "1.0",
+        "issuingElementIdentification": f"winterops.{agency}",
+        "incidentComponent": [
+            {
+                "$id": f"urn:winterops:incident-component:{inc.id}",
+                "lastUpdateTimeStamp": iso(inc.last_report_at),
+                "updatedByAgencyReference": ref_agency,
+                "incidentTrackingIdentifier": iid,
+                "incidentTypeCommonRegistryText": [inc.kind],
+                "incidentStatusCommonRegistryText": [inc.status],
+                "incidentSummaryText": inc.title,
+                "incidentPriorityNumber": round(float(inc.priority or 0), 1),
+                "locationReference": [{"$ref": loc_id}] if locations else [],
+                "callReference": [{"$ref": c["$id"]} for c in calls],
+                "unitReference": [{"$ref": u["$id"]} for u in units],
+                "peopleCount": int(inc.people or 0),
+                "vehicleCount": int(inc.vehicles or 0),
+            }
+        ],
+        "callComponent": calls,
+        "callbackComponent": callbacks,
+        "agencyComponent": [
+            {
+                "$id": agency,
+                "lastUpdateTimeStamp": stamp,
+                "updatedByAgencyReference": ref_agency,
+                "agencyRoleDescriptionRegistryText": ["CallReceiving", "Dispatching"],
+                "agencyType": ["psap"],
+            }
+        ],
+        "agentComponent": [
+            {
+                "$id": agent_id,
+                "lastUpdateTimeStamp": stamp,
+                "updatedByAgencyReference": ref_agency,
+                "updatedByAgentReference": ref_agent,
+                "agentWorkstationPositionIdentification": "1",
+                "agentRoleRegistryText": ["Dispatching"],
+                "agencyReference": ref_agency,
+            }
+        ],
+        "additionalDataComponent": extra,
+        "locationComponent": locations,
+        "personComponent": persons,
+        "unitComponent": units,
+        "@context": {"@vocab": "./JSON-LD_Contexts/EmergencyIncidentDataObjectType.jsonld"},
+    }

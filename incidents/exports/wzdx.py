@@ -1,0 +1,99 @@
+"""WZDx v4.2 GeoJSON road events for closures and winter restrictions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from shapely.geometry import mapping
+from sqlalchemy.orm import Session
+
+from incidents.exports.common import CONDITION_EN, CONDITION_ZH, open_hazards, road_label, zulu
+from incidents.store.models import (
+    utcnow,
+)
+
+__all__ = ['NS_WZDX', 'SPEED_KPH', 'wzdx_feed']
+
+
+NS_WZDX = uuid.UUID("6f1c8f4e-3a39-4a47-9b0b-2a1d8f0a9e11")
+
+
+SPEED_KPH = {"black_ice": 40.0, "drifting_snow": 30.0, "snow_packed": 50.0, "poor_visibility": 40.0}
+
+
+def wzdx_feed(
+    session: Session, *, publisher: str = "winterops", now: datetime | None = None
+) -> dict[str, Any]:
+    """WZDx v4.2 road-event feed (GeoJSON) for closures and winter restrictions.
+
+    A closed segment is a road event with ``vehicle_impact`` ``all-lanes-closed``; black ice,
+    drifting snow, snow-packed roads and poor visibility are ``restriction`` events with a
+    reduced speed limit. Geometry: the hazard's road segment (LineString, WGS84).
+    """
+    now = now or utcnow()
+    features = []
+    for h in open_hazards(session):
+        if h.geometry is None:
+            continue
+        closed = h.condition == "closed"
+        core = {
+            "data_source_id": "1",
+            "event_type": "work-zone" if closed else "restriction",
+            "road_names": [h.road_code or "unknown"],
+            "direction": "unknown",
+            "name": f"hazard-{h.id}",
+            "description": f"{CONDITION_EN.get(h.condition, h.condition)} "
+            f"({CONDITION_ZH.get(h.condition, h.condition)}) on {road_label(h.road_code, h.km)}",
+            "creation_date": zulu(h.first_seen),
+            "update_date": zulu(h.last_seen),
+        }
+        props: dict[str, Any] = {
+            "core_details": core,
+            "start_date": zulu(h.first_seen),
+            "end_date": None,
+            "is_start_date_verified": True,
+            "is_end_date_verified": False,
+            "is_start_position_verified": False,
+            "is_end_position_verified": False,
+            "location_method": "other",
+            "vehicle_impact": "all-lanes-closed" if closed else "all-lanes-open",
+        }
+        if h.km is not None:
+            props["beginning_milepost"] = round(float(h.km), 3)
+            props["ending_milepost"] = round(float(h.km) + 1.0, 3)
+        if closed:
+            props["work_zone_type"] = "static"
+        else:
+            props["reduced_speed_limit_kph"] = SPEED_KPH.get(h.condition, 40.0)
+            props["restrictions"] = [
+                {"type": "reduced-speed", "value": SPEED_KPH.get(h.condition, 40.0), "unit": "kph"}
+            ]
+        geom = h.geometry if h.geometry.geom_type == "LineString" else h.geometry.centroid
+        features.append(
+            {
+                "id": str(uuid.uuid5(NS_WZDX, f"hazard-{h.id}")),
+                "type": "Feature",
+                "properties": props,
+                "geometry": mapping(geom),
+            }
+        )
+    return {
+        "feed_info": {
+            "update_date": zulu(now),
+            "publisher": publisher,
+            "version": "4.2",
+            "license": "https://creativecommons.org/publicdomain/zero/1.0/",
+            "data_sources": [
+                {
+                    "data_source_id": "1",
+                    "organization_name": publisher,
+                    "update_frequency": 300,
+                    "update_date": zulu(now),
+                }
+            ],
+        },
+        "type": "FeatureCollection",
+        "features": features,
+    }
