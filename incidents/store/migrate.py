@@ -8,6 +8,7 @@ needed. The first revision also installs the triggers that make the audit log ap
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 
+from incidents.store.connect import make_engine
 from incidents.store.models import Base, GeometryType
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -141,10 +143,6 @@ def autogenerate_revision(message: str, rev_id: str | None = None) -> list[Path]
     writes ``incidents/store/migrations/versions/<rev>_<message>.py``. Review the script (and add
     hand-written parts) before committing it. Returns the written paths.
     """
-    import tempfile
-
-    from incidents.store.engine import make_engine
-
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{Path(tmp) / 'scratch.db'}")
         try:
