@@ -37,6 +37,9 @@ class Settings:
         T of "hazardous road-km within T minutes of a free unit".
     tile_url
         Optional intranet tile server URL template; no tiles when empty (air-gapped default).
+    stale_position_minutes
+        A unit position with no fix for longer than this is ``stale``: shown as such and not
+        trusted for ETAs (see :mod:`incidents.dispatch.positions`).
     """
 
     database_url: str
@@ -52,6 +55,7 @@ class Settings:
     session_idle_minutes: int = 30
     lockout_attempts: int = 5
     lockout_minutes: int = 10
+    stale_position_minutes: float = 15.0
     half_life_hours: Mapping[str, float] = field(
         default_factory=lambda: {
             "drone": 3.0,
@@ -95,4 +99,5 @@ class Settings:
             coverage_minutes=float(env.get("WINTEROPS_COVERAGE_MINUTES", "30")),
             tile_url=env.get("WINTEROPS_TILE_URL", ""),
             tile_attribution=env.get("WINTEROPS_TILE_ATTRIBUTION", ""),
+            stale_position_minutes=float(env.get("WINTEROPS_STALE_POSITION_MINUTES", "15")),
         )

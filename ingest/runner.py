@@ -35,51 +35,13 @@ from typing import Any, Protocol
 from shapely.geometry.base import BaseGeometry
 
 from ingest.archive import PayloadMeta, archive_payload
-from ingest.calls import CallMapping, load_mapping, parse_calls
-from ingest.cap import parse_cap
-from ingest.drone import parse_drone
+from ingest.calls import CallMapping, load_mapping
 from ingest.errors import ConfigError, FetchError, IngestError, ParseError, PayloadTooLargeError
 from ingest.http import Fetcher, check_shape
-from ingest.nws import parse_nws
 from ingest.records import ParseResult, QuarantineRow, report_frame, sha256_hex
+from ingest.registry import KINDS, parse_payload
 from ingest.validate import Locator
-from ingest.waze import parse_waze
 from ingest.zones import load_zones
-
-KINDS = ("alerts", "drone", "calls", "waze")
-
-
-def parse_alerts(
-    data: bytes, source: str, locator: Locator | None = None, **kw: Any
-) -> ParseResult:
-    """Parse a weather-alert payload: CAP XML, or NWS-style GeoJSON when it starts with ``{``."""
-    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head.startswith((b"{", b"[")):
-        return parse_nws(data, source, locator, **kw)
-    return parse_cap(data, source, locator, **kw)
-
-
-def parse_payload(
-    kind: str,
-    data: bytes,
-    source: str,
-    locator: Locator | None = None,
-    *,
-    mapping: CallMapping | None = None,
-    zones: Mapping[str, BaseGeometry] | None = None,
-    now: datetime | None = None,
-) -> ParseResult:
-    """Parse `data` with the parser of `kind` (a registry lookup; ConfigError if unknown)."""
-    if kind == "alerts":
-        return parse_alerts(data, source, locator, now=now, zones=zones)
-    if kind == "drone":
-        return parse_drone(data, source, locator, now=now)
-    if kind == "calls":
-        return parse_calls(data, source, locator, mapping=mapping, now=now)
-    if kind == "waze":
-        return parse_waze(data, source, locator, now=now)
-    msg = f"unknown feed kind {kind!r}; expected one of {', '.join(KINDS)}"
-    raise ConfigError(msg)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Table, select, update
 from sqlalchemy.orm import Session
 
+from incidents.dispatch.positions import follow_assignment
 from incidents.errors import ConflictError, NotFoundError, TransitionError
 from incidents.service.audit import audit
 from incidents.store.models import (
@@ -297,6 +298,8 @@ def transition(
             _set_unit_status(session, assignment.unit_id, UNIT_STATUS_AFTER[new])
         if new in TASK_STATUS_AFTER:
             _set_task_status(session, assignment.task_id, TASK_STATUS_AFTER[new], now)
+        if new in (S.ON_SCENE, S.CLEARED):  # on scene = at the task; cleared stays there
+            follow_assignment(session, assignment, new, now)
 
     audit(
         session,
