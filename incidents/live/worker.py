@@ -125,7 +125,7 @@ class CycleReport:
         if self.failed:
             parts.append(f"{len(self.failed)} feed(s) failed: {', '.join(self.failed)}")
         if self.fused:
-            n = self.incidents_created + self.incidents_updated
+            n = max(self.incidents_created, self.incidents_updated)  # refreshed ones include new
             parts.append(f"fused {n} incidents ({self.incidents_created} new)")
             parts.append(f"{self.recommendations} recommendations")
         return f"cycle {self.cycle}: {', '.join(parts)}, {self.seconds:.2f} s"
