@@ -48,7 +48,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "page.review": ("复盘", "Review"),
     "page.admin": ("管理", "Admin"),
     "page.login": ("登录", "Log in"),
-    "common.refreshed": ("数据更新于 {time}", "Data as of {time}"),
+    "common.refreshed": ("数据更新于 {time}（北京时间 UTC+8）", "Data as of {time} (Beijing time, UTC+8)"),
     "common.none": ("暂无", "None"),
     "common.db_error": ("数据库暂不可用：{error}", "Database not available: {error}"),
     "common.not_ready": ("该功能尚未就绪：{what}", "Not available yet: {what}"),
@@ -66,8 +66,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dispatch.cancel": ("取消", "Cancel"),
     "dispatch.confirmed": ("已确认：{unit} → 任务 {task}", "Confirmed: {unit} -> task {task}"),
     "dispatch.conflict": (
-        "其他调度员已先处理该记录，列表已刷新：{error}",
-        "Another dispatcher got there first; the list is refreshed: {error}",
+        "其他调度员已先处理该记录（或建议已过时），此建议已撤下，列表已刷新。",
+        "Another dispatcher got there first (or the recommendation was out of date); "
+        "it has been withdrawn and the list is refreshed.",
     ),
     "dispatch.failed": ("操作失败：{error}", "Action failed: {error}"),
     "dispatch.no_recs": ("当前没有待确认的建议。", "No recommendations to confirm."),

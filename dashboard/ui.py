@@ -135,12 +135,19 @@ def flash(kind: str, text: str) -> None:
 
 
 def show_flash() -> None:
-    """Show (and forget) the kept message, Markdown-escaped (it may quote data)."""
+    """Show (and forget) the kept message, Markdown-escaped (it may quote data).
+
+    The message sits in a container that is there on every run, message or not, so what
+    follows keeps its place in the page (the map is not rebuilt because a message came).
+    """
+    slot = st.container()
     item: Any = st.session_state.pop(_FLASH, None)
     if not item:
         return
     kind, text = item
-    show = {"success": st.success, "warning": st.warning, "error": st.error}.get(kind, st.info)
+    show = {"success": slot.success, "warning": slot.warning, "error": slot.error}.get(
+        kind, slot.info
+    )
     show(escape_markdown(text))
 
 

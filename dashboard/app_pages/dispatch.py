@@ -1,16 +1,24 @@
-"""Dispatch page: the map, the incident queue, recommendations to confirm, the clocks."""
+"""Dispatch page: the map, the incident queue, recommendations to confirm, the clocks.
+
+Each part is a keyed fragment that says which change topics it shows (:func:`live.part`);
+the :func:`live.watcher` reruns only the parts whose topics changed (another dispatcher, a
+patrol tablet, the worker), within about a second. No part reruns on a blind timer.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import actions, data, mapui, ui
+from dashboard import actions, data, live, mapui, ui
 from dashboard.escape import escape_markdown
 from dashboard.i18n import fmt_duration, fmt_time, t
-from incidents.errors import ConflictError, WinteropsError
+from incidents.errors import ConflictError, NotFoundError, WinteropsError
 
-REFRESH_S = 20
+STRIP_TOPICS = ("feeds", "hazards", "incidents", "settings", "tasks", "tick", "units")
 MAX_RECS = 6
 MAX_HAND = 12  # one-click hand-over buttons shown (oldest open hazards first)
 
@@ -26,27 +34,40 @@ def _stake(road: object, km: object) -> str:
     return f"{road or ''} K{int(k)}+{round((k - int(k)) * 1000):03d}"
 
 
-def _run(action: str, fn: object, *args: object, **kwargs: object) -> None:
-    """Run an action; keep a message for the next run; rerun the whole page."""
+def _do(action: str, fn: object, *args: object, **kwargs: object) -> None:
+    """Run an action and keep a translated message for the next run (no raw error text for a
+    lost race: the card it came from is simply gone)."""
     lang = ui.lang()
     ui.touch()
     try:
         fn(*args, **kwargs)  # type: ignore[operator]
-    except ConflictError as exc:
-        ui.flash("warning", t("dispatch.conflict", lang, error=str(exc)))
+    except (ConflictError, NotFoundError):
+        ui.flash("warning", t("dispatch.conflict", lang))
+        data.invalidate()
     except (WinteropsError, ValueError) as exc:
         ui.flash("error", t("dispatch.failed", lang, error=str(exc)))
     else:
         ui.flash("success", action)
+
+
+def _run(action: str, fn: object, *args: object, **kwargs: object) -> None:
+    """Run an action from the page body; rerun the whole page."""
+    _do(action, fn, *args, **kwargs)
     st.rerun()
 
 
-@st.fragment(run_every=REFRESH_S)
+def _on_click(action: str, fn: object, *args: object, **kwargs: object) -> None:
+    """A button callback: runs even when the card it sits on is gone at the next run (the
+    recommendation was retired meanwhile), then reruns the whole page."""
+    _do(action, fn, *args, **kwargs)
+    st.rerun()
+
+
+@st.fragment(key="wo_strip")
 def status_strip() -> None:
-    """Stale-feed banner and the headline figures (refreshes by itself)."""
+    """Stale-feed banner and the headline figures (rerun by the watcher)."""
     lang, url, settings = ui.lang(), ui.db_url(), ui.settings()
-    if ui.check_idle():
-        st.rerun()
+    live.part("wo_strip", STRIP_TOPICS, url)
     now = ui.clock()
     stale = data.stale_feeds(url, now)
     if stale:
@@ -70,10 +91,12 @@ def status_strip() -> None:
     ui.refreshed_caption(now)
 
 
-@st.fragment(run_every=REFRESH_S * 2)
+@st.fragment(key="wo_map")
 def situation_map() -> None:
-    """The map (its view survives the refresh: only the live layers are swapped)."""
-    mapui.show_map("dispatch_map", height=640)
+    """The map: only the live layers are swapped on a change; the view and the layer choices
+    the dispatcher made are kept (:func:`mapui.show_map` with ``remember``)."""
+    live.part("wo_map", data.MAP_TOPICS, ui.db_url())
+    mapui.show_map("dispatch_map", height=640, remember=True)
 
 
 def incident_queue(lang: str, url: str) -> None:
@@ -136,59 +159,62 @@ def recommendations(lang: str, url: str, user: actions.SessionUser) -> None:
                         )
                     )
                 )
-            key = f"{int(rec.task_id)}_{rec.unit_id}"
-            if st.button(t("dispatch.confirm", lang), key=f"wo_conf_{key}", type="primary"):
-                done = t("dispatch.confirmed", lang, unit=rec.unit_id, task=int(rec.task_id))
-                replaces = getattr(rec, "replaces_assignment_id", None)
-                if getattr(rec, "action", "assign") == "reassign" and pd.notna(replaces):
-                    _run(
-                        done,
-                        actions.move_and_confirm,
-                        url,
-                        user,
-                        int(rec.task_id),
-                        rec.unit_id,
-                        int(replaces),  # type: ignore[arg-type]
-                        eta_s=float(rec.eta_s),
-                    )
-                _run(
-                    done,
-                    actions.confirm,
-                    url,
-                    user,
-                    int(rec.task_id),
-                    rec.unit_id,
-                    eta_s=float(rec.eta_s),
-                    explanation={"reason": rec.reason},
-                )
-            capable = (
-                [
-                    u
-                    for u, caps in zip(free["id"], free["capabilities"], strict=True)
-                    if u != rec.unit_id and rec.capability in (caps or [])
-                ]
-                if len(free)
-                else []
-            )
-            c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
-            other = c1.selectbox(
-                t("dispatch.override_unit", lang),
-                options=capable,
-                key=f"wo_ovr_sel_{key}",
-                label_visibility="collapsed",
-                index=None,
-                placeholder=t("dispatch.override_unit", lang),
-            )
-            if c2.button(t("dispatch.override", lang), key=f"wo_ovr_{key}", disabled=other is None):
-                _run(
-                    t("dispatch.confirmed", lang, unit=other, task=int(rec.task_id)),
-                    actions.override,
-                    url,
-                    user,
-                    int(rec.task_id),
-                    str(other),
-                    rec.unit_id,
-                )
+            _card_buttons(lang, url, user, rec, free)
+
+
+def _override_chosen(sel_key: str, action: str, url: str, user: actions.SessionUser,
+                     task_id: int, recommended: str) -> None:
+    """Callback of an override button: the unit picked in its selectbox replaces the
+    recommended one."""
+    other = st.session_state.get(sel_key)
+    if other is None:
+        return
+    _on_click(action.format(unit=other), actions.override, url, user, task_id, str(other),
+              recommended)
+
+
+def _card_buttons(
+    lang: str, url: str, user: actions.SessionUser, rec: Any, free: pd.DataFrame
+) -> None:
+    """Confirm and override controls of one recommendation card (button callbacks, so a click
+    is handled even when the card is retired before the next run)."""
+    if user.read_only:  # a wall display watches only (the services refuse it too)
+        return
+    task_id, unit_id = int(rec.task_id), str(rec.unit_id)
+    key = f"{task_id}_{unit_id}"
+    done = t("dispatch.confirmed", lang, unit=unit_id, task=task_id)
+    replaces = getattr(rec, "replaces_assignment_id", None)
+    if getattr(rec, "action", "assign") == "reassign" and pd.notna(replaces):
+        fn: object = actions.move_and_confirm
+        args: tuple[object, ...] = (url, user, task_id, unit_id, int(replaces))
+        kwargs: dict[str, object] = {"eta_s": float(rec.eta_s)}
+    else:
+        fn, args = actions.confirm, (url, user, task_id, unit_id)
+        kwargs = {"eta_s": float(rec.eta_s), "explanation": {"reason": rec.reason}}
+    st.button(t("dispatch.confirm", lang), key=f"wo_conf_{key}", type="primary",
+              on_click=_on_click, args=(done, fn, *args), kwargs=kwargs)
+    capable = (
+        [
+            u
+            for u, caps in zip(free["id"], free["capabilities"], strict=True)
+            if u != unit_id and rec.capability in (caps or [])
+        ]
+        if len(free)
+        else []
+    )
+    c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
+    sel_key = f"wo_ovr_sel_{key}"
+    other = c1.selectbox(
+        t("dispatch.override_unit", lang),
+        options=capable,
+        key=sel_key,
+        label_visibility="collapsed",
+        index=None,
+        placeholder=t("dispatch.override_unit", lang),
+    )
+    template = t("dispatch.confirmed", lang, unit="{unit}", task=task_id)
+    c2.button(t("dispatch.override", lang), key=f"wo_ovr_{key}", disabled=other is None,
+              on_click=_override_chosen, args=(sel_key, template, url, user, task_id, unit_id))
 
 
 def active_assignments(lang: str, url: str, user: actions.SessionUser) -> None:
@@ -211,6 +237,8 @@ def active_assignments(lang: str, url: str, user: actions.SessionUser) -> None:
         }
     )
     st.dataframe(table, hide_index=True, width="stretch", height=260)
+    if user.read_only:  # a wall display watches only (the services refuse it too)
+        return
     units = data.units(url)
     free_ids = list(units.loc[units["status"] == "available", "id"]) if len(units) else []
     rows = {int(r.id): r for r in active.itertuples()}
@@ -357,12 +385,63 @@ def staging(lang: str, url: str) -> None:
     st.dataframe(table, hide_index=True, width="stretch")
 
 
-@st.fragment(run_every=REFRESH_S)
-def work_panel() -> None:
-    """Queue, recommendations, active work, clocks (refreshes by itself)."""
+PANELS: dict[str, tuple[str, ...]] = {
+    "wo_recs": data.REC_TOPICS,
+    "wo_queue": ("incidents", "settings", "tick"),
+    "wo_active": ("assignments", "settings", "tasks", "tick", "units"),
+    "wo_overdue": ("assignments", "settings", "tasks", "tick"),
+    "wo_hazards": ("hazards", "settings", "tick"),
+    "wo_staging": ("alerts", "hazards", "settings", "units"),
+}
+
+
+def _panel(key: str, draw: Callable[[str, str, actions.SessionUser], None]) -> None:
     lang, url, user = ui.lang(), ui.db_url(), ui.current_user()
     if user is None:
         return
+    live.part(key, PANELS[key], url)
+    draw(lang, url, user)
+
+
+@st.fragment(key="wo_recs")
+def recs_panel() -> None:
+    """Recommendations to confirm (rerun when tasks, assignments or units change)."""
+    _panel("wo_recs", recommendations)
+
+
+@st.fragment(key="wo_queue")
+def queue_panel() -> None:
+    """The incident queue with the cold-exposure clocks."""
+    _panel("wo_queue", lambda lang, url, _user: incident_queue(lang, url))
+
+
+@st.fragment(key="wo_active")
+def active_panel() -> None:
+    """Active assignments with reassign / cancel."""
+    _panel("wo_active", active_assignments)
+
+
+@st.fragment(key="wo_overdue")
+def overdue_panel() -> None:
+    """Overdue tasks."""
+    _panel("wo_overdue", lambda lang, url, _user: overdue_tasks(lang, url))
+
+
+@st.fragment(key="wo_hazards")
+def hazards_panel() -> None:
+    """Open hazards by age with hand-over."""
+    _panel("wo_hazards", hazards)
+
+
+@st.fragment(key="wo_staging")
+def staging_panel() -> None:
+    """Staging suggestions."""
+    _panel("wo_staging", lambda lang, url, _user: staging(lang, url))
+
+
+def work_panel() -> None:
+    """Queue, recommendations, active work, clocks: one fragment per tab."""
+    lang = ui.lang()
     tabs = st.tabs(
         [
             t("dispatch.recommendations", lang),
@@ -373,18 +452,15 @@ def work_panel() -> None:
             t("dispatch.staging", lang),
         ]
     )
-    with tabs[0]:
-        recommendations(lang, url, user)
-    with tabs[1]:
-        incident_queue(lang, url)
-    with tabs[2]:
-        active_assignments(lang, url, user)
-    with tabs[3]:
-        overdue_tasks(lang, url)
-    with tabs[4]:
-        hazards(lang, url, user)
-    with tabs[5]:
-        staging(lang, url)
+    panels = (recs_panel, queue_panel, active_panel, overdue_panel, hazards_panel, staging_panel)
+    for tab, panel in zip(tabs, panels, strict=True):
+        with tab:
+            panel()
+
+
+def _idle() -> None:
+    if ui.check_idle():
+        st.rerun()
 
 
 def render() -> None:
@@ -399,6 +475,7 @@ def render() -> None:
             situation_map()
         with right:
             work_panel()
+        live.watcher(ui.db_url(), _idle)
     except Exception as exc:  # noqa: BLE001 - a broken database shows a message, not a trace
         st.error(t("common.db_error", lang, error=escape_markdown(exc)))
 

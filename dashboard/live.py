@@ -1,0 +1,232 @@
+"""Live updates without a blind timer: what changed in the database, and which parts to rerun.
+
+The database counts its changes per topic (:mod:`incidents.store.changes`). A
+:class:`VersionWatch` (one per server process and database URL) knows the current counters:
+
+* on PostgreSQL a background thread holds one psycopg connection that ``LISTEN``\\ s on
+  ``winterops_changes`` and re-reads the counters after every burst of notifications, into a
+  lock-protected map; a reader only copies that map (no query at all);
+* on SQLite (no notifications) a reader runs the one tiny ``SELECT`` of the counter table.
+
+A page draws each part (map, queue, recommendations, ...) in a keyed ``st.fragment`` and
+declares the topics it shows with :func:`part`. The small :func:`watcher` fragment reruns
+every :data:`WATCH_S` seconds, compares the counters with what each part last showed, and
+reruns only the parts whose topics moved (:func:`rerun_parts`). Cached data is keyed by the
+topic versions (:func:`stamp`), so a part that reruns for one topic still hits the cache for
+the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+import streamlit as st
+from sqlalchemy import Engine
+
+from incidents import queries
+from incidents.store import changes
+
+__all__ = [
+    "TICK_S",
+    "WATCH_S",
+    "VersionWatch",
+    "due_parts",
+    "engine",
+    "part",
+    "rerun_parts",
+    "stamp",
+    "versions",
+    "watch",
+    "watcher",
+]
+
+log = logging.getLogger(__name__)
+
+WATCH_S = 1.0  # how often the watcher compares the counters (cheap: numbers only)
+TICK_S = 60.0  # parts whose clocks advance with time ("tick" topic) rerun this often
+_PARTS = "wo_live_parts"  # session_state: part key -> topics
+_SEEN = "wo_live_seen"  # session_state: part key -> the versions it last showed
+_TICK = "tick"
+
+
+class VersionWatch:
+    """The change counters of one database, kept current.
+
+    Parameters
+    ----------
+    engine
+        The database's engine. On PostgreSQL (psycopg 3) a daemon thread listens for
+        ``NOTIFY winterops_changes``; elsewhere :meth:`versions` reads the counter table.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._versions: dict[str, int] = {}
+        self._listening = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+            self._thread = threading.Thread(
+                target=self._listen, name="winterops-listen", daemon=True
+            )
+            self._thread.start()
+
+    @property
+    def listening(self) -> bool:
+        """Whether the PostgreSQL listener is connected (its map is then authoritative)."""
+        with self._lock:
+            return self._listening
+
+    def versions(self) -> dict[str, int]:
+        """Current counter of every topic (a copy)."""
+        with self._lock:
+            if self._listening:
+                return dict(self._versions)
+        return changes.versions(self.engine)
+
+    def close(self) -> None:
+        """Stop the listener thread (it ends within about a second)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=3.0)
+
+    def _refresh(self) -> None:
+        found = changes.versions(self.engine)
+        with self._lock:
+            self._versions = found
+            self._listening = True
+
+    def _conninfo(self) -> str:
+        url = self.engine.url.set(drivername="postgresql")
+        return url.render_as_string(hide_password=False)
+
+    def _listen(self) -> None:
+        import psycopg
+
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._conninfo(), autocommit=True) as conn:
+                    conn.execute(f"LISTEN {changes.NOTIFY_CHANNEL}")
+                    self._refresh()  # after LISTEN: nothing committed since is missed
+                    while not self._stop.is_set():
+                        if list(conn.notifies(timeout=1.0, stop_after=1)):
+                            list(conn.notifies(timeout=0.02))  # drain the burst
+                            self._refresh()
+            except Exception:  # noqa: BLE001 - reconnect; readers fall back to SELECT
+                log.warning("change listener lost its connection; retrying", exc_info=True)
+                with self._lock:
+                    self._listening = False
+                self._stop.wait(2.0)
+        with self._lock:
+            self._listening = False
+
+
+@st.cache_resource(show_spinner=False)
+def engine(url: str) -> Engine:
+    """The engine of `url`, one per server process (the dashboard's only door to it)."""
+    return queries.open_engine(url)
+
+
+@st.cache_resource(show_spinner=False)
+def watch(url: str) -> VersionWatch:
+    """The :class:`VersionWatch` of `url` (one per server process)."""
+    return VersionWatch(engine(url))
+
+
+def versions(url: str) -> dict[str, int]:
+    """Current change counters of `url` (plus the ``tick`` pseudo-topic, one a minute)."""
+    found = watch(url).versions()
+    found[_TICK] = int(time.time() // TICK_S)
+    return found
+
+
+def stamp(url: str, topics: Iterable[str]) -> tuple[int, ...]:
+    """The versions of `topics` (sorted by name): a cache key that moves when they change."""
+    found = versions(url)
+    return tuple(found.get(t, 0) for t in sorted(set(topics)))
+
+
+def due_parts(
+    parts: Mapping[str, Iterable[str]],
+    seen: Mapping[str, Mapping[str, int]],
+    now: Mapping[str, int],
+) -> list[str]:
+    """The parts whose topics changed between `seen` (per part) and `now`, in `parts` order."""
+    due = []
+    for key, topics in parts.items():
+        last = seen.get(key)
+        if last is None:
+            continue  # not drawn yet: its first draw records what it showed
+        if any(last.get(t, 0) != now.get(t, 0) for t in topics):
+            due.append(key)
+    return due
+
+
+def part(key: str, topics: Iterable[str], url: str) -> None:
+    """Record, from inside the fragment `key`, the topics it shows and their versions now."""
+    names = sorted(set(topics))
+    now = versions(url)
+    st.session_state.setdefault(_PARTS, {})[key] = names
+    st.session_state.setdefault(_SEEN, {})[key] = {t: now.get(t, 0) for t in names}
+
+
+def rerun_parts(keys: list[str]) -> None:
+    """Rerun only the fragments named `keys` (``@st.fragment(key=...)``).
+
+    Streamlit offers keyed reruns from widget callbacks only; the watcher is a fragment
+    body, so it queues the same request itself. Falls back to a whole-page rerun when the
+    runtime does not offer it.
+    """
+    try:
+        from streamlit.runtime.scriptrunner import RerunData, get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        if ctx is None or ctx.script_requests is None:
+            return
+        ids = ctx.fragment_storage.resolve_target(keys)
+        ctx.script_requests.request_rerun(
+            RerunData(
+                query_string=ctx.query_string,
+                page_script_hash=ctx.page_script_hash,
+                fragment_id_queue=ids,
+                is_fragment_scoped_rerun=True,
+                cached_message_hashes=ctx.cached_message_hashes,
+                context_info=ctx.context_info,
+            )
+        )
+    except Exception:  # noqa: BLE001 - an older/newer runtime: rerun the page instead
+        log.debug("keyed fragment rerun unavailable", exc_info=True)
+        st.rerun()
+
+
+def check(url: str) -> list[str]:
+    """Compare the counters with what the parts of this session last showed; the due parts."""
+    parts: dict[str, list[str]] = st.session_state.get(_PARTS, {})
+    if not parts:
+        return []
+    return due_parts(parts, st.session_state.get(_SEEN, {}), versions(url))
+
+
+@st.fragment(run_every=WATCH_S, key="wo_watcher")
+def watcher(url: str, before: Callable[[], object] | None = None) -> None:
+    """Every :data:`WATCH_S` s: rerun the parts whose topics changed (nothing else).
+
+    Parameters
+    ----------
+    url
+        The session's database URL.
+    before
+        Called first on every tick (e.g. the idle log-out check).
+    """
+    if before is not None:
+        before()
+    due: list[str] = []
+    with contextlib.suppress(Exception):  # a database hiccup: try again next tick
+        due = check(url)
+    if due:
+        rerun_parts(due)
