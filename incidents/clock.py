@@ -31,9 +31,9 @@ def _utc(value: Any) -> datetime:
 def operational_now(session: Session, real: datetime | None = None) -> tuple[datetime, str]:
     """Return the operational "now" (UTC) and a note saying which rule gave it.
 
-    1. ``app_settings["clock"] = {"now": ISO, "set_at": ISO (optional)}``: starts at ``now``
-       and, when ``set_at`` is given, runs on from then (set by :func:`set_clock`, e.g. when
-       the demo storm is loaded).
+    1. ``app_settings["clock"] = {"now": ISO, "set_at": ISO}``: starts at ``now`` and runs on
+       in real time from ``set_at`` (set by :func:`set_clock`, e.g. when the demo storm is
+       loaded); ``{"now": ISO, "frozen": true}`` (or no ``set_at``) stays at ``now``.
     2. A database loaded by ``winterops demo`` (audit action ``demo.load``): the newest
        report's time, running since the demo was loaded.
     3. Otherwise the present, unless the newest report is more than a day old (a replayed
@@ -46,7 +46,7 @@ def operational_now(session: Session, real: datetime | None = None) -> tuple[dat
     value = row.value if row is not None and isinstance(row.value, dict) else {}
     if value.get("now"):
         start = _utc(value["now"])
-        if value.get("set_at"):
+        if value.get("set_at") and not value.get("frozen"):
             start += max(timedelta(0), real - _utc(value["set_at"]))
         return start, f"clock set in app_settings: {start.isoformat()}"
     newest = session.scalar(select(func.max(Report.observed_at)))
@@ -60,12 +60,24 @@ def operational_now(session: Session, real: datetime | None = None) -> tuple[dat
 
 
 def set_clock(
-    session: Session, now: datetime, *, running_from: datetime | None = None
+    session: Session,
+    now: datetime,
+    *,
+    running_from: datetime | None = None,
+    frozen: bool | None = None,
 ) -> None:
-    """Set the operational clock to `now`; it runs on from `running_from` (wall time) if given."""
+    """Set the operational clock to `now`.
+
+    With `running_from` (wall time) the clock runs on from then in real time
+    (``now + (wall - running_from)``): the demo storm and a live worker do not stand still.
+    Without it, or with ``frozen=True``, it stays at `now` (a stopped clock, as tests and a
+    review of a past moment want); the stored value says ``"frozen": true``.
+    """
     value: dict[str, Any] = {"now": _utc(now).isoformat()}
-    if running_from is not None:
+    if running_from is not None and not frozen:
         value["set_at"] = _utc(running_from).isoformat()
+    else:
+        value["frozen"] = True
     row = session.get(Setting, CLOCK_KEY)
     if row is None:
         session.add(Setting(key=CLOCK_KEY, value=value))

@@ -66,11 +66,12 @@ def claim_lease(
     """
     now = now or _now()
     expires = now + timedelta(seconds=ttl_s)
-    t = WorkerLease.__table__
+    w = WorkerLease
     res = session.execute(
-        update(t)
-        .where(t.c.name == name, (t.c.holder == holder) | (t.c.expires_at < now))
+        update(w)
+        .where(w.name == name, (w.holder == holder) | (w.expires_at < now))
         .values(holder=holder, expires_at=expires)
+        .execution_options(synchronize_session=False)
     )
     if int(getattr(res, "rowcount", 0) or 0) == 1:
         return True
@@ -79,7 +80,7 @@ def claim_lease(
     try:
         with session.begin_nested():
             session.execute(
-                insert(t).values(
+                insert(w).values(
                     name=name, holder=holder, acquired_at=now, expires_at=expires, state={}
                 )
             )
@@ -90,11 +91,12 @@ def claim_lease(
 
 def release_lease(session: Session, name: str, holder: str) -> bool:
     """Let go of lease `name` if `holder` holds it (it expires at once); True when released."""
-    t = WorkerLease.__table__
+    w = WorkerLease
     res = session.execute(
-        update(t)
-        .where(t.c.name == name, t.c.holder == holder)
+        update(w)
+        .where(w.name == name, w.holder == holder)
         .values(expires_at=_now() - timedelta(seconds=1))
+        .execution_options(synchronize_session=False)
     )
     return int(getattr(res, "rowcount", 0) or 0) == 1
 
