@@ -2,38 +2,29 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from incidents.fusion.priority import wind_chill
-from incidents.store.models import (
-    Alert,
-    Setting,
-)
+from incidents.store.models import Alert
+from incidents.store.runtime import OBSERVATIONS, observation
 
-__all__ = ['OBSERVATIONS_KEY', 'configured_observation', 'wind_chill_at']
+__all__ = ["OBSERVATIONS_KEY", "configured_observation", "wind_chill_at"]
 
 
-OBSERVATIONS_KEY = "observations"
+OBSERVATIONS_KEY = OBSERVATIONS.name
 
 
 def configured_observation(session: Session) -> tuple[float | None, float | None]:
-    """Temperature (°C) and wind (km/h) an admin configured (``app_settings`` key
-    ``observations``: ``{"temperature_c": -32, "wind_kmh": 25}``), used where no alert says."""
-    row = session.get(Setting, OBSERVATIONS_KEY)
-    value = row.value if row is not None and isinstance(row.value, Mapping) else {}
+    """Temperature (°C) and wind (km/h) an admin configured, used where no alert says.
 
-    def num(key: str) -> float | None:
-        try:
-            v = float(value[key])
-        except (KeyError, TypeError, ValueError):
-            return None
-        return v if math.isfinite(v) else None
-
-    return num("temperature_c"), num("wind_kmh")
+    Read through :func:`incidents.store.runtime.observation` (``app_settings`` key
+    ``observations``: ``{"temperature_c": -32, "wind_kmh": 25}``).
+    """
+    temperature_c, wind_kmh = observation(session)
+    return temperature_c, wind_kmh
 
 
 def wind_chill_at(
