@@ -20,7 +20,7 @@ from tests.conftest import REPO_ROOT
 
 runner = CliRunner()
 CONTRACT_COMMANDS = ("demo", "serve", "users", "locate", "ingest", "hotspots", "recommend",
-                     "simulate", "export")
+                     "simulate", "export", "worker")
 
 
 @pytest.fixture(autouse=True)

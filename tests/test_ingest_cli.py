@@ -126,6 +126,15 @@ def test_watch_once(env: str, tmp_path: Path) -> None:
     with make_factory(make_engine(env))() as s:
         st = {f.feed: f for f in s.scalars(select(FeedStatus))}
     assert st["drone-dir"].last_success is not None and st["gone"].last_error
+    # the config was imported into the database: the next run needs no --config
+    assert st["drone-dir"].enabled and st["drone-dir"].interval_s == 60
+    code, out = run("ingest", "watch", "--once", "--db", env)
+    assert code == 1 and "drone-dir: ok, 0 accepted" in out and "gone: unreadable" in out
+
+
+def test_watch_without_feeds_says_how_to_add_one(env: str) -> None:
+    code, out = run("ingest", "watch", "--once", "--db", env)
+    assert code == 0 and "no enabled feeds" in out and "cycle 1: no feed due" in out
 
 
 def test_zone_file_resolves_nws_zones(env: str, tmp_path: Path) -> None:

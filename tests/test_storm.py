@@ -18,7 +18,7 @@ from geo.region import load_region
 from incidents.replay.storm import seed_demo_storm
 from incidents.settings import Settings
 from incidents.store.engine import init_db, make_engine, session_factory, session_scope
-from incidents.store.models import Assignment, AuditEvent, Hazard, Incident, Task
+from incidents.store.models import Assignment, AuditEvent, Hazard, Incident, Report, Setting, Task
 
 ROOT = Path(__file__).resolve().parents[1]
 STORM = ROOT / "data" / "scenarios" / "demo-storm"
@@ -97,6 +97,15 @@ def test_seed_demo_storm_at_a_moment(tmp_path: Path) -> None:
             audits = s.scalar(
                 select(func.count()).select_from(AuditEvent).where(AuditEvent.actor == "demo")
             )
+            # loaded through the pipeline: every point report was fused at the moment
+            unfused = s.scalar(
+                select(func.count()).select_from(Report).where(
+                    Report.kind.in_(("call", "drone_detection", "waze")),
+                    Report.segment_id.is_(None),
+                    Report.off_road_reason.is_(None),
+                )
+            )
+            clock = s.get(Setting, "clock")
     finally:
         engine.dispose()
     assert first["moment"] == MOMENT.isoformat()
@@ -107,6 +116,8 @@ def test_seed_demo_storm_at_a_moment(tmp_path: Path) -> None:
     assert handed and all(h.road_chief_id for h in handed)
     assert abag  # the 35 stranded vehicles are one incident
     assert audits and n_assign and audits >= n_assign  # every demo action is audited
+    assert unfused == 0
+    assert clock is not None and clock.value.get("set_at") and not clock.value.get("frozen")
     # a second load adds nothing
     assert again["feeds"] == {k: 0 for k in again["feeds"]}
     assert again["assignments"]["confirmed"] == 0
