@@ -7,7 +7,10 @@ GeoError
 ├── UnknownPlaceError(GeoError, KeyError)   a place name or administrative code not in the gazetteer
 ├── OutsideRegionError(GeoError, ValueError) a point outside the configured region
 ├── NetworkFileError(GeoError, ValueError)  a road file lacking required fields or with broken geometry
-└── UnreachableError(GeoError, ValueError)  no route between two points
+├── UnreachableError(GeoError, ValueError)  no route between two points
+├── UnknownVehicleClassError(GeoError, ValueError)  a vehicle class with no speeds
+├── UnknownConditionError(GeoError, ValueError)     a road condition with no speed factor
+└── ParameterError(GeoError, ValueError)    an argument outside its domain (segment length, weights)
 """
 
 from __future__ import annotations
@@ -49,3 +52,15 @@ class NetworkFileError(GeoError, ValueError):
 
 class UnreachableError(GeoError, ValueError):
     """No route exists between two points on the network."""
+
+
+class UnknownVehicleClassError(GeoError, ValueError):
+    """A vehicle class the speed tables do not know."""
+
+
+class UnknownConditionError(GeoError, ValueError):
+    """A road condition the speed-factor table does not know."""
+
+
+class ParameterError(GeoError, ValueError):
+    """An argument outside its domain (a non-positive segment length, unknown weights kind...)."""

@@ -42,6 +42,7 @@ from scipy.spatial import cKDTree
 from scipy.stats import norm
 
 from geo.crs import METRIC_CRS
+from geo.errors import ParameterError
 
 __all__ = [
     "gi_star",
@@ -170,7 +171,7 @@ def segment_weights(
     """
     if kind not in ("binary", "distance"):
         msg = f"unknown weights kind {kind!r}; expected 'binary' or 'distance'"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     lines = _metric_array(segments)
     net = network_adjacency(lines, k_hops).astype(np.float64)
     dist = spatial_adjacency(lines, distance_m)
@@ -209,7 +210,7 @@ def gi_star(
     n = x.size
     if wm.shape != (n, n):
         msg = f"weights shape {wm.shape} does not match {n} values"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     if n < 2:
         z = np.zeros(n)
         return z, np.asarray(norm.sf(z), dtype=np.float64)

@@ -18,8 +18,6 @@ they go); cars slow to a crawl in drifting snow; ``closed`` is impassable for ev
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +32,9 @@ from scipy.spatial import cKDTree
 from shapely.geometry import LineString
 from shapely.ops import substring
 
+from geo.cache import LockedLRU
 from geo.crs import from_metric_xy, to_metric, to_metric_xy
-from geo.errors import UnreachableError
+from geo.errors import UnknownConditionError, UnknownVehicleClassError, UnreachableError
 
 __all__ = [
     "CONDITIONS",
@@ -122,7 +121,7 @@ def _check_vehicle(vehicle_class: str) -> str:
         msg = (
             f"unknown vehicle class {vehicle_class!r}; expected one of {', '.join(VEHICLE_CLASSES)}"
         )
-        raise ValueError(msg)
+        raise UnknownVehicleClassError(msg)
     return vc
 
 
@@ -158,7 +157,7 @@ def speed_factor(vehicle_class: str, condition: str | None) -> float:
         return SPEED_FACTORS[vc][cond]
     except KeyError:
         msg = f"unknown road condition {condition!r}; expected one of {', '.join(CONDITIONS)}"
-        raise ValueError(msg) from None
+        raise UnknownConditionError(msg) from None
 
 
 def _worst_factor(vehicle_class: str, cond: str | Iterable[str] | None) -> float:
@@ -168,8 +167,7 @@ def _worst_factor(vehicle_class: str, cond: str | Iterable[str] | None) -> float
 
 
 _CACHE_SIZE = 8
-_GRAPH_CACHE: OrderedDict[str, RoadGraph] = OrderedDict()  # keyed by content hash
-_GRAPH_CACHE_LOCK = threading.Lock()
+_GRAPH_CACHE: LockedLRU[str, RoadGraph] = LockedLRU(_CACHE_SIZE)  # keyed by content hash
 
 
 def segments_key(segments: gpd.GeoDataFrame) -> str:
@@ -209,8 +207,10 @@ class RoadGraph:
         junction_m: float = 50.0,
     ) -> None:
         self.segments = segments
-        self._lock = threading.Lock()
-        self._matrix_cache: list[list[Any]] = []
+        # (vehicle class, conditions copy) -> [vc, conditions, pair times, CSR, reversed CSR]
+        self._matrix_cache: LockedLRU[tuple[str, dict[str, Any] | None], list[Any]] = LockedLRU(
+            _MATRIX_CACHE_SIZE
+        )
         self.merge_m = merge_m
         self.junction_m = junction_m
         self._build()
@@ -233,17 +233,9 @@ class RoadGraph:
             Different roads whose vertices come this close are joined there.
         """
         key = f"{segments_key(segments)}:{merge_m}:{junction_m}"
-        with _GRAPH_CACHE_LOCK:
-            hit = _GRAPH_CACHE.get(key)
-            if hit is not None:
-                _GRAPH_CACHE.move_to_end(key)
-                return hit
-        graph = cls(segments, merge_m=merge_m, junction_m=junction_m)
-        with _GRAPH_CACHE_LOCK:
-            graph = _GRAPH_CACHE.setdefault(key, graph)
-            while len(_GRAPH_CACHE) > _CACHE_SIZE:
-                _GRAPH_CACHE.popitem(last=False)
-        return graph
+        return _GRAPH_CACHE.get_or_create(
+            key, lambda: cls(segments, merge_m=merge_m, junction_m=junction_m)
+        )
 
     def _build(self) -> None:
         seg = self.segments
@@ -498,21 +490,14 @@ class RoadGraph:
         """
         vc = _check_vehicle(vehicle_class)
         cond = dict(conditions) if conditions else None
-        with self._lock:
-            for k, entry in enumerate(self._matrix_cache):
-                if entry[0] == vc and entry[1] == cond:
-                    self._matrix_cache.append(self._matrix_cache.pop(k))
-                    return entry
+        return self._matrix_cache.get_or_create((vc, cond), lambda: self._matrices(vc, cond))
+
+    def _matrices(self, vc: str, cond: dict[str, Any] | None) -> list[Any]:
         data = self._pair_times(self.edge_times(vc, cond))
         shape = (self.n_nodes, self.n_nodes)
         fwd = sp.csr_matrix((data, self._indices, self._indptr), shape=shape)
         rev = sp.csr_matrix((data[self._perm_t], self._indices_t, self._indptr_t), shape=shape)
-        entry = [vc, cond, data, fwd, rev]
-        with self._lock:
-            self._matrix_cache.append(entry)
-            while len(self._matrix_cache) > _MATRIX_CACHE_SIZE:
-                self._matrix_cache.pop(0)
-        return entry
+        return [vc, cond, data, fwd, rev]
 
     def matrix(
         self,

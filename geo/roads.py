@@ -48,7 +48,7 @@ from shapely.geometry import LineString, MultiLineString, Point
 from shapely.ops import linemerge, substring
 
 from geo.crs import METRIC_CRS, WGS84, check_lonlat, from_metric_xy, to_metric, to_metric_xy
-from geo.errors import NetworkFileError, StakeError, UnknownRoadError
+from geo.errors import NetworkFileError, ParameterError, StakeError, UnknownRoadError
 from geo.stakes import ROAD_CODE_RE, format_stake
 
 __all__ = [
@@ -369,7 +369,7 @@ def segment_roads(roads: gpd.GeoDataFrame, length_m: float = 1000) -> gpd.GeoDat
     """
     if length_m <= 0:
         msg = f"segment length must be positive, got {length_m!r}"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     step = length_m / 1000.0
     metric = to_metric(roads.geometry)
     rows: list[dict[str, Any]] = []

@@ -14,6 +14,7 @@ WinteropsError
 │   └── UnknownLayerError(ExportError, ValueError)   a layer name not among the exportable layers
 └── StoreError(WinteropsError)                    the database store is misconfigured
     ├── DatabaseUrlError(StoreError, ValueError)  a database URL the store cannot use
+    ├── NaiveDatetimeError(StoreError, ValueError) a datetime without a timezone given to a column
     └── SettingValueError(StoreError, ValueError) a runtime setting with an unusable value
 """
 
@@ -74,6 +75,10 @@ class StoreError(WinteropsError):
 
 class DatabaseUrlError(StoreError, ValueError):
     """A database URL the store cannot use."""
+
+
+class NaiveDatetimeError(StoreError, ValueError):
+    """A datetime without a timezone given to a timestamp column (UTC is stored)."""
 
 
 class SettingValueError(StoreError, ValueError):

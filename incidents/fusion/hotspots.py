@@ -15,6 +15,7 @@ import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from geo.cache import LockedLRU
 from geo.hotspots import gi_star, hot_clusters, segment_weights
 from geo.network import segments_key
 from geo.region import Region
@@ -43,7 +44,7 @@ MIN_HOTSPOT_EVIDENCE = 0.25  # a cluster needs at least this much evidence weigh
 INCIDENT_HALF_LIFE_H = 12.0
 
 
-_WEIGHTS_CACHE: dict[str, Any] = {}
+_WEIGHTS_CACHE: LockedLRU[str, Any] = LockedLRU(4)  # segments content key -> weights
 
 
 def hotspot_weights(region: Region) -> Any:
@@ -52,13 +53,12 @@ def hotspot_weights(region: Region) -> Any:
     Cached per segments frame (content key), so a Streamlit server computes it once.
     """
     key = segments_key(region.network.segments)
-    w = _WEIGHTS_CACHE.get(key)
-    if w is None:
-        w = segment_weights(region.network.segments, k_hops=2, distance_m=1500.0, kind="binary")
-        if len(_WEIGHTS_CACHE) >= 4:
-            _WEIGHTS_CACHE.pop(next(iter(_WEIGHTS_CACHE)))
-        _WEIGHTS_CACHE[key] = w
-    return w
+    return _WEIGHTS_CACHE.get_or_create(
+        key,
+        lambda: segment_weights(
+            region.network.segments, k_hops=2, distance_m=1500.0, kind="binary"
+        ),
+    )
 
 
 HOTSPOT_COLUMNS = [

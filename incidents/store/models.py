@@ -33,6 +33,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeEngine
 
+from incidents.errors import NaiveDatetimeError
+
 
 def utcnow() -> datetime:
     """Return the current time, timezone-aware, in UTC."""
@@ -54,7 +56,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             msg = f"naive datetime {value!r}: give a timezone (UTC is stored)"
-            raise ValueError(msg)
+            raise NaiveDatetimeError(msg)
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 

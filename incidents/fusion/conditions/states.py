@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from geo.cache import LockedLRU
 from geo.network import segments_key
 from geo.region import Region
 from incidents.fusion.conditions.kinds import (
@@ -154,23 +155,18 @@ def live_alerts(session: Session, now: datetime) -> list[Alert]:
     return list(session.scalars(stmt))
 
 
-_COVER_CACHE: dict[tuple[str, str], np.ndarray] = {}
-
-
 _COVER_CACHE_SIZE = 256
+# (segments key, alert identity) -> mask of the segments its area covers
+_COVER_CACHE: LockedLRU[tuple[str, str], np.ndarray] = LockedLRU(_COVER_CACHE_SIZE)
 
 
 def _covered(segs: gpd.GeoDataFrame, key: str, alert: Alert) -> np.ndarray:
     """Boolean mask of the segments an alert's area covers (cached: an alert row's area is
     never edited; an Update is a new row)."""
     ck = (key, f"{alert.sender}|{alert.identifier}|{alert.sent.isoformat()}|{alert.id}")
-    hit = _COVER_CACHE.get(ck)
-    if hit is None:
-        hit = np.asarray(segs.geometry.intersects(alert.area).to_numpy(), dtype=bool)
-        if len(_COVER_CACHE) >= _COVER_CACHE_SIZE:
-            _COVER_CACHE.pop(next(iter(_COVER_CACHE)))
-        _COVER_CACHE[ck] = hit
-    return hit
+    return _COVER_CACHE.get_or_create(
+        ck, lambda: np.asarray(segs.geometry.intersects(alert.area).to_numpy(), dtype=bool)
+    )
 
 
 def forecast_states(
