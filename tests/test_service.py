@@ -249,3 +249,148 @@ def test_hand_over_to_road_chief_and_clear(
             clear_hazard(s, "disp", old)
     actions = [e.action for e in _audits(session_factory) if e.outcome == "ok"]
     assert "hazard.hand_over" in actions and "hazard.cleared" in actions
+
+
+# ------------------------------------------------------------------------------------------
+# Status taps from the lifecycle, the wall display, nearby hazards
+# ------------------------------------------------------------------------------------------
+
+
+def test_status_choices_are_exactly_the_legal_status_moves() -> None:
+    from incidents.service.actions import STATUS_STATES, status_choices
+    from incidents.service.lifecycle import TRANSITIONS, can_transition
+    from incidents.store.models import AssignmentState
+
+    seen = {}
+    for state in AssignmentState:
+        choices = status_choices(state)
+        assert set(choices) == TRANSITIONS[state] & STATUS_STATES
+        assert all(can_transition(state, c) for c in choices)
+        seen[state.value] = [c.value for c in choices]
+    # the three the old page offered and the lifecycle forbids are gone
+    assert seen["confirmed"] == ["en_route"]
+    assert seen["en_route"] == ["on_scene"]
+    assert seen["on_scene"] == ["cleared"]
+    assert seen["cleared"] == [] and seen["recommended"] == []
+
+
+def test_wall_display_is_refused_every_write_and_each_refusal_is_audited(
+    session_factory: sessionmaker[Session], world: dict[str, int]
+) -> None:
+    from incidents.service.feeds import delete_feed, put_feed
+    from incidents.service.users import add_user, revoke_sessions
+
+    with session_scope(session_factory) as s:
+        create_user(s, "wall1", "correct-horse-9", "wall")
+        a = confirm(s, "disp", world["t1"], "U1", now=NOW)
+        aid = a.id
+        hid = _hazard(s, "G999:5.0", 30)
+    attempts = [
+        (confirm, (world["t2"], "U2")),
+        (override, (world["t2"], "U2")),
+        (set_status, (aid, "en_route", None)),
+        (cancel, (aid, None)),
+        (reassign, (aid, "U2", None)),
+        (clear_hazard, (hid,)),
+        (hand_to_road_chief, (hid,)),
+        (add_user, ("mallory", "correct-horse-7", "admin")),
+        (revoke_sessions, ("disp",)),
+        (delete_feed, ("cap-nmc",)),
+    ]
+    for fn, args in attempts:
+        with pytest.raises(PermissionDenied):
+            act(session_factory, fn, "wall1", *args)
+    with pytest.raises(PermissionDenied):
+        act(session_factory, put_feed, "wall1", name="f1", kind="calls", source="/tmp/x.csv",
+            interval_s=60)
+    with session_scope(session_factory) as s:
+        a2 = s.get(Assignment, aid)
+        assert a2 is not None and a2.state == "confirmed"
+        h = s.get(Hazard, hid)
+        assert h is not None and h.state == "open"
+    denied = [e for e in _audits(session_factory) if e.actor == "wall1" and e.outcome == "denied"]
+    assert len(denied) >= len(attempts) + 1
+
+
+def test_nearby_hazards_measure_to_a_linestring_in_metres(
+    session_factory: sessionmaker[Session],
+) -> None:
+    from incidents.service.patrol import nearby_hazards
+
+    with session_scope(session_factory) as s:
+        # a 10 km stretch of road running north-south, 0.01 deg (~0.8 km at 44 N) east of us
+        line = Hazard(segment_id="L1", condition="drifting_snow", state="open",
+                      geometry=LineString([(116.01, 43.95), (116.01, 44.05)]),
+                      first_seen=NOW, last_seen=NOW)
+        far = Hazard(segment_id="L2", condition="black_ice", state="open",
+                     geometry=Point(117.5, 44.0), first_seen=NOW, last_seen=NOW)
+        gone = Hazard(segment_id="L3", condition="closed", state="cleared",
+                      geometry=Point(116.0, 44.0), first_seen=NOW, last_seen=NOW)
+        s.add_all([line, far, gone])
+        s.flush()
+        ids = (line.id, far.id)
+    with session_scope(session_factory) as s:
+        near = nearby_hazards(s, 116.0, 44.0, within_km=60.0)
+        everything = nearby_hazards(s, 116.0, 44.0, within_km=500.0)
+    assert [h["id"] for h in near] == [ids[0]]  # the cleared one and the far one are left out
+    assert 0.75 < near[0]["dist_km"] < 0.85  # to the nearest point of the line, not its ends
+    assert [h["id"] for h in everything] == list(ids)
+    assert 115 < everything[1]["dist_km"] < 125
+
+
+def test_status_tap_with_the_tablets_position_moves_the_unit(
+    session_factory: sessionmaker[Session], world: dict[str, int]
+) -> None:
+    from incidents.service.actions import TabletFix
+
+    with session_scope(session_factory) as s:
+        aid = confirm(s, "disp", world["t1"], "U1", now=NOW).id
+    fix = TabletFix(116.05, 44.01, 8.0)
+    act(session_factory, set_status, "lead1", aid, "en_route", None,
+        now=NOW + timedelta(minutes=1), position=fix)
+    with session_scope(session_factory) as s:
+        unit = s.get(Unit, "U1")
+        assert unit is not None
+        assert unit.geometry.x == pytest.approx(116.05, abs=1e-6)
+        assert unit.geometry.y == pytest.approx(44.01, abs=1e-6)
+        assert unit.position_source == "tablet"
+        a = s.get(Assignment, aid)
+        assert a is not None and a.state == "en_route"
+    # a tap without a position leaves the position alone
+    act(session_factory, set_status, "lead1", aid, "on_scene", None,
+        now=NOW + timedelta(minutes=2))
+    with session_scope(session_factory) as s:
+        a = s.get(Assignment, aid)
+        assert a is not None and a.state == "on_scene"
+
+
+def test_patrol_hazard_report_becomes_a_hazard_and_a_wall_is_refused(
+    tmp_path, session_factory: sessionmaker[Session], settings
+) -> None:
+    from incidents.service.actions import report_hazard
+    from incidents.store.models import Report
+    from tests.fusion_region import at, tiny_region
+
+    region = tiny_region(tmp_path / "region")
+    with session_scope(session_factory) as s:
+        add_unit(s, "P1", 10)
+        create_user(s, "lead1", "correct-horse-2", "patrol_lead", unit_id="P1")
+        create_user(s, "wall1", "correct-horse-9", "wall")
+    p = at(region, "G999", 10.0, north_m=20)
+    rid = report_hazard(session_factory, region, settings, "lead1", lon=p.x, lat=p.y,
+                        condition="black_ice", note="ice <b>here</b>", at=NOW)
+    with session_scope(session_factory) as s:
+        report = s.get(Report, rid)
+        assert report is not None and report.kind == "patrol"
+        assert report.attributes["unit_id"] == "P1"
+        assert any(rid in (h.report_ids or []) for h in s.scalars(select(Hazard)))
+    with pytest.raises(PermissionDenied):
+        report_hazard(session_factory, region, settings, "wall1", lon=p.x, lat=p.y,
+                      condition="black_ice", at=NOW)
+    with pytest.raises(ValueError, match="condition"):
+        report_hazard(session_factory, region, settings, "lead1", lon=p.x, lat=p.y,
+                      condition="lava", at=NOW)
+    with session_scope(session_factory) as s:
+        assert len(s.scalars(select(Report).where(Report.kind == "patrol")).all()) == 1
+    denied = [e for e in _audits(session_factory, "hazard.report") if e.outcome == "denied"]
+    assert [e.actor for e in denied] == ["wall1"]

@@ -1,6 +1,10 @@
-"""Admin page: users and roles, units, feed configuration, the latest audit events."""
+"""Admin page: users and roles, units, feed configuration (in the database: what the worker
+polls), log-in sessions, the latest audit events. Every change goes through an audited service
+that refuses anyone but an admin."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -8,10 +12,10 @@ import streamlit as st
 from dashboard import actions, data, ui
 from dashboard.escape import escape_markdown
 from dashboard.i18n import fmt_time, t
-from incidents.errors import WinteropsError
+from incidents.live.pipeline import feed_kinds
+from incidents.service.feeds import configured_feeds
+from incidents.store.engine import session_scope
 from incidents.store.models import Role
-
-FEED_KINDS = ("alerts", "drone", "calls", "waze")
 
 
 def users_section(lang: str, url: str, user: actions.SessionUser) -> None:
@@ -49,8 +53,9 @@ def users_section(lang: str, url: str, user: actions.SessionUser) -> None:
         if st.form_submit_button(t("admin.add_user", lang)):
             try:
                 actions.create_user(url, user, name, password, role, unit or None)
-            except (WinteropsError, ValueError) as exc:
-                st.error(escape_markdown(exc))
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a translated message
+                kind, text = actions.describe_error(exc, lang)
+                st.error(escape_markdown(text))
             else:
                 ui.flash("success", t("admin.created", lang, user=name))
                 st.rerun()
@@ -77,34 +82,76 @@ def units_section(lang: str, url: str) -> None:
     st.dataframe(table, hide_index=True, width="stretch", height=360)
 
 
+@st.cache_data(ttl=data.TTL_S, show_spinner=False)
+def _feeds(url: str) -> list[dict[str, Any]]:
+    """The feeds configured in the database (what the worker polls)."""
+    with session_scope(data.session_factory(url)) as session:  # may migrate legacy settings
+        return configured_feeds(session)
+
+
+def _run(done: str, fn: Any, *args: Any) -> None:
+    """One admin action: a translated message either way, then a rerun."""
+    lang = ui.lang()
+    try:
+        fn(*args)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a translated message
+        ui.flash(*actions.describe_error(exc, lang))
+    else:
+        ui.flash("success", done)
+    st.rerun()
+
+
 def feeds_section(lang: str, url: str, user: actions.SessionUser) -> None:
-    """The configured feeds and a form to add or change one."""
-    feeds = data.feed_config(url)
+    """The configured feeds (in the database: the worker polls them), add/change/remove one."""
+    feeds = _feeds(url)
     if feeds:
-        st.dataframe(pd.DataFrame(feeds), hide_index=True, width="stretch")
+        cols = ["name", "kind", "source", "interval_s", "enabled", "last_success", "last_error"]
+        st.dataframe(
+            pd.DataFrame(feeds)[[c for c in cols if c in feeds[0]]], hide_index=True,
+            width="stretch",
+        )
     else:
         st.info(t("feeds.none", lang))
     with st.form("wo_feed_form", clear_on_submit=True):
-        c1, c2, c3, c4 = st.columns([1, 1, 3, 1])
+        c1, c2, c3, c4, c5 = st.columns([1, 1, 3, 1, 1])
         name = c1.text_input(t("admin.feed_name", lang), key="wo_feed_name")
-        kind = c2.selectbox(t("admin.feed_kind", lang), FEED_KINDS, key="wo_feed_kind")
+        kind = c2.selectbox(t("admin.feed_kind", lang), feed_kinds(), key="wo_feed_kind")
         source = c3.text_input(t("admin.feed_source", lang), key="wo_feed_source")
         interval = c4.number_input(
             t("admin.feed_interval", lang), min_value=30, value=300, step=30, key="wo_feed_interval"
         )
+        enabled = c5.checkbox(t("admin.feed_enabled", lang), value=True, key="wo_feed_enabled")
         if st.form_submit_button(t("admin.save_feed", lang)) and name.strip() and source.strip():
-            actions.save_feed(
-                url,
-                user,
-                {
-                    "name": name.strip(),
-                    "kind": kind,
-                    "source": source.strip(),
-                    "interval_s": int(interval),
-                },
-            )
-            ui.flash("success", t("admin.saved", lang))
-            st.rerun()
+            feed = {"name": name.strip(), "kind": kind, "source": source.strip(),
+                    "interval_s": float(interval), "enabled": bool(enabled)}
+            _run(t("admin.saved", lang), actions.save_feed, url, user, feed)
+    if feeds:
+        c1, c2 = st.columns([3, 1])
+        gone = c1.selectbox(
+            t("admin.feed_name", lang), [f["name"] for f in feeds], key="wo_feed_remove_pick"
+        )
+        if c2.button(t("admin.remove_feed", lang), key="wo_feed_remove"):
+            _run(t("admin.feed_removed", lang, name=gone), actions.remove_feed, url, user, gone)
+
+
+def sessions_section(lang: str, url: str, user: actions.SessionUser) -> None:
+    """End every log-in session of a user (their browsers are logged out within a minute)."""
+    frame = data.users(url)
+    if frame.empty:
+        st.info(t("common.none", lang))
+        return
+    c1, c2 = st.columns([3, 1])
+    who = c1.selectbox(
+        t("admin.revoke_pick", lang), list(frame["username"]), key="wo_revoke_pick"
+    )
+    if c2.button(t("admin.revoke_user", lang), key="wo_revoke"):
+        try:
+            count = actions.revoke_sessions(url, user, str(who))
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a translated message
+            ui.flash(*actions.describe_error(exc, lang))
+        else:
+            ui.flash("success", t("admin.revoked", lang, user=who, count=count))
+        st.rerun()
 
 
 def audit_section(lang: str, url: str) -> None:
@@ -138,6 +185,7 @@ def render() -> None:
             t("admin.users", lang),
             t("admin.units", lang),
             t("admin.feeds", lang),
+            t("admin.sessions", lang),
             t("admin.audit", lang),
         ]
     )
@@ -149,6 +197,8 @@ def render() -> None:
         with tabs[2]:
             feeds_section(lang, url, user)
         with tabs[3]:
+            sessions_section(lang, url, user)
+        with tabs[4]:
             audit_section(lang, url)
     except Exception as exc:  # noqa: BLE001 - a broken database shows a message, not a trace
         st.error(t("common.db_error", lang, error=escape_markdown(exc)))

@@ -362,7 +362,7 @@ def set_status(
     _check_version(a, expected_version)
     transition(session, a, state, who.name, now=now, expected_version=expected_version)
     if position is not None:
-        from incidents.dispatch import record_tablet_fix  # type: ignore[attr-defined,unused-ignore]
+        from incidents.dispatch import record_tablet_fix  # dispatch imports the services
 
         record_tablet_fix(
             session,
