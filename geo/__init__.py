@@ -1,4 +1,34 @@
 """winterops geo layer: coordinates, road network, gazetteer, travel times, hotspot maths.
 
-Bottom layer: imports only third-party packages.
+Bottom layer: imports only third-party packages. Its public names live in its modules
+(``from geo.network import RoadGraph``); :data:`__all__` lists those modules, and importing the
+package imports none of them.
+
+========== ==================================================================
+module     what it holds
+========== ==================================================================
+cache      :class:`~geo.cache.LockedLRU`, the thread-safe in-process cache
+coverage   coverage share and per-segment response times
+crs        coordinate systems, datums (GCJ-02/BD-09), metric projections
+errors     the geo error tree (:class:`~geo.errors.GeoError`)
+gazetteer  place names and administrative codes
+hotspots   spatial weights, Gi*, hot clusters
+network    the road graph and travel times
+region     a region folder loaded as one :class:`~geo.region.Region`
+roads      road files read, validated and cut into segments
+stakes     kilometre posts (K12+300)
+========== ==================================================================
 """
+
+__all__ = [
+    "cache",
+    "coverage",
+    "crs",
+    "errors",
+    "gazetteer",
+    "hotspots",
+    "network",
+    "region",
+    "roads",
+    "stakes",
+]

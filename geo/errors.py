@@ -15,6 +15,20 @@ GeoError
 
 from __future__ import annotations
 
+__all__ = [
+    "CoordinateError",
+    "GeoError",
+    "NetworkFileError",
+    "OutsideRegionError",
+    "ParameterError",
+    "StakeError",
+    "UnknownConditionError",
+    "UnknownPlaceError",
+    "UnknownRoadError",
+    "UnknownVehicleClassError",
+    "UnreachableError",
+]
+
 
 class GeoError(Exception):
     """Base class of every geo-layer error."""

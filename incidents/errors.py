@@ -20,6 +20,25 @@ WinteropsError
 
 from __future__ import annotations
 
+__all__ = [
+    "AuditImmutableError",
+    "AuthError",
+    "ConflictError",
+    "DatabaseUrlError",
+    "ExportError",
+    "IncidentEditError",
+    "NaiveDatetimeError",
+    "NotFoundError",
+    "PermissionDenied",
+    "ScenarioError",
+    "SettingValueError",
+    "StoreError",
+    "TransitionError",
+    "UnknownExportError",
+    "UnknownLayerError",
+    "WinteropsError",
+]
+
 
 class WinteropsError(Exception):
     """Base class of every incidents-layer error."""

@@ -11,6 +11,16 @@ IngestError
 
 from __future__ import annotations
 
+__all__ = [
+    "ConfigError",
+    "FetchError",
+    "HostileXMLError",
+    "IngestError",
+    "NotAFeedError",
+    "ParseError",
+    "PayloadTooLargeError",
+]
+
 
 class IngestError(Exception):
     """Base class of every ingest-layer error."""

@@ -1,1 +1,12 @@
-"""Replay: storm scenarios, the demo storm loaded at a moment, and whole-storm simulation of dispatch policies."""
+"""Replay: storm scenarios, the demo storm loaded at a moment, whole-storm simulation of policies.
+
+:data:`__all__` lists the modules (``scenario``, ``storm``, ``demo``, ``simulate``); importing
+the package imports none of them (``from incidents.replay.storm import seed_demo_storm``).
+"""
+
+__all__ = [
+    "demo",
+    "scenario",
+    "simulate",
+    "storm",
+]
