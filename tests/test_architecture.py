@@ -87,3 +87,180 @@ def test_serve_starts_the_dashboard_by_path_without_importing_it():
 def test_layers_are_real_packages():
     for package in LAYERS:
         assert Path(REPO_ROOT / package / "__init__.py").is_file()
+
+
+# ---------------------------------------------------------------------- string imports
+
+STRING_IMPORTERS = {"import_module", "__import__"}
+
+
+def string_import_problems(source: str, filename: str = "<string>") -> list[str]:
+    """Calls that import a module named by a string (``importlib.import_module``, ``__import__``).
+
+    Such an import hides an edge of the import graph from readers, linters and the checks
+    above; import the module with an import statement instead.
+    """
+    problems = []
+    for node in ast.walk(ast.parse(source, filename=filename)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        if name in STRING_IMPORTERS:
+            problems.append(f"{filename}:{node.lineno}: string import via {name}()")
+    return problems
+
+
+def _project_sources() -> list[tuple[str, Path]]:
+    out = []
+    for package in LAYERS:
+        for path in sorted((REPO_ROOT / package).rglob("*.py")):
+            if "migrations" in path.parts or "tests" in path.parts:
+                continue
+            parts = path.relative_to(REPO_ROOT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            out.append((name, path))
+    return out
+
+
+def test_no_string_imports():
+    problems: list[str] = []
+    for _name, path in _project_sources():
+        source = path.read_text(encoding="utf-8")
+        problems += string_import_problems(source, str(path.relative_to(REPO_ROOT)))
+    assert problems == [], "\n".join(problems)
+
+
+def test_string_import_checker_catches_violations():
+    bad = (
+        "import importlib\n"
+        "from importlib import import_module\n"
+        "a = importlib.import_module('incidents.fusion')\n"
+        "def f(name):\n"
+        "    return import_module(name), __import__('geo.crs')\n"
+    )
+    assert string_import_problems(bad) == [
+        "<string>:3: string import via import_module()",
+        "<string>:5: string import via import_module()",
+        "<string>:5: string import via __import__()",
+    ]
+    assert string_import_problems("import importlib\nfrom geo import crs\n") == []
+
+
+# ---------------------------------------------------------------------- import cycles
+
+
+def _top_level_imports(tree: ast.Module, name: str, is_package: bool) -> list[str]:
+    """Modules imported by statements at module level (not inside functions or ``if``)."""
+    found: list[str] = []
+    body = list(tree.body)
+    for node in list(body):
+        if isinstance(node, ast.Try):
+            body += node.body
+    for node in body:
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                here = name.split(".") if is_package else name.split(".")[:-1]
+                here = here[: len(here) - node.level + 1]
+                base = ".".join([*here, base] if base else here)
+            found.append(base)
+            found += [f"{base}.{alias.name}" for alias in node.names]
+    return found
+
+
+def import_graph(sources: dict[str, tuple[str, bool]]) -> dict[str, set[str]]:
+    """Module -> project modules it imports at top level; `sources` maps name -> (code, is_pkg)."""
+    graph: dict[str, set[str]] = {}
+    for name, (source, is_package) in sources.items():
+        tree = ast.parse(source, filename=name)
+        graph[name] = {m for m in _top_level_imports(tree, name, is_package) if m in sources} - {
+            name
+        }
+    return graph
+
+
+def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected group of more than one module, as a cycle path (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return [_cycle_path(graph, g) for g in sorted(groups)]
+
+
+def _cycle_path(graph: dict[str, set[str]], group: list[str]) -> list[str]:
+    """One cycle through the group's first module: a -> b -> ... -> a (breadth-first)."""
+    members = set(group)
+    start = group[0]
+    came: dict[str, str] = {}
+    frontier = [start]
+    while frontier:
+        nxt = []
+        for v in frontier:
+            for w in sorted(graph[v] & members):
+                if w == start:
+                    path = [v]
+                    while path[-1] != start:
+                        path.append(came[path[-1]])
+                    return [*reversed(path), start]
+                if w not in came:
+                    came[w] = v
+                    nxt.append(w)
+        frontier = nxt
+    return group
+
+
+def test_no_import_cycles():
+    sources = {
+        name: (path.read_text(encoding="utf-8"), path.name == "__init__.py")
+        for name, path in _project_sources()
+    }
+    graph = import_graph(sources)
+    assert sum(len(v) for v in graph.values()) > 100  # the graph really was built
+    cycles = find_cycles(graph)
+    assert cycles == [], "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_cycle_checker_catches_violations():
+    sources = {
+        "geo": ("", True),
+        "geo.a": ("from geo.b import x\n", False),
+        "geo.b": ("import geo.c\n", False),
+        "geo.c": ("from . import a\n", False),
+        "geo.d": ("def f():\n    import geo.a\n", False),  # in a function: not top level
+        "geo.e": ("from geo import d\n", False),
+    }
+    graph = import_graph(sources)
+    assert graph["geo.c"] == {"geo", "geo.a"}
+    assert graph["geo.d"] == set()
+    assert find_cycles(graph) == [["geo.a", "geo.b", "geo.c", "geo.a"]]
+    assert find_cycles({"x": {"y"}, "y": set()}) == []
