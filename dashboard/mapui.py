@@ -5,10 +5,11 @@ identity; the live layers go in through ``feature_group_to_add``, which the comp
 in place when the data changes.
 
 With ``remember=True`` (the dispatcher's map) the view and the layer choices survive
-everything, a remount of the component included: the centre and zoom it reports go into
-``st.session_state`` and come back as ``st_folium``'s ``center``/``zoom``; the layers the user
-switched off in the layer control are reported by a small script (:class:`LayerStateHook`,
-through ``selected_layers``) and the live layers are built with them hidden.
+everything, a remount of the component and a reload included (:class:`LayerStateHook`): the
+browser keeps the centre, zoom and switched-off layers of the tab, and reports the layers
+to Python, which builds the next live layers with them hidden. Passing the remembered
+centre/zoom back through ``st_folium``'s ``center``/``zoom`` was tried and dropped: the value
+lags the live map by a round trip, and the component then bounces between two zoom levels.
 """
 
 from __future__ import annotations
@@ -32,54 +33,97 @@ _VIEW = "wo_mapview_"
 
 
 class LayerStateHook(MacroElement):
-    """Script run with the live layers: reports the overlays the user switched off.
+    """Script run with the live layers: keeps the user's view and layer choices.
 
-    It keeps entries ``{"name": <layer name>, "url": "wo-hidden"}`` (plus one ``wo-ready``
-    marker) in ``st_folium``'s ``selected_layers``, which the component returns to Python.
-    Only clicks in the layer control count (``_handlingClick``), not the component removing
-    and re-adding the groups when the data changes.
+    * The view (centre, zoom) and the overlays switched off are saved in the tab's
+      ``sessionStorage`` on every move and every click in the layer control, and restored
+      when the component is mounted again (a page rerun after an action, a reload).
+    * When the live layers are swapped (new data), the overlays the user switched off are
+      taken off the map again right after.
+    * The switched-off overlays are also reported to Python through ``st_folium``'s
+      ``selected_layers`` (entries ``{"name": ..., "url": "wo-hidden"}`` plus a ``wo-ready``
+      marker), so the next layers are built hidden. Only clicks in the layer control count
+      (``_handlingClick``), not the component removing and re-adding the groups.
+
+    Nothing is sent for a pan or a zoom: moving the map reruns nothing.
     """
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
         (function () {
-            var g = window.__GLOBAL_DATA__;
-            if (!g || !g.selected_layers) { return; }
-            var sel = g.selected_layers;
-            Object.keys(sel).forEach(function (k) {
-                if (k.indexOf("wo:") === 0) { delete sel[k]; }
-            });
-            sel["wo:ready"] = {name: "", url: "wo-ready"};
-            {{ this.hidden|tojson }}.forEach(function (n) {
-                sel["wo:hidden:" + n] = {name: n, url: "wo-hidden"};
-            });
-            if (window.__woLayerHook || !window.map) { return; }
+            var g = window.__GLOBAL_DATA__, m = window.map;
+            if (!g || !g.selected_layers || !m) { return; }
+            var key = "wo-map:" + {{ this.store_key|tojson }};
+            var saved = {};
+            try { saved = JSON.parse(window.sessionStorage.getItem(key) || "{}") || {}; }
+            catch (e) { saved = {}; }
+            if (!window.__woHidden) {
+                window.__woHidden = {};
+                (saved.hidden || {{ this.hidden|tojson }}).forEach(function (n) {
+                    window.__woHidden[n] = true;
+                });
+            }
+            var hidden = window.__woHidden;
+            function report() {
+                var sel = window.__GLOBAL_DATA__.selected_layers;
+                Object.keys(sel).forEach(function (k) {
+                    if (k.indexOf("wo:") === 0) { delete sel[k]; }
+                });
+                sel["wo:ready"] = {name: "", url: "wo-ready"};
+                Object.keys(hidden).forEach(function (n) {
+                    sel["wo:hidden:" + n] = {name: n, url: "wo-hidden"};
+                });
+            }
+            function save() {
+                try {
+                    var c = m.getCenter();
+                    window.sessionStorage.setItem(key, JSON.stringify(
+                        {center: [c.lat, c.lng], zoom: m.getZoom(), hidden: Object.keys(hidden)}));
+                } catch (e) { /* storage off: the view is simply not kept */ }
+            }
+            report();
+            window.setTimeout(function () {
+                var c = window.layer_control;
+                if (!c || !c._layers) { return; }
+                c._layers.forEach(function (o) {
+                    if (o.overlay && hidden[o.name] && m.hasLayer(o.layer)) {
+                        m.removeLayer(o.layer);
+                    }
+                });
+            }, 0);
+            if (window.__woLayerHook) { return; }
             window.__woLayerHook = true;
+            if (saved.center && saved.zoom) {
+                m.setView(saved.center, saved.zoom, {animate: false});
+            }
             function track(hide) {
                 return function (e) {
                     var c = window.layer_control;
                     if (!c || !c._handlingClick || !e || !e.name) { return; }
-                    var s = window.__GLOBAL_DATA__.selected_layers;
-                    if (hide) { s["wo:hidden:" + e.name] = {name: e.name, url: "wo-hidden"}; }
-                    else { delete s["wo:hidden:" + e.name]; }
+                    if (hide) { hidden[e.name] = true; } else { delete hidden[e.name]; }
+                    report();
+                    save();
                 };
             }
-            window.map.on("overlayremove", track(true));
-            window.map.on("overlayadd", track(false));
+            m.on("overlayremove", track(true));
+            m.on("overlayadd", track(false));
+            m.on("moveend", save);
         })();
         {% endmacro %}
         """
     )
 
-    def __init__(self, hidden: Sequence[str]) -> None:
+    def __init__(self, store_key: str, hidden: Sequence[str]) -> None:
         super().__init__()
         self._name = "LayerStateHook"
+        self.store_key = store_key
         self.hidden = list(hidden)
 
 
 class MapView(dict[str, Any]):
-    """What is remembered of one map: ``center`` (lat, lon), ``zoom``, ``hidden`` layer keys."""
+    """What the server remembers of one map: ``hidden`` layer keys (the view itself is kept
+    in the browser, see :class:`LayerStateHook`)."""
 
 
 def read_view(
@@ -101,12 +145,6 @@ def read_view(
     names = {str(d.get("name")) for d in entries if d.get("url") == HIDDEN}
     before = dict(view)
     view["hidden"] = [p.key for p in payloads if p.name in names]
-    center = result.get("center")
-    if isinstance(center, dict) and "lat" in center and "lng" in center:
-        view["center"] = (float(center["lat"]), float(center["lng"]))
-    zoom = result.get("zoom")
-    if isinstance(zoom, int | float):
-        view["zoom"] = int(zoom)
     return dict(view) != before
 
 
@@ -151,7 +189,7 @@ def show_map(
         Whether the legend starts unfolded (folded on the tablet, where space is short).
     remember
         Keep the user's view and layer choices in the session (see the module docstring);
-        a pan, zoom or layer switch then reruns the fragment holding the map.
+        a layer switch then reruns the fragment holding the map (a pan or zoom nothing).
     """
     settings = ui.settings()
     lang = ui.lang()
@@ -174,8 +212,11 @@ def show_map(
     if remember:
         names = [p.name for p in payloads if p.key in set(hide)]
         if groups:
-            LayerStateHook(names).add_to(groups[0])
-        wanted += [k for k in ("center", "zoom", "selected_layers") if k not in wanted]
+            user = ui.current_user()
+            store = f"{key}:{user.username if user is not None else ''}"
+            LayerStateHook(store, names).add_to(groups[0])
+        if "selected_layers" not in wanted:
+            wanted.append("selected_layers")
     result = st_folium(
         fmap,
         key=key,
@@ -184,8 +225,6 @@ def show_map(
         returned_objects=wanted,
         feature_group_to_add=groups,
         layer_control=folium.LayerControl(collapsed=True),
-        center=view.get("center", center) if remember else None,
-        zoom=view.get("zoom", zoom) if remember else None,
     )
     out = dict(result or {})
     if remember:
