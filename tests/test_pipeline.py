@@ -203,3 +203,23 @@ def test_feeds_live_in_the_database(session_factory, tmp_path):
     with session_scope(session_factory) as s, pytest.raises(ConfigError):
         import_config(s, bad)
 
+
+
+def test_avl_through_the_pipeline_moves_the_unit(data_env, db_url, session_factory, tmp_path):
+    from incidents.store.models import Unit
+
+    region = data_env
+    with session_scope(session_factory) as s:
+        load_region_into_db(s, region)
+    p = at(region, "G999", 20.0)
+    fix = tmp_path / "fix.csv"
+    when = datetime.now(UTC).replace(microsecond=0).isoformat()
+    fix.write_text(f"unit_id,time,lon,lat,fuel\nR1,{when},{p.x:.6f},{p.y:.6f},40\n")
+    res = CliRunner().invoke(app, ["ingest", "avl", str(fix), "--json", "--db", db_url])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["accepted"] == 1 and doc["positions"]["applied"] == 1
+    with session_scope(session_factory) as s:
+        u = s.get(Unit, "R1")
+        assert u is not None and u.geometry is not None
+        assert abs(u.geometry.x - p.x) < 1e-5 and u.position_source == "avl"

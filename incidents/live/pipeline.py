@@ -13,7 +13,6 @@ Reading commands (``winterops hotspots``, ``winterops recommend``) never fuse.
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -27,9 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo.region import Region
-from incidents import dispatch
 from incidents.clock import operational_now
-from incidents.dispatch import Recommendation
+from incidents.dispatch import Recommendation, apply_position_reports
 from incidents.fusion import FusionSummary, fuse
 from incidents.service.audit import audit
 from incidents.settings import Settings
@@ -39,6 +37,7 @@ from incidents.store.sink import DatabaseSink
 from ingest.calls import CallMapping
 from ingest.http import Fetcher
 from ingest.records import ParseResult
+from ingest.registry import KINDS
 from ingest.runner import IngestSummary, StoreCounts, run_ingest
 
 __all__ = [
@@ -52,20 +51,13 @@ __all__ = [
     "store_recommendations",
 ]
 
-log = logging.getLogger(__name__)
 AVL_KIND = "avl"
 PATROL_CONFIDENCE = 0.9
 
 
 def feed_kinds() -> tuple[str, ...]:
-    """The feed kinds the parsers know (``ingest.registry`` when present, else the runner's)."""
-    try:
-        from ingest import registry  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        from ingest.runner import KINDS
-
-        return tuple(KINDS)
-    return tuple(registry.KINDS)
+    """The feed kinds the parsers know (:data:`ingest.registry.KINDS`, in order)."""
+    return tuple(KINDS)
 
 
 @dataclass
@@ -101,15 +93,11 @@ class PipelineResult:
         }
 
 
-def _apply_positions(factory: sessionmaker[Session]) -> dict[str, int]:
-    """Move units from the stored AVL reports (H2's ``apply_position_reports``)."""
-    apply = getattr(dispatch, "apply_position_reports", None)
-    if apply is None:  # fallback until incidents.dispatch.apply_position_reports exists
-        log.warning("avl stored, but incidents.dispatch has no apply_position_reports yet")
-        return {}
+def _apply_positions(factory: sessionmaker[Session], keys: Sequence[str]) -> dict[str, int]:
+    """Move units to the AVL fixes just stored (:func:`incidents.dispatch.apply_position_reports`)."""
     with session_scope(factory) as s:
-        out = apply(s)
-    return {str(k): int(v) for k, v in dict(out or {}).items()} if isinstance(out, Mapping) else {}
+        out = apply_position_reports(s, natural_keys=list(keys))
+    return {str(k): int(v) for k, v in out.items()}
 
 
 class PipelineSink(DatabaseSink):
@@ -129,7 +117,8 @@ class PipelineSink(DatabaseSink):
         if kind not in self.result.kinds:
             self.result.kinds.append(kind)
         if kind == AVL_KIND and (counts.accepted or counts.updated):
-            for k, v in _apply_positions(self.session_factory).items():
+            keys = [str(k) for k in result.frame["natural_key"]] if len(result.frame) else []
+            for k, v in _apply_positions(self.session_factory, keys).items():
                 self.result.positions[k] = self.result.positions.get(k, 0) + v
         return counts
 
