@@ -1,8 +1,8 @@
 """``winterops hotspots``: the current ranked hotspots, as a table or GeoJSON.
 
 The command only reads: reports become incidents as they are stored (``winterops ingest``,
-``winterops worker``, :mod:`incidents.live.pipeline`), never here. The clock is ``--at`` when given; otherwise
-:func:`operational_now` (the dashboard's rules: a clock set in ``app_settings``, the demo
+``winterops worker``, :mod:`incidents.live.pipeline`), never here. The clock is ``--at`` when
+given; otherwise :func:`operational_now` (the dashboard's rules: a clock set in ``app_settings``, the demo
 storm's clock, else the present), with a note on standard error saying which.
 
 Exit status: 0 it ran (an empty ranking included), 1 the region or database cannot be used,
