@@ -19,6 +19,15 @@ from incidents.store.models import (
 __all__ = ['snap_new_reports']
 
 
+
+def _off_road_reason(distance_m: float, road: str | None, km: float, tol: float) -> str:
+    if road is None:
+        return f"no road within {OFF_ROAD_SEARCH_M / 1000:.0f} km (snap tolerance {tol:.0f} m)"
+    return (
+        f"{distance_m:.0f} m from the nearest road ({road} {format_stake(float(km))}),"
+        f" beyond the {tol:.0f} m snap tolerance"
+    )
+
 def snap_new_reports(session: Session, region: Region, settings: Settings) -> pd.DataFrame:
     """Snap every not-yet-fused point report, writing ``segment_id`` or ``off_road_reason`` once.
 
@@ -69,17 +78,10 @@ def snap_new_reports(session: Session, region: Region, settings: Settings) -> pd
     far = is_pt & np.array([s is None for s in seg])
     if far.any():
         wide = region.network.snap(lon[far], lat[far], tolerance_m=OFF_ROAD_SEARCH_M)
-        msgs = []
-        for d, rc, k in zip(wide["distance_m"], wide["road_code"], wide["km"], strict=True):
-            if rc is None:
-                msgs.append(
-                    f"no road within {OFF_ROAD_SEARCH_M / 1000:.0f} km (snap tolerance {tol:.0f} m)"
-                )
-            else:
-                msgs.append(
-                    f"{d:.0f} m from the nearest road ({rc} {format_stake(float(k))}),"
-                    f" beyond the {tol:.0f} m snap tolerance"
-                )
+        msgs = [
+            _off_road_reason(d, rc, k, tol)
+            for d, rc, k in zip(wide["distance_m"], wide["road_code"], wide["km"], strict=True)
+        ]
         reason[far] = np.array(msgs, dtype=object)
     reason[~is_pt] = "no point location"
     new["segment_id"] = seg

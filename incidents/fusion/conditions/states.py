@@ -41,6 +41,23 @@ def standing_mask_cleared(ev: pd.DataFrame, last_clear: pd.Series) -> pd.Series:
     return lc.notna() & (ev["observed_at"] <= lc)
 
 
+
+def _strongest_and_ids(
+    hz: pd.DataFrame,
+) -> tuple[dict[tuple[Any, Any], Any], dict[tuple[Any, Any], list[int]]]:
+    """Per (segment, condition): the source of the heaviest evidence, and every report id."""
+    strongest: dict[tuple[Any, Any], Any] = {}
+    ids: dict[tuple[Any, Any], list[int]] = {}
+    order = np.argsort(-hz["weight"].to_numpy(dtype=float), kind="stable")
+    seg_a = hz["segment_id"].to_numpy(dtype=object)[order]
+    cond_a = hz["condition"].to_numpy(dtype=object)[order]
+    src_a = hz["source"].to_numpy(dtype=object)[order]
+    rid_a = hz["report_id"].to_numpy()[order]
+    for sg, cd, sr, ri in zip(seg_a, cond_a, src_a, rid_a, strict=True):
+        strongest.setdefault((sg, cd), sr)
+        ids.setdefault((sg, cd), []).append(int(ri))
+    return strongest, ids
+
 def segment_states(evidence: pd.DataFrame, threshold: float = OBSERVED_THRESHOLD) -> pd.DataFrame:
     """Combine evidence into the observed state of each segment (vectorised).
 
@@ -85,16 +102,7 @@ def segment_states(evidence: pd.DataFrame, threshold: float = OBSERVED_THRESHOLD
         best["rank"] = best["condition"].map(SEVERITY_RANK)
         best = best.sort_values(["segment_id", "confidence", "rank"], ascending=[True, False, True])
         best = best.groupby("segment_id").head(1).set_index("segment_id")
-        strongest: dict[tuple[Any, Any], Any] = {}
-        ids: dict[tuple[Any, Any], list[int]] = {}
-        order = np.argsort(-hz["weight"].to_numpy(dtype=float), kind="stable")
-        seg_a = hz["segment_id"].to_numpy(dtype=object)[order]
-        cond_a = hz["condition"].to_numpy(dtype=object)[order]
-        src_a = hz["source"].to_numpy(dtype=object)[order]
-        rid_a = hz["report_id"].to_numpy()[order]
-        for sg, cd, sr, ri in zip(seg_a, cond_a, src_a, rid_a, strict=True):
-            strongest.setdefault((sg, cd), sr)
-            ids.setdefault((sg, cd), []).append(int(ri))
+        strongest, ids = _strongest_and_ids(hz)
         keys = list(zip(best.index, best["condition"], strict=True))
         best["source"] = [strongest.get(k) for k in keys]
         best["report_ids"] = [sorted(ids.get(k, [])) for k in keys]
