@@ -24,16 +24,19 @@ from incidents.settings import Settings
 from incidents.store.engine import session_scope
 from incidents.store.models import AuditEvent, Report, Unit, UnitStatus
 from incidents.store.sink import DatabaseSink
+from ingest.avl import parse_avl
 from ingest.runner import run_ingest
 from tests.test_dispatch import LAT0, NOW, add_task, add_unit, lon_at, tiny
 
 __all__ = ["tiny"]  # the module-scoped tiny-region fixture of test_dispatch
 
 
-def _ingest(tmp_path: Path, factory: sessionmaker[Session], name: str, text: str) -> None:
+def _ingest(tmp_path: Path, factory: sessionmaker[Session], name: str, text: str) -> list[str]:
+    """Ingest a fix file as `winterops ingest avl` does; return the natural keys parsed."""
     f = tmp_path / name
     f.write_text(text, encoding="utf-8")
     run_ingest("avl", [str(f)], DatabaseSink(factory, now=NOW), raw_dir=tmp_path / "raw")
+    return list(parse_avl(f.read_bytes(), str(f)).frame["natural_key"])
 
 
 def _unit(s: Session, uid: str) -> Unit:
@@ -48,7 +51,7 @@ def test_newest_fix_moves_each_unit_and_older_ones_never_move_it_back(
     with session_scope(session_factory) as s:
         add_unit(s, "U1", 0)
         add_unit(s, "U2", 0)
-    _ingest(
+    keys = _ingest(
         tmp_path,
         session_factory,
         "a.csv",
@@ -59,7 +62,7 @@ def test_newest_fix_moves_each_unit_and_older_ones_never_move_it_back(
         f"U8,2025-12-14T04:05:00+08:00,{lon_at(12)},{LAT0},,\n",
     )
     with session_scope(session_factory) as s:
-        counts = apply_position_reports(s)
+        counts = apply_position_reports(s, natural_keys=keys)
     assert dict(counts) == {"applied": 1, "older": 1, "future": 0, "unknown_unit": 2}
     assert counts.unknown_units == ["U8", "U9"]
     with session_scope(session_factory) as s:
@@ -87,6 +90,22 @@ def test_newest_fix_moves_each_unit_and_older_ones_never_move_it_back(
         u1, u2 = _unit(s, "U1"), _unit(s, "U2")
         assert u1.geometry is not None and u1.geometry.x == pytest.approx(lon_at(11))
         assert u2.geometry is not None and u2.geometry.x == pytest.approx(lon_at(30))
+    # without ids: each known unit's newest fixes after its position (what a poller may call)
+    _ingest(
+        tmp_path,
+        session_factory,
+        "c.csv",
+        "unit_id,time,lon,lat\n"
+        f"U2,2025-12-14T04:20:00+08:00,{lon_at(33)},{LAT0}\n"
+        f"U2,2025-12-14T04:15:00+08:00,{lon_at(31)},{LAT0}\n"
+        f"U2,2099-12-14T04:15:00+08:00,{lon_at(60)},{LAT0}\n",
+    )
+    with session_scope(session_factory) as s:
+        counts = apply_position_reports(s)
+        assert (counts["applied"], counts["future"]) == (1, 1)
+        u2 = _unit(s, "U2")
+        assert u2.geometry is not None and u2.geometry.x == pytest.approx(lon_at(33))
+        assert apply_position_reports(s)["applied"] == 0  # nothing newer: nothing moves
 
 
 def test_tablet_fix_is_an_avl_report_applied_at_once(

@@ -33,14 +33,14 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 from shapely.geometry import Point
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents.errors import NotFoundError
 from incidents.service.audit import audit
 from incidents.settings import Settings
 from incidents.store.models import Assignment, AssignmentState, Report, Task, Unit, UnitStatus
-from ingest.avl import KIND, fix_row, parse_avl
+from ingest.avl import KIND, avl_key, fix_row, parse_avl
 from ingest.validate import locate_coordinates, parse_time
 
 __all__ = [
@@ -116,22 +116,41 @@ class PositionCounts(dict[str, int]):
         self.unknown_units: list[str] = []
 
 
-def _avl_rows(session: Session, report_ids: Sequence[int] | None) -> list[Any]:
-    cols = (Report.id, Report.observed_at, Report.geometry, Report.attributes, Report.flags)
-    if report_ids is not None:
-        ids = sorted({int(i) for i in report_ids})
-        out: list[Any] = []
-        for k in range(0, len(ids), 900):
-            q = select(*cols).where(Report.kind == KIND, Report.id.in_(ids[k : k + 900]))
+_COLS = (Report.id, Report.observed_at, Report.geometry, Report.attributes, Report.flags)
+
+
+def _avl_rows(
+    session: Session, report_ids: Sequence[int] | None, natural_keys: Sequence[str] | None
+) -> list[Any]:
+    if report_ids is None and natural_keys is None:
+        return _newest_fixes_of_known_units(session)
+    out: list[Any] = []
+    for col, values in ((Report.id, report_ids), (Report.natural_key, natural_keys)):
+        vals = sorted(set(values or []))
+        for k in range(0, len(vals), 900):
+            q = select(*_COLS).where(Report.kind == KIND, col.in_(vals[k : k + 900]))
             out.extend(session.execute(q).all())
-        return out
-    q = select(*cols).where(Report.kind == KIND)
-    oldest = session.execute(
-        select(func.count(Unit.id) - func.count(Unit.position_at), func.min(Unit.position_at))
-    ).one()
-    if oldest[0] == 0 and oldest[1] is not None:  # every unit has a position: newer fixes only
-        q = q.where(Report.observed_at > oldest[1])
-    return list(session.execute(q).all())
+    return out
+
+
+def _newest_fixes_of_known_units(session: Session, look: int = 5) -> list[Any]:
+    """Per unit, its newest fixes after ``position_at``: a range scan of the unique index on
+    (kind, natural_key), since keys are ``<unit_id>@<UTC ISO second>`` and sort by time."""
+    out: list[Any] = []
+    for uid, at in session.execute(select(Unit.id, Unit.position_at)).all():
+        low = avl_key(uid, at) if at is not None else f"{uid}@"
+        q = (
+            select(*_COLS)
+            .where(
+                Report.kind == KIND,
+                Report.natural_key >= low,
+                Report.natural_key < f"{uid}A",  # "A" follows "@": exactly the keys "<uid>@..."
+            )
+            .order_by(Report.natural_key.desc())
+            .limit(look)
+        )
+        out.extend(session.execute(q).all())
+    return out
 
 
 def _newest_per_unit(rows: Iterable[Any], counts: PositionCounts) -> dict[str, Any]:
@@ -169,7 +188,11 @@ def _move(unit: Unit, r: Any) -> None:
 
 
 def apply_position_reports(
-    session: Session, report_ids: Sequence[int] | None = None, *, actor: str = "avl"
+    session: Session,
+    report_ids: Sequence[int] | None = None,
+    *,
+    natural_keys: Sequence[str] | None = None,
+    actor: str = "avl",
 ) -> PositionCounts:
     """Move units to their newest avl fixes (in the caller's transaction).
 
@@ -177,9 +200,11 @@ def apply_position_reports(
     ----------
     session
         Open session; flushed, not committed.
-    report_ids
-        The avl reports just stored (e.g. by the ingest pipeline); None = every avl report
-        newer than the oldest unit position.
+    report_ids, natural_keys
+        The avl reports just stored, by id or by natural key (the ``natural_key`` column of
+        the parse result: what the ingest pipeline has). With neither, each known unit's
+        newest fixes after its ``position_at`` (an index range scan per unit; fixes of
+        unknown units are then not seen, so not counted).
     actor
         Who is recorded in the audit event ``unit.position``.
 
@@ -189,7 +214,7 @@ def apply_position_reports(
         ``applied``, ``older``, ``future``, ``unknown_unit`` (and ``.unknown_units``).
     """
     counts = PositionCounts()
-    newest = _newest_per_unit(_avl_rows(session, report_ids), counts)
+    newest = _newest_per_unit(_avl_rows(session, report_ids, natural_keys), counts)
     if not newest:
         return counts
     units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(list(newest))))}

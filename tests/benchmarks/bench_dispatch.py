@@ -2,7 +2,7 @@
 
 1. New call -> recommendation at 200 units x 200 open tasks on a 50k-node synthetic network
    (goal <= 20 ms): the new task's reverse Dijkstra per capable vehicle class
-   (:class:`incidents.dispatch.core.TravelCache`, the other tasks' rows cached) plus the optimal
+   (:class:`incidents.dispatch.traveltime.TravelCache`, the other tasks' rows cached) plus the optimal
    assignment over all 201 tasks, against the same computation with networkx Dijkstra.
 2. Outcome on the demo storm: ``optimized`` against ``closest`` in one run (goals: >= 25 %
    lower priority-weighted mean time to first unit, >= 25 % fewer cold-exposure person-hours,
