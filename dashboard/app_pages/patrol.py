@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import actions, data, geolocate, mapui, ui
+from dashboard import actions, data, geolocate, live, mapui, ui
 from dashboard.escape import escape_markdown
 from dashboard.i18n import fmt_duration, t
 from geo.stakes import format_stake
@@ -20,7 +20,6 @@ from incidents.service.hazards import REPORTABLE
 from incidents.service.patrol import nearby_hazards, task_cards
 from incidents.store.models import Role
 
-REFRESH_S = 20
 NEARBY_KM = 60.0
 FIX_MAX_AGE_S = 300.0  # a browser position older than this is not sent with a status tap
 _TAP = "wo_patrol_tap"
@@ -43,16 +42,30 @@ def _act(done: str, fn: Any, *args: Any, **kwargs: Any) -> None:
     st.rerun()
 
 
-@st.cache_data(ttl=data.TTL_S, show_spinner=False)
-def _cards(url: str, unit_id: str) -> list[dict[str, Any]]:
+TASK_TOPICS = ("assignments", "incidents", "tasks", "tick", "units")
+HAZARD_TOPICS = ("hazards",)
+
+
+@st.cache_data(ttl=data.TTL_S, show_spinner=False, max_entries=256)
+def _cards_at(url: str, unit_id: str, v: tuple[int, ...]) -> list[dict[str, Any]]:
     with data.reader(url)() as session:
         return task_cards(session, unit_id)
 
 
-@st.cache_data(ttl=data.TTL_S, show_spinner=False)
-def _nearby(url: str, lon: float, lat: float) -> list[dict[str, Any]]:
+def _cards(url: str, unit_id: str) -> list[dict[str, Any]]:
+    """The unit's task cards, cached until an assignment, task, incident or unit changes."""
+    return _cards_at(url, unit_id, live.stamp(url, TASK_TOPICS))
+
+
+@st.cache_data(ttl=data.TTL_S, show_spinner=False, max_entries=256)
+def _nearby_at(url: str, lon: float, lat: float, v: tuple[int, ...]) -> list[dict[str, Any]]:
     with data.reader(url)() as session:
         return nearby_hazards(session, lon, lat, within_km=NEARBY_KM)
+
+
+def _nearby(url: str, lon: float, lat: float) -> list[dict[str, Any]]:
+    """Open hazards near (lon, lat), cached until a hazard changes."""
+    return _nearby_at(url, lon, lat, live.stamp(url, HAZARD_TOPICS))
 
 
 def _my_unit(user: actions.SessionUser, lang: str) -> str | None:
@@ -170,14 +183,17 @@ def _tap(
     )
 
 
-@st.fragment(run_every=REFRESH_S)
+@st.fragment(key="wo_patrol_tasks")
 def tasks_panel(unit_id: str) -> None:
-    """My unit's active assignments: a card each, with one big button per legal next status."""
+    """My unit's active assignments: a card each, with one big button per legal next status.
+
+    Reruns by itself when an assignment, task, incident or unit changes (:mod:`dashboard.live`),
+    and once a minute for the stage clocks.
+    """
     lang, url, user = ui.lang(), ui.db_url(), ui.current_user()
     if user is None:
         return
-    if ui.check_idle():
-        st.rerun()
+    live.part("wo_patrol_tasks", TASK_TOPICS, url)
     st.markdown(f"### {escape_markdown(t('patrol.tasks', lang))}")
     cards = _cards(url, unit_id)
     if not cards:
@@ -294,6 +310,11 @@ def hazards_panel(unit_id: str) -> None:
             )
 
 
+def _idle() -> None:
+    if ui.check_idle():
+        st.rerun()
+
+
 def render() -> None:
     """The patrol lead's tablet view."""
     lang, user = ui.lang(), ui.current_user()
@@ -334,6 +355,7 @@ def render() -> None:
             st.session_state[_TAP] = {"lat": float(clicked["lat"]), "lng": float(clicked["lng"])}
         report_panel(unit_id, st.session_state.get(_TAP), dark)
         hazards_panel(unit_id)
+        live.watcher(ui.db_url(), _idle)
     except Exception as exc:  # noqa: BLE001 - a broken database shows a message, not a trace
         st.error(t("common.db_error", lang, error=escape_markdown(exc)))
 
