@@ -272,6 +272,78 @@ def test_dispatch_confirm_and_conflict(app: Any, demo_db: tuple[str, dict[str, A
     assert "其他调度员" in shown, "the loser is told another dispatcher got there first"
 
 
+def test_dispatch_parts_rerun_only_for_their_topics(
+    app: Any, demo_db: tuple[str, dict[str, Any]]
+) -> None:
+    """Each part of the dispatcher page declares its topics; a unit status written by another
+    connection makes the parts showing units due, and not the queue or the hazards."""
+    from dashboard.live import due_parts
+    from incidents.store import changes
+
+    login(app, "dispatcher", PASSWORDS["dispatcher"])
+    assert not app.exception, app.exception
+    parts = app.session_state["wo_live_parts"]
+    assert {"wo_strip", "wo_map", "wo_recs", "wo_queue", "wo_active", "wo_hazards"} <= set(parts)
+    seen = app.session_state["wo_live_seen"]
+    engine = make_engine(demo_db[0])
+    with session_scope(session_factory(engine)) as s:
+        unit = s.scalars(select(Unit).where(Unit.status == "available")).first()
+        assert unit is not None
+        unit.fuel = 0.9
+    now = {**changes.versions(engine), "tick": seen["wo_queue"]["tick"]}
+    engine.dispose()
+    due = due_parts(parts, seen, now)
+    assert {"wo_strip", "wo_map", "wo_recs", "wo_active"} <= set(due)
+    assert "wo_queue" not in due and "wo_hazards" not in due
+
+
+def test_dispatch_stale_card_is_retired_with_a_translated_message(
+    app: Any, demo_db: tuple[str, dict[str, Any]]
+) -> None:
+    """Confirming a card whose task another dispatcher took meanwhile: a Chinese message, no
+    raw English error, and the card is gone."""
+    from incidents.errors import ConflictError
+    from incidents.service import actions as service
+
+    engine = make_engine(demo_db[0])
+    with session_scope(session_factory(engine)) as s:  # a task of its own to recommend
+        incident = s.get(Incident, demo_db[1]["incident"])
+        assert incident is not None
+        s.add(Task(incident_id=incident.id, kind="rescue", capability="rescue", status="open",
+                   priority=95.0, geometry=incident.geometry))
+    login(app, "dispatcher", PASSWORDS["dispatcher"])
+    keys = [str(b.key) for b in app.button if str(b.key or "").startswith("wo_conf_")]
+    if not keys:
+        pytest.skip("no recommendation at this moment")
+    taken = None
+    for key in keys:
+        task_id, unit_id = key.removeprefix("wo_conf_").split("_", 1)
+        others = []
+        with session_factory(engine)() as s:
+            others = [u.id for u in s.scalars(select(Unit).where(Unit.status == "available"))
+                      if u.id != unit_id]
+        for other in others:
+            try:
+                with session_scope(session_factory(engine)) as s:
+                    service.override(s, "admin", int(task_id), other, recommended_unit_id=unit_id)
+            except (ConflictError, Exception):  # noqa: BLE001 - not capable: try another
+                continue
+            taken = key
+            break
+        if taken:
+            break
+    engine.dispose()
+    if taken is None:
+        pytest.skip("no recommendation could be overridden by the other dispatcher")
+    app.button(key=taken).click()
+    app.run()
+    assert not app.exception, app.exception
+    shown = texts(app)
+    assert "其他调度员" in shown
+    assert "changed meanwhile" not in shown and "Conflict" not in shown, "no raw error text"
+    assert taken not in [str(b.key) for b in app.button], "the retired card is gone"
+
+
 def test_feeds_review_pages(app: Any) -> None:
     login(app, "dispatcher", PASSWORDS["dispatcher"])
     switch(app, "feeds")
