@@ -596,3 +596,30 @@ def test_dispatch_staging_suggestions(app: Any, demo_db: tuple[str, dict[str, An
     assert list(shown["车辆"]) == [x.unit_id for x in expected]
     assert list(shown["执勤点"]) == [x.duty_point_name for x in expected]
     assert list(shown["原因"]) == [x.reason_zh for x in expected]
+
+
+# ------------------------------------------------------------------------------------------
+# Read-only wall display (H3)
+# ------------------------------------------------------------------------------------------
+
+
+def test_wall_display_sees_map_and_queue_without_action_buttons(
+    app: Any, demo_db: tuple[str, dict[str, Any]]
+) -> None:
+    from incidents.service.users import create_user as _create
+
+    engine = make_engine(demo_db[0])
+    with session_scope(session_factory(engine)) as s:
+        if s.scalars(select(User).where(User.username == "lobby")).first() is None:
+            _create(s, "lobby", "watch-only-screen", "wall")
+    engine.dispose()
+    login(app, "lobby", "watch-only-screen")
+    assert not app.exception, app.exception
+    assert app.metric, "headline figures shown"
+    frames = [df.value for df in app.dataframe]
+    assert frames, "the queue and tables are shown"
+    actions_shown = [str(b.key) for b in app.button if str(b.key) != "wo_logout"]
+    assert actions_shown == [], f"a wall display has no action buttons: {actions_shown}"
+    for page in ("patrol", "admin", "feeds", "review"):
+        with pytest.raises(ValueError, match="Known pages"):
+            switch(app, page)

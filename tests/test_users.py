@@ -115,3 +115,31 @@ def test_roles_and_units(session_factory):
         assert [(u.username, u.role, u.unit_id) for u in users] == [
             ("lead", "patrol_lead", "XL-ABG-PC1")
         ]
+
+
+def test_wall_role_from_the_command_line_logs_in_and_may_not_add_users(db_url, session_factory):
+    from typer.testing import CliRunner
+
+    from incidents.cli.app import app
+    from incidents.errors import PermissionDenied
+    from incidents.service.actions import act
+    from incidents.service.users import add_user
+
+    result = CliRunner().invoke(
+        app,
+        ["users", "add", "lobby", "--role", "wall", "--password-stdin", "--db", db_url],
+        input="watch-only-screen\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "added wall lobby" in result.output
+    assert _login(session_factory, "lobby", "watch-only-screen", T0) == "lobby"
+    with pytest.raises(PermissionDenied, match="not an admin"):
+        act(session_factory, add_user, "lobby", "sneaky", "sneaky-password", "admin")
+    _make(session_factory, "root", "admin", password="root-password-1")
+    with session_scope(session_factory) as s:
+        add_user(s, "root", "second", "second-password", "dispatcher")
+    with session_scope(session_factory) as s:
+        names = {u.username: u.role for u in list_users(s)}
+    assert names == {"lobby": "wall", "root": "admin", "second": "dispatcher"}
+    assert ("user.create", "ok") in _actions(session_factory)
+    assert ("service.add_user", "denied") in _actions(session_factory)
