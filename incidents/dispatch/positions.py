@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import pandas as pd
 from shapely.geometry import Point
@@ -47,6 +47,7 @@ __all__ = [
     "DEFAULT_STALE_MINUTES",
     "PositionCounts",
     "PositionState",
+    "Positioned",
     "apply_avl_fixes",
     "apply_position_reports",
     "follow_assignment",
@@ -79,13 +80,36 @@ class PositionState(NamedTuple):
         return "", ""
 
 
-def position_state(unit: Unit, now: datetime, settings: Settings | None = None) -> PositionState:
+class Positioned(Protocol):
+    """What :func:`position_state` reads: a :class:`Unit`, or a row of a units frame."""
+
+    @property
+    def geometry(self) -> Any:
+        """The position (None when there is none)."""
+
+    @property
+    def position_at(self) -> datetime | None:
+        """When the position was taken."""
+
+    @property
+    def position_source(self) -> str | None:
+        """avl | tablet | on_scene | base | None."""
+
+    @property
+    def status(self) -> str:
+        """The unit's status."""
+
+
+def position_state(
+    unit: Positioned, now: datetime, settings: Settings | None = None
+) -> PositionState:
     """``live`` / ``stale`` / ``unknown`` and the age of `unit`'s position at `now`.
 
     Parameters
     ----------
     unit
-        The unit (its ``geometry``, ``position_at``, ``position_source``, ``status``).
+        A :class:`Unit` or anything with its ``geometry``, ``position_at``,
+        ``position_source`` and ``status`` (e.g. a row of ``units_frame.itertuples()``).
     now
         The moment of the question.
     settings
@@ -124,13 +148,16 @@ def _avl_rows(
 ) -> list[Any]:
     if report_ids is None and natural_keys is None:
         return _newest_fixes_of_known_units(session)
-    out: list[Any] = []
-    for col, values in ((Report.id, report_ids), (Report.natural_key, natural_keys)):
-        vals = sorted(set(values or []))
-        for k in range(0, len(vals), 900):
-            q = select(*_COLS).where(Report.kind == KIND, col.in_(vals[k : k + 900]))
-            out.extend(session.execute(q).all())
-    return out
+    found: dict[int, Any] = {}
+    ids = sorted({int(i) for i in report_ids or []})
+    keys = sorted({str(k) for k in natural_keys or []})
+    for k in range(0, len(ids), 900):
+        q = select(*_COLS).where(Report.kind == KIND, Report.id.in_(ids[k : k + 900]))
+        found.update((r.id, r) for r in session.execute(q))
+    for k in range(0, len(keys), 900):
+        q = select(*_COLS).where(Report.kind == KIND, Report.natural_key.in_(keys[k : k + 900]))
+        found.update((r.id, r) for r in session.execute(q))
+    return list(found.values())
 
 
 def _newest_fixes_of_known_units(session: Session, look: int = 5) -> list[Any]:
