@@ -4,9 +4,9 @@ Bottom layer: imports only third-party packages. Its public names live in its mo
 (``from geo.network import RoadGraph``); :data:`__all__` lists those modules, and importing the
 package imports none of them.
 
-========== ==================================================================
+=========== ==================================================================
 module     what it holds
-========== ==================================================================
+=========== ==================================================================
 cache      :class:`~geo.cache.LockedLRU`, the thread-safe in-process cache
 coverage   coverage share and per-segment response times
 crs        coordinate systems, datums (GCJ-02/BD-09), metric projections
@@ -15,9 +15,10 @@ gazetteer  place names and administrative codes
 hotspots   spatial weights, Gi*, hot clusters
 network    the road graph and travel times
 region     a region folder loaded as one :class:`~geo.region.Region`
-roads      road files read, validated and cut into segments
+road_schema the road-file schema and its validation
+roads      road files read and cut into segments; the road network (snapping, stakes)
 stakes     kilometre posts (K12+300)
-========== ==================================================================
+=========== ==================================================================
 """
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "hotspots",
     "network",
     "region",
+    "road_schema",
     "roads",
     "stakes",
 ]

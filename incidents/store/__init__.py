@@ -4,6 +4,7 @@
 module     what it holds
 ========== ====================================================================================
 models     the ORM model (one class per table)
+enums      the vocabularies (report kinds, conditions, states, roles)
 connect    engines: SQLite (WAL, ``BEGIN IMMEDIATE``) and PostgreSQL
 engine     schema (``init_db``), sessions (``session_factory``, ``session_scope``), frames I/O
 migrate    Alembic: upgrade, downgrade, revisions, schema differences
@@ -21,6 +22,7 @@ __all__ = [
     "changes",
     "connect",
     "engine",
+    "enums",
     "migrate",
     "models",
     "region",
