@@ -272,3 +272,81 @@ def test_hostile_strings_inert_in_feeds(server: tuple[str, str], browser: Any) -
         assert s.outside == []
     finally:
         s.close()
+
+
+MAP_STATE_JS = """
+() => {
+  const m = window.map;
+  const off = Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))
+    .filter(l => !l.querySelector('input').checked).map(l => l.innerText.trim());
+  return {zoom: m.getZoom(), center: m.getCenter(), off: off};
+}
+"""
+
+
+def _free_units(page: Any) -> str:
+    metric = page.locator("[data-testid='stMetric']").nth(2)
+    return str(metric.locator("[data-testid='stMetricValue']").inner_text())
+
+
+def test_dispatcher_map_keeps_view_and_layers_and_sees_changes(
+    server: tuple[str, str], browser: Any
+) -> None:
+    """Zoom in, switch a layer off, confirm a recommendation: same zoom, layer still off (also
+    after a reload). A unit status written by another process shows within 3 s."""
+    from sqlalchemy import select
+
+    from incidents.store.engine import make_engine, session_factory, session_scope
+    from incidents.store.models import Unit
+
+    s = Session(browser, server[0], DESK)
+    try:
+        s.login("dispatcher")
+        frame = s.map_frame()
+        for _ in range(2):
+            frame.locator(".leaflet-control-zoom-in").click()
+            s.page.wait_for_timeout(1200)
+        frame.locator(".leaflet-control-layers").hover()
+        s.page.wait_for_timeout(800)
+        label = frame.locator(".leaflet-control-layers-overlays label").nth(3)
+        name = label.inner_text().strip()
+        label.locator("input").click()
+        s.page.wait_for_timeout(2500)
+        before = frame.evaluate(MAP_STATE_JS)
+        assert before["off"] == [name] and before["zoom"] == 8, before
+        confirm = s.page.locator("[data-testid='stButton'] button:has-text('确认')")
+        if confirm.count():
+            confirm.first.click()
+            s.settle(3000)
+            frame = s.map_frame()
+            frame.locator(".leaflet-control-layers").hover()
+            s.page.wait_for_timeout(800)
+            after = frame.evaluate(MAP_STATE_JS)
+            assert after["zoom"] == before["zoom"] and after["off"] == [name], after
+            assert abs(after["center"]["lat"] - before["center"]["lat"]) < 1e-6
+        s.page.reload()
+        s.settle(3000)
+        frame = s.map_frame()
+        s.page.wait_for_timeout(1500)
+        frame.locator(".leaflet-control-layers").hover()
+        s.page.wait_for_timeout(800)
+        reloaded = frame.evaluate(MAP_STATE_JS)
+        assert reloaded["zoom"] == before["zoom"] and reloaded["off"] == [name], reloaded
+        s.shot("desk-dispatch-kept-view")
+        # a change written by another process reaches the open page on its own
+        if s.page.locator("[data-testid='stMetric']").count() < 3:
+            s.login("dispatcher")  # the reload may have ended the session
+        shown = _free_units(s.page)
+        engine = make_engine(server[1])
+        with session_scope(session_factory(engine)) as db:
+            unit = db.scalars(select(Unit).where(Unit.status == "available")).first()
+            assert unit is not None
+            unit.status = "off_duty"
+        engine.dispose()
+        deadline = time.monotonic() + 3.0
+        while _free_units(s.page) == shown and time.monotonic() < deadline:
+            s.page.wait_for_timeout(100)
+        assert _free_units(s.page) == str(int(shown) - 1), "the status change is shown in 3 s"
+        assert s.dialogs == [] and s.outside == []
+    finally:
+        s.close()
