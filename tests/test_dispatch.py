@@ -1,5 +1,8 @@
 """Dispatch: travel-time matrices, the optimal assignment against the closest-unit baseline,
-eligibility, keeping units on their tasks, pre-positioning and AVL fixes (tiny networks)."""
+eligibility, keeping units on their tasks, pre-positioning and AVL fixes (tiny networks).
+
+The AVL fixes here go through the former Python-only names (``read_avl``, ``apply_avl_fixes``),
+now thin wrappers over the avl report path; tests/test_positions.py covers that path itself."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import networkx as nx
 import numpy as np
 import pytest
 from shapely.geometry import Point, box
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo.region import Region, load_region
@@ -33,6 +37,7 @@ from incidents.store.models import (
     AssignmentState,
     DutyPoint,
     Incident,
+    Report,
     Task,
     Unit,
     UnitStatus,
@@ -429,6 +434,9 @@ def test_avl_fixes_from_csv_and_json(session_factory: sessionmaker[Session]) -> 
         counts = apply_avl_fixes(s, read_avl(json.dumps(doc).encode()))
     assert counts == {"applied": 1, "stale": 1, "unknown_unit": 0}
     with session_scope(session_factory) as s:
+        # every fix is an avl report now (one per unit and second), U9's included
+        keys = sorted(s.scalars(select(Report.natural_key).where(Report.kind == "avl")))
+        assert len(keys) == 5 and keys[-1] == "U9@2025-12-13T20:05:00+00:00"
         u1, u2 = s.get(Unit, "U1"), s.get(Unit, "U2")
         assert u1 is not None and u2 is not None
         assert u1.geometry is not None and u2.geometry is not None
