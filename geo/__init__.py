@@ -17,6 +17,7 @@ network    the road graph and travel times
 region     a region folder loaded as one :class:`~geo.region.Region`
 road_schema the road-file schema and its validation
 roads      road files read and cut into segments; the road network (snapping, stakes)
+speeds     vehicle speeds and road-condition speed factors
 stakes     kilometre posts (K12+300)
 =========== ==================================================================
 """
@@ -32,5 +33,6 @@ __all__ = [
     "region",
     "road_schema",
     "roads",
+    "speeds",
     "stakes",
 ]

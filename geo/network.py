@@ -6,20 +6,13 @@ within ``junction_m`` (50 m) of another road, both are cut there and joined, so 
 geometry still makes junctions at the towns the roads share. Each directed edge is a piece of
 one segment and takes that segment's speed and condition.
 
-Speeds
-------
-A vehicle's dry-road speed on a segment is the lower of the vehicle's own top speed and the
-road's speed for its category (``speed_car_kmh`` for patrol cars and ambulances,
-``speed_truck_kmh`` for the rest). A condition on the segment multiplies it by
-:func:`speed_factor`: plows keep most of their speed in drifting or packed snow (they clear it as
-they go); cars slow to a crawl in drifting snow; ``closed`` is impassable for everyone.
+Speeds and condition factors: :mod:`geo.speeds` (re-exported here).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -34,7 +27,18 @@ from shapely.ops import substring
 
 from geo.cache import LockedLRU
 from geo.crs import from_metric_xy, to_metric, to_metric_xy
-from geo.errors import UnknownConditionError, UnknownVehicleClassError, UnreachableError
+from geo.errors import UnreachableError
+from geo.speeds import (
+    CONDITIONS,
+    FACTOR_TABLES,
+    SPEED_FACTORS,
+    VEHICLE_CLASSES,
+    VEHICLE_SPEEDS,
+    VehicleSpeed,
+    check_vehicle,
+    speed_factor,
+    worst_factor,
+)
 
 __all__ = [
     "CONDITIONS",
@@ -46,124 +50,8 @@ __all__ = [
     "speed_factor",
 ]
 
-VEHICLE_CLASSES = ("patrol_car", "plow", "grit_spreader", "heavy_tow", "rescue", "ambulance")
-CONDITIONS = ("clear", "black_ice", "snow_packed", "drifting_snow", "poor_visibility", "closed")
 
-
-@dataclass(frozen=True)
-class VehicleSpeed:
-    """A vehicle class's top speed and which road speed limit applies to it."""
-
-    top_kmh: float
-    category: str  # "car" -> speed_car_kmh, "truck" -> speed_truck_kmh
-
-
-# Top speeds on a dry road. Plows and spreaders travel to a job at working speed (about 50 km/h
-# with the blade up); a loaded heavy tow truck at truck speed.
-VEHICLE_SPEEDS: dict[str, VehicleSpeed] = {
-    "patrol_car": VehicleSpeed(100.0, "car"),
-    "ambulance": VehicleSpeed(100.0, "car"),
-    "rescue": VehicleSpeed(80.0, "truck"),
-    "heavy_tow": VehicleSpeed(70.0, "truck"),
-    "plow": VehicleSpeed(50.0, "truck"),
-    "grit_spreader": VehicleSpeed(55.0, "truck"),
-}
-
-# Share of dry-road speed kept per condition (0 = impassable). Values chosen from winter
-# driving guidance (roughly half speed on ice, a third in drifting snow for ordinary vehicles);
-# plows run with the blade down through snow at nearly working speed.
-SPEED_FACTORS: dict[str, dict[str, float]] = {
-    #                black_ice snow_packed drifting_snow poor_visibility
-    "patrol_car": {
-        "black_ice": 0.45,
-        "snow_packed": 0.6,
-        "drifting_snow": 0.3,
-        "poor_visibility": 0.5,
-    },
-    "ambulance": {
-        "black_ice": 0.45,
-        "snow_packed": 0.6,
-        "drifting_snow": 0.3,
-        "poor_visibility": 0.5,
-    },
-    "rescue": {
-        "black_ice": 0.5,
-        "snow_packed": 0.65,
-        "drifting_snow": 0.4,
-        "poor_visibility": 0.55,
-    },
-    "heavy_tow": {
-        "black_ice": 0.5,
-        "snow_packed": 0.65,
-        "drifting_snow": 0.4,
-        "poor_visibility": 0.5,
-    },
-    "plow": {"black_ice": 0.7, "snow_packed": 0.9, "drifting_snow": 0.85, "poor_visibility": 0.6},
-    "grit_spreader": {
-        "black_ice": 0.8,
-        "snow_packed": 0.8,
-        "drifting_snow": 0.6,
-        "poor_visibility": 0.6,
-    },
-}
-
-
-# vehicle class -> condition -> factor, including "clear" and "closed"
-_FACTOR_TABLES: dict[str, dict[str, float]] = {
-    vc: {"clear": 1.0, "closed": 0.0, **factors} for vc, factors in SPEED_FACTORS.items()
-}
 _MATRIX_CACHE_SIZE = 6
-
-
-def _check_vehicle(vehicle_class: str) -> str:
-    vc = str(vehicle_class)
-    if vc not in VEHICLE_SPEEDS:
-        msg = (
-            f"unknown vehicle class {vehicle_class!r}; expected one of {', '.join(VEHICLE_CLASSES)}"
-        )
-        raise UnknownVehicleClassError(msg)
-    return vc
-
-
-def speed_factor(vehicle_class: str, condition: str | None) -> float:
-    """Share of dry-road speed a vehicle keeps in a road condition.
-
-    Parameters
-    ----------
-    vehicle_class
-        One of :data:`VEHICLE_CLASSES`.
-    condition
-        One of :data:`CONDITIONS` (None or ``"clear"`` = 1.0).
-
-    Returns
-    -------
-    float
-        In (0, 1], or 0.0 for ``"closed"`` (impassable).
-
-    Raises
-    ------
-    ValueError
-        Unknown vehicle class or condition.
-    """
-    vc = _check_vehicle(vehicle_class)
-    if condition is None:
-        return 1.0
-    cond = str(condition)
-    if cond == "clear":
-        return 1.0
-    if cond == "closed":
-        return 0.0
-    try:
-        return SPEED_FACTORS[vc][cond]
-    except KeyError:
-        msg = f"unknown road condition {condition!r}; expected one of {', '.join(CONDITIONS)}"
-        raise UnknownConditionError(msg) from None
-
-
-def _worst_factor(vehicle_class: str, cond: str | Iterable[str] | None) -> float:
-    if cond is None or isinstance(cond, str):
-        return speed_factor(vehicle_class, cond)
-    return min((speed_factor(vehicle_class, c) for c in cond), default=1.0)
 
 
 _CACHE_SIZE = 8
@@ -181,6 +69,28 @@ def segments_key(segments: gpd.GeoDataFrame) -> str:
         if col in segments.columns:
             h.update(np.ascontiguousarray(segments[col].to_numpy(dtype=float)).tobytes())
     return h.hexdigest()
+
+
+class _Cuts:
+    """Cut points on segments (segment index, metres along it) and pairs of cuts to join."""
+
+    def __init__(self, n_seg: int, lengths: NDArray[np.float64]) -> None:
+        self.seg: list[NDArray[np.int64]] = [np.arange(n_seg), np.arange(n_seg)]
+        self.pos: list[NDArray[np.float64]] = [np.zeros(n_seg), lengths]
+        self.links_a: list[NDArray[np.int64]] = []  # indices into the cut list, joined pairwise
+        self.links_b: list[NDArray[np.int64]] = []
+        self.n = 2 * n_seg
+
+    def add(self, s: NDArray[np.int64], pos: NDArray[np.float64]) -> NDArray[np.int64]:
+        self.seg.append(s.astype(np.int64))
+        self.pos.append(pos.astype(np.float64))
+        ids = np.arange(self.n, self.n + s.size)
+        self.n += s.size
+        return ids
+
+    def link(self, a: NDArray[np.int64], b: NDArray[np.int64]) -> None:
+        self.links_a.append(a)
+        self.links_b.append(b)
 
 
 class RoadGraph:
@@ -242,56 +152,53 @@ class RoadGraph:
         geoms = np.asarray(to_metric(seg.geometry).to_numpy(), dtype=object)
         self._geoms = geoms
         n_seg = len(geoms)
-        lengths = shapely.length(geoms)
-        codes = seg["road_code"].to_numpy(dtype=object) if n_seg else np.array([], dtype=object)
-        _, road_id = np.unique(codes.astype(str), return_inverse=True)
         self.segment_ids = seg["segment_id"].astype(str).to_numpy(dtype=object)
         self._seg_index = {s: i for i, s in enumerate(self.segment_ids)}
-
-        cut_seg: list[NDArray[np.int64]] = [np.arange(n_seg), np.arange(n_seg)]
-        cut_pos: list[NDArray[np.float64]] = [np.zeros(n_seg), lengths]
-        links_a: list[NDArray[np.int64]] = []  # indices into the cut list, joined pairwise
-        links_b: list[NDArray[np.int64]] = []
-        n_cuts = 2 * n_seg
-        tree = shapely.STRtree(geoms)
-
-        def add_cuts(s: NDArray[np.int64], pos: NDArray[np.float64]) -> NDArray[np.int64]:
-            nonlocal n_cuts
-            cut_seg.append(s.astype(np.int64))
-            cut_pos.append(pos.astype(np.float64))
-            ids = np.arange(n_cuts, n_cuts + s.size)
-            n_cuts += s.size
-            return ids
-
+        cuts = _Cuts(n_seg, shapely.length(geoms))
         if n_seg and self.junction_m > 0:
-            # vertices of one road near another road
-            coords, vidx = shapely.get_coordinates(geoms, return_index=True)
-            vpts = shapely.points(coords)
-            vi, sj = tree.query(vpts, predicate="dwithin", distance=self.junction_m)
-            keep = road_id[vidx[vi]] != road_id[sj]
-            vi, sj = vi[keep], sj[keep]
-            if vi.size:
-                si = vidx[vi]
-                pos_i = shapely.line_locate_point(geoms[si], vpts[vi])
-                pos_j = shapely.line_locate_point(geoms[sj], vpts[vi])
-                links_a.append(add_cuts(si, pos_i))
-                links_b.append(add_cuts(sj, pos_j))
-            # roads crossing between vertices (touching ends are handled above)
-            a, b = tree.query(geoms, predicate="crosses")
-            keep = (a < b) & (road_id[a] != road_id[b])
-            a, b = a[keep], b[keep]
-            if a.size:
-                inter = shapely.intersection(geoms[a], geoms[b])
-                icoords, k = shapely.get_coordinates(inter, return_index=True)
-                if k.size:
-                    ipts = shapely.points(icoords)
-                    ca = add_cuts(a[k], shapely.line_locate_point(geoms[a[k]], ipts))
-                    cb = add_cuts(b[k], shapely.line_locate_point(geoms[b[k]], ipts))
-                    links_a.append(ca)
-                    links_b.append(cb)
+            codes = seg["road_code"].to_numpy(dtype=object)
+            _, road_id = np.unique(codes.astype(str), return_inverse=True)
+            self._junction_cuts(geoms, road_id, cuts)
+        g_seg, g_pos, group_node = self._nodes(geoms, cuts)
+        self._edges(g_seg, g_pos, group_node, n_seg)
+        self._csr_structure()
+        self._segment_speeds(n_seg)
 
-        all_seg = np.concatenate(cut_seg) if cut_seg else np.array([], dtype=np.int64)
-        all_pos = np.concatenate(cut_pos) if cut_pos else np.array([], dtype=float)
+    def _junction_cuts(
+        self, geoms: NDArray[Any], road_id: NDArray[np.int64], cuts: _Cuts
+    ) -> None:
+        """Cut and join roads where a vertex of one lies near another, or where they cross."""
+        tree = shapely.STRtree(geoms)
+        # vertices of one road near another road
+        coords, vidx = shapely.get_coordinates(geoms, return_index=True)
+        vpts = shapely.points(coords)
+        vi, sj = tree.query(vpts, predicate="dwithin", distance=self.junction_m)
+        keep = road_id[vidx[vi]] != road_id[sj]
+        vi, sj = vi[keep], sj[keep]
+        if vi.size:
+            si = vidx[vi]
+            pos_i = shapely.line_locate_point(geoms[si], vpts[vi])
+            pos_j = shapely.line_locate_point(geoms[sj], vpts[vi])
+            cuts.link(cuts.add(si, pos_i), cuts.add(sj, pos_j))
+        # roads crossing between vertices (touching ends are handled above)
+        a, b = tree.query(geoms, predicate="crosses")
+        keep = (a < b) & (road_id[a] != road_id[b])
+        a, b = a[keep], b[keep]
+        if a.size:
+            inter = shapely.intersection(geoms[a], geoms[b])
+            icoords, k = shapely.get_coordinates(inter, return_index=True)
+            if k.size:
+                ipts = shapely.points(icoords)
+                ca = cuts.add(a[k], shapely.line_locate_point(geoms[a[k]], ipts))
+                cb = cuts.add(b[k], shapely.line_locate_point(geoms[b[k]], ipts))
+                cuts.link(ca, cb)
+
+    def _nodes(
+        self, geoms: NDArray[Any], cuts: _Cuts
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
+        """Group cuts into nodes; returns each group's segment, position and node."""
+        all_seg = np.concatenate(cuts.seg)
+        all_pos = np.concatenate(cuts.pos)
         # group cuts on the same segment within 1 m of each other
         order = np.lexsort((all_pos, all_seg))
         s_sorted = all_seg[order]
@@ -312,12 +219,11 @@ class RoadGraph:
         # merge: coincident groups (within merge_m) and junction links
         pairs = [np.empty((0, 2), dtype=np.int64)]
         if n_groups:
-            kd = cKDTree(g_xy)
-            qp = kd.query_pairs(self.merge_m, output_type="ndarray")
+            qp = cKDTree(g_xy).query_pairs(self.merge_m, output_type="ndarray")
             pairs.append(qp.astype(np.int64))
-        if links_a:
-            la = cut_group[np.concatenate(links_a)]
-            lb = cut_group[np.concatenate(links_b)]
+        if cuts.links_a:
+            la = cut_group[np.concatenate(cuts.links_a)]
+            lb = cut_group[np.concatenate(cuts.links_b)]
             pairs.append(np.column_stack([la, lb]))
         pp = np.concatenate(pairs)
         adj = sp.coo_matrix(
@@ -329,12 +235,20 @@ class RoadGraph:
         nx_ = np.bincount(group_node, weights=g_xy[:, 0], minlength=n_nodes) / np.maximum(cnt, 1)
         ny_ = np.bincount(group_node, weights=g_xy[:, 1], minlength=n_nodes) / np.maximum(cnt, 1)
         self._node_xy = np.column_stack([nx_, ny_])
-        lon, lat = from_metric_xy(nx_, ny_)
-        self.node_lon = lon
-        self.node_lat = lat
+        self.node_lon, self.node_lat = from_metric_xy(nx_, ny_)
         self._kd = cKDTree(self._node_xy) if n_nodes else None
+        return g_seg, g_pos, group_node
 
-        # edges: consecutive groups along each segment
+    def _edges(
+        self,
+        g_seg: NDArray[np.int64],
+        g_pos: NDArray[np.float64],
+        group_node: NDArray[np.int64],
+        n_seg: int,
+    ) -> None:
+        """Directed edges between consecutive groups along each segment (both ways unless one-way)."""
+        seg = self.segments
+        n_groups = g_seg.size
         same = g_seg[1:] == g_seg[:-1] if n_groups > 1 else np.array([], dtype=bool)
         k = np.flatnonzero(same)
         e_seg = g_seg[k]
@@ -357,7 +271,8 @@ class RoadGraph:
         self._edge_p1 = np.concatenate([e_p1, e_p0[back]])
         self.edge_length_m = np.abs(self._edge_p1 - self._edge_p0)
 
-        # CSR structure over unique (from, to) pairs; parallel edges reduced with min per call
+    def _csr_structure(self) -> None:
+        """CSR structure over unique (from, to) pairs; parallel edges reduced with min per call."""
         n = max(self.n_nodes, 1)
         key = self.edge_from * n + self.edge_to
         self._edge_order = np.argsort(key, kind="stable")
@@ -374,12 +289,13 @@ class RoadGraph:
         self._indices = pair_to.astype(np.int32)
         # transpose: pairs sorted by (to, from)
         self._perm_t = np.lexsort((pair_from, pair_to))
-        self._indptr_t = np.searchsorted(pair_to[self._perm_t], np.arange(self.n_nodes + 1)).astype(
-            np.int32
-        )
+        t_sorted = pair_to[self._perm_t]
+        self._indptr_t = np.searchsorted(t_sorted, np.arange(self.n_nodes + 1)).astype(np.int32)
         self._indices_t = pair_from[self._perm_t].astype(np.int32)
 
-        # per-segment dry speeds (m/s) per vehicle class
+    def _segment_speeds(self, n_seg: int) -> None:
+        """Per-segment dry speeds (m/s) per vehicle class."""
+        seg = self.segments
         car = seg["speed_car_kmh"].to_numpy(dtype=float) if "speed_car_kmh" in seg else None
         truck = seg["speed_truck_kmh"].to_numpy(dtype=float) if "speed_truck_kmh" in seg else None
         self._seg_speed: dict[str, NDArray[np.float64]] = {}
@@ -434,11 +350,11 @@ class RoadGraph:
         Segment ids the graph doesn't have are ignored; several conditions on one segment take
         the worst.
         """
-        vc = _check_vehicle(vehicle_class)
+        vc = check_vehicle(vehicle_class)
         f = np.ones(len(self.segment_ids))
         if not conditions:
             return f
-        table = _FACTOR_TABLES[vc]
+        table = FACTOR_TABLES[vc]
         get = self._seg_index.get
         idx: list[int] = []
         val: list[float] = []
@@ -448,7 +364,7 @@ class RoadGraph:
                 continue
             fac = table.get(cond) if isinstance(cond, str) else None
             idx.append(i)
-            val.append(_worst_factor(vc, cond) if fac is None else fac)
+            val.append(worst_factor(vc, cond) if fac is None else fac)
         if idx:
             np.minimum.at(f, np.asarray(idx, dtype=np.int64), np.asarray(val))
         return f
@@ -470,7 +386,7 @@ class RoadGraph:
         numpy.ndarray
             Seconds per edge, aligned with :attr:`edge_from` / :attr:`edge_to`.
         """
-        vc = _check_vehicle(vehicle_class)
+        vc = check_vehicle(vehicle_class)
         f = self.segment_factors(vc, conditions)
         speed = self._seg_speed[vc][self.edge_segment] * f[self.edge_segment]
         with np.errstate(divide="ignore"):
@@ -488,7 +404,7 @@ class RoadGraph:
         Dispatch asks for many searches under the same conditions; comparing a dict with the
         cached copy (C speed) is far cheaper than rebuilding the matrix from 10k conditions.
         """
-        vc = _check_vehicle(vehicle_class)
+        vc = check_vehicle(vehicle_class)
         cond = dict(conditions) if conditions else None
         return self._matrix_cache.get_or_create((vc, cond), lambda: self._matrices(vc, cond))
 
@@ -642,7 +558,7 @@ class RoadGraph:
         """
         a = self._check_node(from_node)
         b = self._check_node(to_node)
-        _check_vehicle(vehicle_class)
+        check_vehicle(vehicle_class)
         if a == b:
             lon, lat = float(self.node_lon[a]), float(self.node_lat[a])
             return LineString([(lon, lat), (lon, lat)]), 0.0
@@ -671,7 +587,7 @@ class RoadGraph:
         """Segment ids along the fastest route, in travel order (consecutive repeats dropped)."""
         a = self._check_node(from_node)
         b = self._check_node(to_node)
-        _check_vehicle(vehicle_class)
+        check_vehicle(vehicle_class)
         if a == b:
             return []
         edges, _ = self._path_edges(a, b, vehicle_class, conditions)
