@@ -43,15 +43,12 @@ from datetime import datetime
 from typing import Any
 
 import charset_normalizer
-import defusedxml
-import defusedxml.ElementTree as DET
-import gpxpy
-import gpxpy.gpx
 import numpy as np
 from pyproj import Geod
 from shapely.geometry import LineString
 
-from ingest.errors import HostileXMLError, ParseError
+from ingest.avl import load_gpx
+from ingest.errors import ParseError
 from ingest.records import ParseResult, QuarantineRow, excerpt, load_json, report_frame, sha256_hex
 from ingest.validate import (
     Locator,
@@ -233,22 +230,7 @@ def road_km_patrolled(
 def _parse_gpx(
     data: bytes, source: str, sha: str, locator: Locator | None, now: datetime | None
 ) -> ParseResult:
-    try:
-        DET.fromstring(data, forbid_dtd=True)
-    except defusedxml.DefusedXmlException as e:
-        msg = f"hostile XML refused ({type(e).__name__})"
-        raise HostileXMLError(msg) from e
-    except Exception as e:  # noqa: BLE001  (any XML failure is a parse error)
-        msg = f"not well-formed XML: {e}"
-        raise ParseError(msg) from e
-    try:
-        gpx = gpxpy.parse(data.decode("utf-8-sig", errors="strict"))
-    except UnicodeDecodeError as e:
-        msg = f"GPX is not UTF-8: {e}"
-        raise ParseError(msg) from e
-    except Exception as e:  # noqa: BLE001  gpxpy raises assorted errors on bad files
-        msg = f"not a readable GPX file: {e}"
-        raise ParseError(msg) from e
+    gpx = load_gpx(data)  # defused XML check, then gpxpy (shared with the AVL feed)
     rows: list[dict[str, Any]] = []
     quarantine: list[QuarantineRow] = []
     n = 0
