@@ -61,7 +61,7 @@ from ingest.validate import (
     to_float,
 )
 
-__all__ = ["FEED", "KIND", "avl_key", "fix_row", "parse_avl"]
+__all__ = ["FEED", "KIND", "avl_key", "fix_row", "load_gpx", "nmea_checksum", "parse_avl"]
 
 FEED = "avl"
 KIND = "avl"
