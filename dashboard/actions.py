@@ -61,6 +61,7 @@ __all__ = [
     "resume_session",
     "revoke_sessions",
     "save_feed",
+    "send_position",
     "set_status",
 ]
 
@@ -262,6 +263,11 @@ def set_status(
     """
     _act(url, service.set_status, user, assignment_id, new_state, expected_version,
          position=position)
+
+
+def send_position(url: str, user: SessionUser, unit_id: str, fix: TabletFix) -> None:
+    """The lead sends the tablet's position now (the unit moves on the map; audited)."""
+    _act(url, service.send_position, user, unit_id, fix)
 
 
 def report_hazard(

@@ -66,6 +66,8 @@ def _pages(role: str, lang: str) -> list[StreamlitPage]:
 
 def main() -> None:
     """Build the navigation for this session and run the chosen page."""
+    ui.check_idle()
+    sessions.restore()  # a reload: resume the server-side session the cookie names
     user = ui.current_user()
     # no page icon: Streamlit would fetch it from a CDN. The tablet view starts without sidebar.
     tablet = user is not None and user.role == Role.PATROL_LEAD.value
@@ -84,8 +86,6 @@ def main() -> None:
         )
     ui.settings()
     lang = ui.language_selector()
-    ui.check_idle()
-    sessions.restore()  # a reload: resume the server-side session the cookie names
     sessions.heartbeat()  # revoked by an admin, or idle on another tab: log out here too
     sessions.render_cookie()
     user = ui.current_user()

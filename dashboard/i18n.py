@@ -346,6 +346,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "admin.remove_feed": ("删除数据源", "Remove feed"),
     "admin.feed_removed": ("已删除数据源 {name}", "Feed {name} removed"),
     "admin.feed_enabled": ("启用", "Enabled"),
+    "patrol.send_position": ("发送本车位置", "Send my position"),
+    "patrol.position_sent": ("位置已发送", "Position sent"),
+    "patrol.none_near": ("{km} 公里内暂无路险。", "No hazards within {km} km."),
 }
 
 

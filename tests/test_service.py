@@ -394,3 +394,23 @@ def test_patrol_hazard_report_becomes_a_hazard_and_a_wall_is_refused(
         assert len(s.scalars(select(Report).where(Report.kind == "patrol")).all()) == 1
     denied = [e for e in _audits(session_factory, "hazard.report") if e.outcome == "denied"]
     assert [e.actor for e in denied] == ["wall1"]
+
+
+def test_lead_sends_position_on_request_only_for_their_unit(
+    session_factory: sessionmaker[Session], world: dict[str, int]
+) -> None:
+    from incidents.service.actions import TabletFix, send_position
+
+    fix = TabletFix(116.07, 44.02, 12.0)
+    act(session_factory, send_position, "lead1", "U1", fix, now=NOW)
+    with pytest.raises(PermissionDenied):
+        act(session_factory, send_position, "lead1", "U2", fix, now=NOW)
+    with session_scope(session_factory) as s:
+        u1, u2 = s.get(Unit, "U1"), s.get(Unit, "U2")
+        assert u1 is not None and u2 is not None
+        assert u1.geometry.x == pytest.approx(116.07, abs=1e-6)
+        assert u1.position_source == "tablet"
+        assert u2.position_source != "tablet"
+    events = _audits(session_factory, "unit.send_position")
+    assert [(e.actor, e.target, e.outcome) for e in events] == [("lead1", "unit:U1", "ok")]
+    assert _audits(session_factory, "service.send_position")[0].outcome == "denied"

@@ -130,8 +130,10 @@ def _card_text(card: dict[str, Any], lang: str, now: pd.Timestamp) -> list[str]:
             )
         )
     )
-    if card.get("eta_s") is not None and pd.notna(card["eta_s"]):
-        eta = t("patrol.eta", lang, minutes=round(float(card["eta_s"]) / 60))
+    travelling = card["state"] in ("confirmed", "en_route")
+    if travelling and card.get("eta_s") is not None and pd.notna(card["eta_s"]):
+        minutes = round(float(card["eta_s"]) / 60)
+        eta = t("patrol.eta", lang, minutes=minutes if minutes >= 1 else "<1")
         lines.append(escape_markdown(eta))
     return lines
 
@@ -228,6 +230,11 @@ def report_panel(unit_id: str, tapped: dict[str, float] | None, dark: bool) -> N
         known = st.session_state.get(_FIX) or {}
         if known.get("at_ms") != here["at_ms"]:  # a new answer: note when the server got it
             st.session_state[_FIX] = {**here, "t": time.time()}
+        fix = _fresh_fix()
+        if fix is not None and st.button(
+            t("patrol.send_position", lang), key="wo_send_position", width="stretch"
+        ):
+            _act(t("patrol.position_sent", lang), actions.send_position, url, user, unit_id, fix)
     if tapped:
         points["tap"] = (float(tapped["lng"]), float(tapped["lat"]))
     if unit is not None and pd.notna(unit.get("lon")) and pd.notna(unit.get("lat")):
@@ -292,7 +299,7 @@ def hazards_panel(unit_id: str) -> None:
         return
     near = _nearby(url, round(lon, 4), round(lat, 4))
     if not near:
-        st.info(t("common.none", lang))
+        st.info(t("patrol.none_near", lang, km=f"{NEARBY_KM:g}"))
         return
     for h in near:
         c1, c2 = st.columns([3, 2])

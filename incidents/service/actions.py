@@ -81,6 +81,7 @@ __all__ = [
     "reassign",
     "redirect",
     "report_hazard",
+    "send_position",
     "set_status",
     "status_choices",
     "task_clocks",
@@ -375,6 +376,38 @@ def set_status(
     if state is S.CLEARED:
         _resolve_incident_if_done(session, a.task_id, who.name, now)
     return a
+
+
+def send_position(
+    session: Session,
+    actor: User | Actor | str,
+    unit_id: str,
+    fix: TabletFix,
+    now: datetime | None = None,
+) -> int:
+    """The patrol lead sends the tablet's position on request: the unit's position is updated
+    (:func:`incidents.dispatch.record_tablet_fix`, which audits the fix) and who sent it is
+    audited (``unit.send_position``).
+
+    Returns the stored report id. A patrol lead may send only for their own unit.
+    """
+    from incidents.dispatch import record_tablet_fix  # dispatch imports the services
+
+    now = now or utcnow()
+    who = _actor(session, actor)
+    _require_unit(session, who, unit_id, "unit.send_position", f"unit:{unit_id}")
+    rid = record_tablet_fix(
+        session, unit_id=unit_id, lon=fix.lon, lat=fix.lat, at=now, accuracy_m=fix.accuracy_m
+    )
+    audit(
+        session,
+        who.name,
+        "unit.send_position",
+        f"unit:{unit_id}",
+        details={"lon": fix.lon, "lat": fix.lat, "accuracy_m": fix.accuracy_m, "report_id": rid},
+        at=now,
+    )
+    return int(rid)
 
 
 def _resolve_incident_if_done(session: Session, task_id: int, actor: str, now: datetime) -> None:
