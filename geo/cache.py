@@ -48,6 +48,7 @@ class LockedLRU(Generic[K, V]):
         self.misses = 0
 
     def __len__(self) -> int:
+        """How many entries it holds."""
         with self._lock:
             return len(self._entries)
 

@@ -1,5 +1,8 @@
-"""A CAP 1.2 public road-condition notice (zh-CN and en-US info blocks, one area per hazardous
-stretch; :func:`ingest.cap.parse_cap` reads it back)."""
+"""A CAP 1.2 public road-condition notice.
+
+zh-CN and en-US info blocks, one area per hazardous stretch; :func:`ingest.cap.parse_cap`
+reads it back.
+"""
 
 from __future__ import annotations
 

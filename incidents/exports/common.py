@@ -38,14 +38,17 @@ CONDITION_EN = {
 
 
 def iso(dt: datetime | None) -> str | None:
+    """ISO 8601 to the second (offset kept); None stays None."""
     return None if dt is None else dt.isoformat(timespec="seconds")
 
 
 def zulu(dt: datetime) -> str:
+    """UTC ``YYYY-MM-DDTHH:MM:SSZ``."""
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def open_hazards(session: Session) -> list[Hazard]:
+    """Hazards not cleared, oldest first."""
     return list(
         session.scalars(
             select(Hazard)
@@ -56,6 +59,7 @@ def open_hazards(session: Session) -> list[Hazard]:
 
 
 def road_label(code: str | None, km: float | None) -> str:
+    """``G331 K12+300`` (the code alone without a km; empty without a code)."""
     if not code:
         return ""
     return f"{code} {format_stake(km)}" if km is not None else code

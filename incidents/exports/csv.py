@@ -1,5 +1,8 @@
-"""One layer as CSV, safe against formula injection (a text cell starting with ``=``, ``+``,
-``-``, ``@``, tab or carriage return is prefixed with ``'``)."""
+"""One layer as CSV, safe against formula injection.
+
+A text cell starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return is prefixed with
+``'``.
+"""
 
 from __future__ import annotations
 

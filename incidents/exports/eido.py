@@ -1,5 +1,8 @@
-"""NENA EIDO JSON, one document per incident (call, callback, agency, agent, additional data,
-location as PIDF-LO, person, incident and unit components; ``$id`` / ``$ref`` links)."""
+"""NENA EIDO JSON, one document per incident.
+
+Components: call, callback, agency, agent, additional data, location as PIDF-LO, person,
+incident and unit; linked with ``$id`` / ``$ref``.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Hazards: one open hazard per segment with an observed hazardous condition, kept current
-by :func:`sync_hazards` (opened, updated with new evidence, cleared)."""
+"""Hazards: one open hazard per segment with an observed hazardous condition.
+
+:func:`sync_hazards` keeps them current: opened, updated with new evidence, cleared.
+"""
 
 from __future__ import annotations
 

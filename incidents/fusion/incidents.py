@@ -1,5 +1,6 @@
-"""Incidents: new incident reports merged into open incidents (with the reason of every merge),
-and every open incident's facts, priority and tasks kept current.
+"""Incidents: new incident reports merged into open incidents, with the reason of every merge.
+
+Every open incident's facts, priority and tasks are kept current.
 
 Merging incident reports
 ------------------------
@@ -248,6 +249,10 @@ def _apply_facts(inc: Incident, facts: Sequence[Mapping[str, Any]]) -> None:
 def merge_new_incident_reports(
     session: Session, region: Region, new: pd.DataFrame, summary: FusionSummary
 ) -> None:
+    """Merge each newly fused incident report into a matching open incident, or open one.
+
+    See the module docstring for the rules; every merge is logged in ``Incident.merge_log``.
+    """
     if len(new) == 0:
         return
     open_inc = list(
@@ -324,6 +329,7 @@ def merge_new_incident_reports(
 
 
 def report_rows(session: Session, ids: Iterable[int]) -> list[dict[str, Any]]:
+    """Id, kind, subtype, time, attributes and geometry of the reports `ids` (chunked query)."""
     ids = sorted({int(i) for i in ids})
     out: list[dict[str, Any]] = []
     for chunk in range(0, len(ids), 900):
@@ -347,6 +353,7 @@ def _facts_of(session: Session, inc: Incident) -> list[dict[str, Any]]:
 
 
 def rebuild_incident(session: Session, region: Region, inc: Incident) -> None:
+    """Recompute an incident's facts, times, place and title from its reports."""
     rows = report_rows(session, inc.report_ids or [])
     if not rows:
         return
@@ -362,6 +369,7 @@ def rebuild_incident(session: Session, region: Region, inc: Incident) -> None:
 def refresh_incidents(
     session: Session, alerts: Sequence[Alert], now: datetime, summary: FusionSummary
 ) -> None:
+    """Recompute every open incident's priority (wind chill, waiting time) and its tasks."""
     tasks = open_tasks_by(session, "incident")
     observed = configured_observation(session)
     for inc in session.scalars(

@@ -38,6 +38,7 @@ SOURCE_LABEL = {
 
 
 def count_phrase(kinds: Iterable[str]) -> str:
+    """``"2 calls, 1 drone detection"``: how many of each source, most first."""
     counts = Counter(kinds)
     parts = []
     for k, n in counts.most_common():
@@ -47,6 +48,7 @@ def count_phrase(kinds: Iterable[str]) -> str:
 
 
 def kinds_of(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    """Report id -> report kind for `ids` (chunked query)."""
     ids = sorted({int(i) for i in ids})
     if not ids:
         return {}

@@ -32,9 +32,12 @@ def wind_chill_at(
     point: Any,
     observed: tuple[float | None, float | None] = (None, None),
 ) -> float | None:
-    """Wind chill (°C) at `point`: the coldest temperature and the strongest wind among the live
-    alerts whose area covers it (a cold-wave alert gives one, a gale alert the other), each
-    falling back to the configured observation; None when no temperature is known."""
+    """Wind chill (°C) at `point`; None when no temperature is known.
+
+    The coldest temperature and the strongest wind among the live alerts whose area covers it
+    (a cold-wave alert gives one, a gale alert the other), each falling back to the configured
+    observation.
+    """
     if point is None:
         return None
     temps = [

@@ -115,8 +115,10 @@ def update_conditions(
     now: datetime,
     touched: Iterable[str] = (),
 ) -> ConditionSummary:
-    """Recompute the condition of the touched segments, those with a current row and those
-    under a live alert, and write the history (see the module docstring).
+    """Recompute the segment conditions and write the history (see the module docstring).
+
+    The segments recomputed are the touched ones, those with a current row and those under a
+    live alert.
 
     Parameters
     ----------

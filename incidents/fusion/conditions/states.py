@@ -169,8 +169,10 @@ _COVER_CACHE: LockedLRU[tuple[str, str], np.ndarray] = LockedLRU(_COVER_CACHE_SI
 
 
 def _covered(segs: gpd.GeoDataFrame, key: str, alert: Alert) -> np.ndarray:
-    """Boolean mask of the segments an alert's area covers (cached: an alert row's area is
-    never edited; an Update is a new row)."""
+    """Boolean mask of the segments an alert's area covers.
+
+    Cached: an alert row's area is never edited (an Update is a new row).
+    """
     ck = (key, f"{alert.sender}|{alert.identifier}|{alert.sent.isoformat()}|{alert.id}")
     return _COVER_CACHE.get_or_create(
         ck, lambda: np.asarray(segs.geometry.intersects(alert.area).to_numpy(), dtype=bool)
