@@ -352,47 +352,84 @@ def overdue(url: str) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 
 
+# the live layers, each with the topics it shows: a change reserialises only its layers
+LAYER_TOPICS: dict[str, tuple[str, ...]] = {
+    "alerts": ("alerts", "settings", "tick"),
+    "segments": ("hazards",),
+    "hotspots": ("hazards", "incidents", "settings"),
+    "incidents": ("incidents",),
+    "units": ("settings", "tick", "units"),
+    "routes": ("assignments",),
+    "duty_points": (),
+}
+FIELD_KEYS: dict[str, tuple[str, ...]] = {
+    "alerts": ("alerts",),
+    "segments": ("segments",),
+    "hotspots": ("hotspots",),
+    "incidents": ("incidents",),
+    "units": ("units",),
+    "routes": ("routes",),
+    "duty_points": ("duty_points", "warming_points"),
+}
+
+
+def _read_field(
+    session: Session, field: str, settings: Settings, now: datetime, unit_id: str | None
+) -> gpd.GeoDataFrame | None:
+    if field == "alerts":
+        return queries.alerts(session, now)
+    if field == "segments":
+        return queries.segments_hazardous(session)
+    if field == "hotspots":
+        reg = region(str(settings.region_dir))
+        try:
+            return None if reg is None else queries.hotspots(session, reg, settings, now)
+        except Exception:  # noqa: BLE001 - the rest of the map still draws
+            return None
+    if field == "incidents":
+        return queries.incidents_open(session)
+    if field == "units":
+        frame = queries.units(session, now, settings)
+        return frame[frame["id"] == unit_id] if unit_id is not None else frame
+    if field == "routes":
+        return queries.routes(session, unit_id)
+    return queries.duty_points(session)
+
+
 def load_layers(
-    url: str, settings: Settings, now: datetime, unit_id: str | None = None
+    url: str, settings: Settings, now: datetime, unit_id: str | None = None,
+    fields: Iterable[str] = tuple(LAYER_TOPICS),
 ) -> mapview.MapLayers:
-    """Read every live layer from the database (no cache; see :func:`map_payloads`)."""
-    reg = region(str(settings.region_dir))
+    """Read the live layers `fields` (all by default) from the database (no cache)."""
     with reader(url)() as session:
-        unit_frame = queries.units(session, now, settings)
-        hotspots = None
-        if reg is not None:
-            try:
-                hotspots = queries.hotspots(session, reg, settings, now)
-            except Exception:  # noqa: BLE001 - the rest of the map still draws
-                hotspots = None
-        layers = mapview.MapLayers(
-            alerts=queries.alerts(session, now),
-            segments=queries.segments_hazardous(session),
-            hotspots=hotspots,
-            incidents=queries.incidents_open(session),
-            units=unit_frame[unit_frame["id"] == unit_id] if unit_id is not None else unit_frame,
-            routes=queries.routes(session, unit_id),
-            duty_points=queries.duty_points(session),
-        )
-    return layers
+        found = {f: _read_field(session, f, settings, now, unit_id) for f in fields}
+    return mapview.MapLayers(**found)
 
 
-@st.cache_resource(ttl=TTL_S, show_spinner=False, max_entries=64)
-def _map_payloads(
-    url: str, v: tuple[int, ...], _settings: Settings, lang: str, unit_id: str | None
-) -> list[mapview.LayerPayload]:
-    layers = load_layers(url, _settings, clock(url), unit_id)
-    return mapview.layer_payloads(layers, lang)
+@st.cache_resource(ttl=TTL_S, show_spinner=False, max_entries=256)
+def _field_payloads(
+    url: str, field: str, v: tuple[int, ...], _settings: Settings, lang: str,
+    unit_id: str | None,
+) -> tuple[mapview.LayerPayload, ...]:
+    layers = load_layers(url, _settings, clock(url), unit_id, fields=(field,))
+    wanted = FIELD_KEYS[field]
+    return tuple(p for p in mapview.layer_payloads(layers, lang) if p.key in wanted)
 
 
 def map_payloads(
     url: str, settings: Settings, lang: str, unit_id: str | None = None
 ) -> list[mapview.LayerPayload]:
-    """The live map layers, serialised (immutable, shared by the sessions on `url`)."""
-    return _map_payloads(url, _v(url, MAP_TOPICS), settings, lang, unit_id)
+    """The live map layers, serialised (immutable, shared by the sessions on `url`); each layer
+    is cached by the versions of its own topics, so a unit moving does not reserialise the
+    road conditions."""
+    by_key: dict[str, mapview.LayerPayload] = {}
+    for field, topics in LAYER_TOPICS.items():
+        for payload in _field_payloads(url, field, _v(url, topics), settings, lang, unit_id):
+            by_key[payload.key] = payload
+    return [by_key[k] for k in mapview.LAYER_KEYS if k in by_key]
 
 
 def invalidate() -> None:
     """Forget cached frames and map layers (after an action, so its effect shows at once)."""
     st.cache_data.clear()
-    _map_payloads.clear()
+    _field_payloads.clear()

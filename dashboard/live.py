@@ -46,7 +46,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-WATCH_S = 1.0  # how often the watcher compares the counters (cheap: numbers only)
+WATCH_S = 0.5  # how often the watcher compares the counters (cheap: numbers only)
 TICK_S = 60.0  # parts whose clocks advance with time ("tick" topic) rerun this often
 _PARTS = "wo_live_parts"  # session_state: part key -> topics
 _SEEN = "wo_live_seen"  # session_state: part key -> the versions it last showed

@@ -7,6 +7,10 @@
 * size: the stand-alone HTML of the same map. Goal <= 1.5 MB.
 * baseline for both: the same features as individual folium objects (one CircleMarker or
   PolyLine/Polygon each, with a tooltip), the naive way.
+* change -> visible: ``winterops serve`` on the demo storm, the dispatcher's page open in
+  Chromium; another process's unit status change until the status strip and the map show it.
+  Goal <= 3 s. Baseline: the blind timers before (status strip every 20 s, map every 40 s):
+  26 s measured on main for a tablet's status tap (a constant, the old code is gone).
 * page: the whole dispatch page (figures, queue, recommendations, clocks, map) rerun by
   Streamlit's AppTest on the demo storm with warm caches, against its first (cold) run.
   Skipped with ``--quick`` (loading the demo takes ~30 s).
@@ -35,6 +39,8 @@ from tests.benchmarks.harness import best_of, result
 N_FEATURES = 10_000
 GOAL_RERUN_S = 0.3
 GOAL_HTML_BYTES = 1_500_000
+GOAL_VISIBLE_S = 3.0
+BASELINE_VISIBLE_S = 26.0  # measured on main before the change watch (blind 20 s / 40 s timers)
 
 
 def synthetic_layers(n: int = N_FEATURES, seed: int = 7) -> mapview.MapLayers:
@@ -152,6 +158,97 @@ def page_rerun(repeat: int = 5) -> tuple[float, float, int]:
     return warm, cold, features
 
 
+def _demo_url() -> str:
+    from dataclasses import replace
+
+    from incidents.replay.demo import load_demo
+    from incidents.settings import PROJECT_ROOT, Settings
+    from incidents.store.engine import init_db, make_engine
+
+    folder = PROJECT_ROOT / "var" / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "dashboard-demo.db"
+    url = f"sqlite:///{db.as_posix()}"
+    if not db.is_file():
+        settings = replace(Settings.from_env({}), database_url=url, var_dir=folder / "var")
+        engine = make_engine(url)
+        init_db(engine)
+        load_demo(engine, settings)
+        engine.dispose()
+    return url
+
+
+FREE_JS = """() => document.querySelectorAll("[data-testid='stMetricValue']")[2].innerText"""
+MAP_JS = """() => { const f = document.querySelector("iframe[title*='st_folium']");
+  const g = f && f.contentWindow.__GLOBAL_DATA__; return g ? g.last_feature_group.length : -1; }"""
+
+
+def change_visible(repeat: int = 5) -> list[float]:
+    """Seconds from another process's committed unit change until the open dispatcher page
+    shows it in the status strip and on the map (`repeat` changes)."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from playwright.sync_api import sync_playwright
+    from sqlalchemy import select
+
+    from incidents.settings import PROJECT_ROOT
+    from incidents.store.engine import make_engine, session_factory, session_scope
+    from incidents.store.models import Unit
+
+    url = _demo_url()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "incidents.cli.app", "serve", "--port", str(port), "--db", url],
+        cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    times: list[float] = []
+    engine = make_engine(url)
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"http://localhost:{port}/_stcore/health", timeout=1):  # noqa: S310
+                    break
+            except OSError:
+                time.sleep(0.5)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            page.goto(f"http://localhost:{port}/")
+            page.locator("input[type='text']").first.fill("dispatcher")
+            page.locator("input[type='password']").fill("winter-dispatch")
+            page.locator("input[type='password']").press("Enter")
+            page.locator("[data-testid='stMetric']").first.wait_for(timeout=120_000)
+            page.wait_for_timeout(8000)
+            with session_factory(engine)() as db:
+                unit_id = db.scalars(select(Unit.id).where(Unit.status == "available")).first()
+            for i in range(repeat):
+                free, layers = page.evaluate(FREE_JS), page.evaluate(MAP_JS)
+                with session_scope(session_factory(engine)) as db:
+                    db.get(Unit, unit_id).status = "off_duty" if i % 2 == 0 else "available"
+                t0 = time.perf_counter()
+                while time.perf_counter() - t0 < 60 and (
+                    page.evaluate(FREE_JS) == free or page.evaluate(MAP_JS) == layers
+                ):
+                    page.wait_for_timeout(50)
+                times.append(time.perf_counter() - t0)
+                page.wait_for_timeout(1500)
+            browser.close()
+    finally:
+        with session_scope(session_factory(engine)) as db:
+            db.get(Unit, unit_id).status = "available"  # type: ignore[union-attr]
+        engine.dispose()
+        proc.terminate()
+        proc.wait(timeout=20)
+    return times
+
+
 def run(quick: bool = False) -> list[dict[str, Any]]:
     """Time a 10k-feature rerun and measure the HTML, against individual folium markers."""
     n = 2_000 if quick else N_FEATURES
@@ -174,6 +271,14 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     label = f"{n} features"
     rows = []
     if not quick:
+        seen = sorted(change_visible())
+        worst = seen[-1]
+        rows.append(
+            result(f"dashboard change -> visible (status strip and map, worst of {len(seen)}; "
+                   f"median {seen[len(seen) // 2]:.2f} s)", worst, "s",
+                   "blind refresh timers before (measured on main)", BASELINE_VISIBLE_S,
+                   f"<= {GOAL_VISIBLE_S} s", worst <= GOAL_VISIBLE_S)
+        )
         warm, cold, features = page_rerun()
         rows.append(
             result(f"dispatch page rerun, AppTest, demo storm ({features} map features)", warm,
