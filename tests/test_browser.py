@@ -350,3 +350,49 @@ def test_dispatcher_map_keeps_view_and_layers_and_sees_changes(
         assert s.dialogs == [] and s.outside == []
     finally:
         s.close()
+
+
+def test_reload_keeps_the_patrol_lead_logged_in_until_log_out(
+    server: tuple[str, str], browser: Any
+) -> None:
+    """A server-side session in a first-party cookie: reload -> still in; log out -> reload
+    -> the log-in page (the session is revoked on the server, not only forgotten)."""
+    import hashlib
+
+    from sqlalchemy import select
+
+    from incidents.store.engine import make_engine, session_factory
+    from incidents.store.models import UserSession
+
+    s = Session(browser, server[0], TABLET)
+    try:
+        s.login("patrol")
+        page = s.page
+        page.get_by_text("本车组任务").wait_for(timeout=30_000)
+        cookies = {c["name"]: c for c in s.context.cookies()}
+        assert "wo_session" in cookies, "the session token is kept in a cookie"
+        assert cookies["wo_session"]["path"] == "/"
+        assert cookies["wo_session"]["sameSite"] == "Strict"
+        page.reload(wait_until="domcontentloaded")
+        page.get_by_text("本车组任务").wait_for(timeout=30_000)
+        assert page.locator("input[type='password']").count() == 0
+        s.shot("tablet-patrol-after-reload")
+        # log out from the (collapsed) sidebar
+        page.locator("[data-testid='stExpandSidebarButton']").click()
+        page.get_by_role("button", name="退出登录").click()
+        page.locator("input[type='password']").wait_for(timeout=30_000)
+        s.settle(1500)
+        page.reload(wait_until="domcontentloaded")
+        page.locator("input[type='password']").wait_for(timeout=30_000)
+        s.settle(1500)
+        assert page.get_by_text("本车组任务").count() == 0
+        token_hash = hashlib.sha256(cookies["wo_session"]["value"].encode()).hexdigest()
+        engine = make_engine(server[1])
+        with session_factory(engine)() as db:
+            row = db.scalars(select(UserSession).where(UserSession.token_hash == token_hash)).one()
+        engine.dispose()
+        assert row.revoked_at is not None, "log-out revoked this browser's server-side session"
+        assert "wo_session" not in {c["name"] for c in s.context.cookies()}
+        assert s.outside == [], f"requests left the intranet: {s.outside}"
+    finally:
+        s.close()
