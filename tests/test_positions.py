@@ -1,5 +1,7 @@
-"""Unit positions: AVL reports move units, the tablet's fix, staleness, and the on-scene rule
-(a unit cleared far from base starts its next ETA from the scene until a fix moves it)."""
+"""Unit positions: AVL reports move units, the tablet's fix, staleness, the on-scene rule.
+
+A unit cleared far from base starts its next ETA from the scene until a fix moves it.
+"""
 
 from __future__ import annotations
 

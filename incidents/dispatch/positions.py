@@ -93,7 +93,7 @@ class Positioned(Protocol):
 
     @property
     def position_source(self) -> str | None:
-        """avl | tablet | on_scene | base | None."""
+        """Where it came from: avl, tablet, on_scene, base or None."""
 
     @property
     def status(self) -> str:
@@ -161,8 +161,11 @@ def _avl_rows(
 
 
 def _newest_fixes_of_known_units(session: Session, look: int = 5) -> list[Any]:
-    """Per unit, its newest fixes after ``position_at``: a range scan of the unique index on
-    (kind, natural_key), since keys are ``<unit_id>@<UTC ISO second>`` and sort by time."""
+    """Per unit, its newest fixes after ``position_at``.
+
+    A range scan of the unique index on (kind, natural_key): the keys are
+    ``<unit_id>@<UTC ISO second>`` and sort by time.
+    """
     out: list[Any] = []
     for uid, at in session.execute(select(Unit.id, Unit.position_at)).all():
         low = avl_key(uid, at) if at is not None else f"{uid}@"
@@ -357,8 +360,10 @@ def follow_assignment(
 
 
 def read_avl(data: bytes) -> pd.DataFrame:
-    """AVL fixes (any :func:`ingest.avl.parse_avl` format) as a frame: unit_id, time (UTC),
-    lon, lat (WGS84), fuel, crew_hours. Quarantined fixes are left out.
+    """AVL fixes (any :func:`ingest.avl.parse_avl` format) as a frame.
+
+    Columns: unit_id, time (UTC), lon, lat (WGS84), fuel, crew_hours. Quarantined fixes are
+    left out.
 
     Raises
     ------

@@ -131,8 +131,11 @@ def load_state(
     include_busy: bool = True,
     settings: Settings | None = None,
 ) -> DispatchState:
-    """Load open tasks, units that could go, their ETAs under current conditions and how
-    far their positions can be trusted at `now` (:func:`~incidents.dispatch.positions.position_state`)."""
+    """Load open tasks, units that could go, their ETAs and how far their positions hold.
+
+    ETAs are under the current conditions; position trust at `now` is
+    :func:`~incidents.dispatch.positions.position_state` (used in the reasons only).
+    """
     active = session.scalars(select(Assignment).where(Assignment.state.in_(MOVABLE_STATES))).all()
     busy_task = {a.unit_id: a for a in active}
     tasks = list(
