@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, is_dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import geopandas as gpd
@@ -20,7 +21,7 @@ from sqlalchemy import Engine, Select, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from incidents.clock import operational_now
-from incidents.dispatch import preposition, recommend
+from incidents.dispatch import position_state, preposition, recommend
 from incidents.fusion import coverage as fusion_coverage
 from incidents.fusion import current_hotspots
 from incidents.service.actions import open_hazards_by_age, overdue_tasks
@@ -52,7 +53,6 @@ from incidents.store.models import (
 
 __all__ = [
     "ACTIVE_STATES",
-    "STALE_POSITION_MIN",
     "alerts",
     "assignments",
     "audit_tail",
@@ -88,7 +88,6 @@ ACTIVE_STATES = (
     AssignmentState.EN_ROUTE.value,
     AssignmentState.ON_SCENE.value,
 )
-STALE_POSITION_MIN = 30.0  # default when the settings do not say (``stale_position_minutes``)
 CONDITION_ORDER = ["closed", "black_ice", "drifting_snow", "snow_packed", "poor_visibility", "clear"]
 
 
@@ -184,21 +183,31 @@ def tasks_open(session: Session) -> pd.DataFrame:
     )
 
 
-def position_states(units: gpd.GeoDataFrame, at: datetime, settings: Settings | None) -> list[str]:
-    """``live`` / ``stale`` / ``unknown`` per unit: how far its position can be trusted at `at`.
+def _aware(value: Any) -> datetime | None:
+    if value is None or pd.isna(value):
+        return None
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.to_pydatetime()  # type: ignore[no-any-return]
 
-    A unit with no position time is ``unknown``; one whose last fix is older than
-    ``settings.stale_position_minutes`` (default :data:`STALE_POSITION_MIN`) is ``stale``.
-    """
-    limit = float(getattr(settings, "stale_position_minutes", STALE_POSITION_MIN) or 0)
-    if "position_at" not in units.columns:
-        return ["unknown"] * len(units)
-    stamps = pd.to_datetime(units["position_at"], utc=True)
-    cutoff = pd.Timestamp(at) - pd.Timedelta(minutes=limit)
-    return [
-        "unknown" if pd.isna(s) else ("stale" if limit > 0 and s < cutoff else "live")
-        for s in stamps
-    ]
+
+def position_states(units: gpd.GeoDataFrame, at: datetime, settings: Settings | None) -> list[str]:
+    """``live`` / ``stale`` / ``unknown`` per unit at `at`
+    (:func:`incidents.dispatch.position_state`: the rule has one home)."""
+    if not len(units):
+        return []
+    out = []
+    for row in units.itertuples(index=False):
+        stamp = getattr(row, "position_at", None)
+        geom = getattr(row, "geometry", None)
+        unit = SimpleNamespace(
+            geometry=None if geom is None or geom.is_empty else geom,
+            position_at=_aware(stamp),
+            position_source=getattr(row, "position_source", None),
+            status=getattr(row, "status", ""),
+        )
+        out.append(position_state(unit, at, settings).state)
+    return out
 
 
 def units(
