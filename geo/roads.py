@@ -1,36 +1,12 @@
 """Road network files, ~1 km segments and linear referencing (kilometre post <-> point).
 
-Road file schema
-----------------
-Any file pyogrio reads (GeoPackage, Shapefile, GeoJSON, ...), one feature per road or road piece,
-line geometry in any CRS (converted to WGS84; a file without CRS is taken as WGS84). The vertex
-order is the direction of increasing kilometre posts.
-
-=================  ==========  =====================================================================
-field              required    meaning
-=================  ==========  =====================================================================
-road_code          yes         Chinese road code: G (national), S (provincial), X (county),
-                               Y (township), Z (special) + 1-4 digits, e.g. ``G331``
-km_start, km_end   yes         kilometre posts at the first and last vertex (km_end > km_start)
-geometry           yes         LineString (or a MultiLineString whose parts join into one line)
-name_zh, name_en   no          road names (default: the road code)
-road_class         no          expressway | national | provincial | county | township
-                               (default from the code: G/S + 1-2 or 4 digits = expressway)
-oneway             no          true when traffic runs only in vertex order (default false)
-speed_car_kmh      no          dry-road speed for cars (default by class)
-speed_truck_kmh    no          dry-road speed for trucks and plows (default by class)
-section_id         no          maintenance section the piece belongs to (its road chief)
-=================  ==========  =====================================================================
-
-Shapefile field names are cut to 10 characters: ``speed_car_`` / ``speed_truc`` and
-``km_start``/``km_end`` are recognised as well. Several features may share a road code when their
-kilometre ranges don't overlap.
+The road-file schema (fields, defaults, Shapefile names) is in :mod:`geo.road_schema`.
 
 Between ``km_start`` and ``km_end`` the kilometre is interpolated linearly along the length of the
 line measured in :data:`geo.crs.METRIC_CRS`, so a road drawn with approximate geometry still has
 its real kilometre posts at both ends.
 
-The schema and its checks live in :mod:`geo.road_schema` (re-exported here).
+:func:`validate_roads` and the schema constants are re-exported from there.
 """
 
 from __future__ import annotations
