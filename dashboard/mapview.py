@@ -123,6 +123,10 @@ LAYER_KEYS: tuple[str, ...] = (
     "duty_points",
     "warming_points",
 )
+STALE_UNIT_STYLE: dict[str, Any] = {
+    "radius": 6, "color": "#555555", "weight": 2, "dashArray": "2 3",
+    "fillColor": "#bdbdbd", "fillOpacity": 0.2, "opacity": 0.9,
+}
 POINT_DECIMALS = 5
 LINE_DECIMALS = 4
 SIMPLIFY_DEG = 0.0003  # ~30 m
@@ -511,6 +515,39 @@ def _label(prefix: str, column: str, lang: str) -> Callable[[pd.DataFrame], pd.S
     return get
 
 
+def _unit_key(lang: str) -> Callable[[pd.DataFrame], pd.Series]:
+    """A unit's style key: its status, or "position stale" when its last fix is too old (a
+    stale position is drawn hollow, not trusted)."""
+    status = _label("status", "status", lang)
+
+    def get(frame: pd.DataFrame) -> pd.Series:
+        keys = status(frame)
+        if "position_state" in frame.columns:
+            keys = keys.where(frame["position_state"] != "stale", t("map.pos_stale_key", lang))
+        return keys
+
+    return get
+
+
+def _position(lang: str) -> Callable[[pd.DataFrame], pd.Series]:
+    """"live" / "stale (N min ago)" / "unknown" for the unit tooltip."""
+
+    def get(frame: pd.DataFrame) -> pd.Series:
+        state = _col("position_state", "unknown")(frame).fillna("unknown")
+        age = _col("position_age_s")(frame)
+        minutes = pd.to_numeric(age, errors="coerce") / 60.0
+        return pd.Series(
+            [
+                t("pos.stale", lang, min=int(m)) if s == "stale" and pd.notna(m)
+                else t(f"pos.{s}", lang, default=str(s))
+                for s, m in zip(state, minutes, strict=True)
+            ],
+            index=frame.index,
+        )
+
+    return get
+
+
 def _round(column: str, digits: int, scale: float = 1.0) -> Callable[[pd.DataFrame], pd.Series]:
     def get(frame: pd.DataFrame) -> pd.Series:
         return (pd.to_numeric(_col(column)(frame), errors="coerce") / scale).round(digits)
@@ -565,6 +602,7 @@ def layer_payloads(layers: MapLayers, lang: str = "zh") -> list[LayerPayload]:
     unit_palette = {
         t(f"status.{s}", lang): _dot(c, 6, weight=2) for s, c in UNIT_STATUS_COLOURS.items()
     }
+    unit_palette[t("map.pos_stale_key", lang)] = STALE_UNIT_STYLE
     dp = layers.duty_points
     warming = duty = None
     if dp is not None and len(dp) and "kind" in dp.columns:
@@ -680,10 +718,11 @@ def layer_payloads(layers: MapLayers, lang: str = "zh") -> list[LayerPayload]:
             t("layer.units", lang),
             layers.units,
             {
-                "k": _label("status", "status", lang),
+                "k": _unit_key(lang),
                 "id": "id",
                 "name": "name",
                 "vc": _label("vehicle_class", "vehicle_class", lang),
+                "pos": _position(lang),
             },
             {**unit_palette, "": unit_palette[t("status.out_of_service", lang)]},
             decimals=POINT_DECIMALS,
@@ -695,6 +734,7 @@ def layer_payloads(layers: MapLayers, lang: str = "zh") -> list[LayerPayload]:
                     ("name", "map.name"),
                     ("vc", "map.vehicle"),
                     ("k", "map.status"),
+                    ("pos", "map.position"),
                 ],
             ),
         ),
@@ -807,6 +847,7 @@ class Legend(MacroElement):
         parts += [row(c, t(f"band.{k}", lang)) for k, c in PRIORITY_COLOURS.items()]
         parts.append(f"<b>{escape_text(t('legend.units', lang))}</b>")
         parts += [row(c, t(f"status.{k}", lang)) for k, c in UNIT_STATUS_COLOURS.items()]
+        parts.append(row("#bdbdbd", t("map.pos_stale_key", lang)))
         parts.append(row(HOTSPOT_COLOUR, t("layer.hotspots", lang), line=True))
         parts.append(row(ROUTE_COLOUR, t("layer.routes", lang), line=True))
         parts.append(row(DUTY_COLOUR, t("layer.duty_points", lang)))

@@ -213,3 +213,17 @@ def test_template_syntax_in_data_is_not_evaluated() -> None:
     assert "looploop" not in html
     # in the script the entities' "&" is a JSON \u0026 escape
     assert escape.escape_text(note).replace("&", "\\u0026") in html
+
+
+def test_stale_unit_positions_are_drawn_as_stale() -> None:
+    layers = _layers()
+    assert layers.units is not None
+    units_gdf = layers.units.assign(position_state=["live", "stale"],
+                                    position_age_s=[60.0, 42 * 60.0])
+    layers = mapview.MapLayers(**{**layers.__dict__, "units": units_gdf})
+    payloads = {p.key: p for p in mapview.layer_payloads(layers, "zh")}
+    units = dict(zip(*(_decode(payloads["units"])[k] for k in ("p", "v")), strict=True))
+    assert units["k"] == [t("status.available", "zh"), t("map.pos_stale_key", "zh")]
+    assert units["pos"] == ["实时", "过时（42 分钟前）"]
+    palette = json.loads(payloads["units"].palette_json)
+    assert palette[t("map.pos_stale_key", "zh")]["fillOpacity"] < 0.5, "drawn hollow"
