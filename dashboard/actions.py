@@ -45,6 +45,7 @@ __all__ = [
     "TabletFix",
     "cancel",
     "clear_hazard",
+    "configured_feeds",
     "confirm",
     "create_user",
     "describe_error",
@@ -334,6 +335,12 @@ def save_feed(url: str, user: SessionUser, feed: Mapping[str, Any]) -> None:
         _call(url, feed_service.put_feed, user, **fields)
     finally:
         data.invalidate()
+
+
+def configured_feeds(url: str) -> list[dict[str, Any]]:
+    """The feeds configured in the database (legacy ``app_settings`` feeds moved in first)."""
+    with session_scope(data.session_factory(url)) as session:
+        return feed_service.configured_feeds(session)
 
 
 def remove_feed(url: str, user: SessionUser, name: str) -> None:

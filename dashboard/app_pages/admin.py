@@ -9,12 +9,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import actions, data, ui
+from dashboard import actions, data, live, ui
 from dashboard.escape import escape_markdown
 from dashboard.i18n import fmt_time, t
 from incidents.live.pipeline import feed_kinds
-from incidents.service.feeds import configured_feeds
-from incidents.store.engine import session_scope
 from incidents.store.models import Role
 
 
@@ -83,10 +81,13 @@ def units_section(lang: str, url: str) -> None:
 
 
 @st.cache_data(ttl=data.TTL_S, show_spinner=False)
+def _feeds_at(url: str, v: tuple[int, ...]) -> list[dict[str, Any]]:
+    return actions.configured_feeds(url)
+
+
 def _feeds(url: str) -> list[dict[str, Any]]:
-    """The feeds configured in the database (what the worker polls)."""
-    with session_scope(data.session_factory(url)) as session:  # may migrate legacy settings
-        return configured_feeds(session)
+    """The feeds configured in the database (what the worker polls), cached until one changes."""
+    return _feeds_at(url, live.stamp(url, ("feeds",)))
 
 
 def _run(done: str, fn: Any, *args: Any) -> None:
