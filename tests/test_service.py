@@ -414,3 +414,28 @@ def test_lead_sends_position_on_request_only_for_their_unit(
     events = _audits(session_factory, "unit.send_position")
     assert [(e.actor, e.target, e.outcome) for e in events] == [("lead1", "unit:U1", "ok")]
     assert _audits(session_factory, "service.send_position")[0].outcome == "denied"
+
+
+def test_feed_settings_admin_only_and_audited(session_factory: sessionmaker[Session]) -> None:
+    from incidents.service.feeds import configured_feeds, delete_feed, put_feed
+
+    with session_scope(session_factory) as s:
+        create_user(s, "boss", "correct-horse-3", "admin")
+        create_user(s, "disp", "correct-horse-1", "dispatcher")
+    act(session_factory, put_feed, "boss", name="calls-a", kind="calls",
+        source="/srv/calls", interval_s=60, enabled=False)
+    with pytest.raises(PermissionDenied):
+        act(session_factory, put_feed, "disp", name="calls-b", kind="calls",
+            source="/srv/b", interval_s=60)
+    with session_scope(session_factory) as s:
+        feeds = configured_feeds(s)
+    assert [(f["name"], f["enabled"], f["interval_s"]) for f in feeds] == [
+        ("calls-a", False, 60.0)]
+    with pytest.raises(NotFoundError):
+        act(session_factory, delete_feed, "boss", "nope")
+    act(session_factory, delete_feed, "boss", "calls-a")
+    with session_scope(session_factory) as s:
+        assert configured_feeds(s) == []
+    done = [(e.actor, e.action, e.target) for e in _audits(session_factory)
+            if e.action.startswith("feed.") and e.outcome == "ok"]
+    assert done == [("boss", "feed.save", "feed:calls-a"), ("boss", "feed.remove", "feed:calls-a")]
