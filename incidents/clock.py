@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from incidents.store.models import AuditEvent, Report, Setting
+from incidents.store.models import AuditEvent, Report
+from incidents.store.runtime import clock_setting, set_clock_setting
 
-CLOCK_KEY = "clock"
 STALE_DATA = timedelta(days=1)
 DISPLAY_ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -42,12 +42,11 @@ def operational_now(session: Session, real: datetime | None = None) -> tuple[dat
     The note is empty for the plain present.
     """
     real = real or datetime.now(UTC)
-    row = session.get(Setting, CLOCK_KEY)
-    value = row.value if row is not None and isinstance(row.value, dict) else {}
-    if value.get("now"):
-        start = _utc(value["now"])
-        if value.get("set_at") and not value.get("frozen"):
-            start += max(timedelta(0), real - _utc(value["set_at"]))
+    clock = clock_setting(session)
+    if clock is not None:
+        start = _utc(clock.now)
+        if clock.set_at is not None:
+            start += max(timedelta(0), real - _utc(clock.set_at))
         return start, f"clock set in app_settings: {start.isoformat()}"
     newest = session.scalar(select(func.max(Report.observed_at)))
     loaded = session.scalar(select(func.max(AuditEvent.at)).where(AuditEvent.action == "demo.load"))
@@ -73,13 +72,5 @@ def set_clock(
     Without it, or with ``frozen=True``, it stays at `now` (a stopped clock, as tests and a
     review of a past moment want); the stored value says ``"frozen": true``.
     """
-    value: dict[str, Any] = {"now": _utc(now).isoformat()}
-    if running_from is not None and not frozen:
-        value["set_at"] = _utc(running_from).isoformat()
-    else:
-        value["frozen"] = True
-    row = session.get(Setting, CLOCK_KEY)
-    if row is None:
-        session.add(Setting(key=CLOCK_KEY, value=value))
-    else:
-        row.value = value
+    running = _utc(running_from) if running_from is not None and not frozen else None
+    set_clock_setting(session, _utc(now), running)

@@ -24,7 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents.live.pipeline import feed_kinds
-from incidents.store.models import FeedStatus, Setting
+from incidents.store.models import FeedStatus
+from incidents.store.runtime import LEGACY_FEEDS, clear_setting, legacy_feeds, set_legacy_feeds
 from ingest.errors import ConfigError
 from ingest.runner import FeedConfig, load_watch_config
 
@@ -39,7 +40,6 @@ __all__ = [
 ]
 
 OPTION_KEYS = ("zones", "mapping", "crs")
-LEGACY_KEY = "feeds"  # app_settings row the admin page used to write
 MIN_INTERVAL_S = 1.0
 
 
@@ -169,16 +169,12 @@ def migrate_settings_feeds(session: Session) -> int:
     A feed already in ``feed_status`` keeps its row; an entry that is not a usable feed is
     left in the setting (nothing is lost). The setting is removed once it is empty.
     """
-    row = session.get(Setting, LEGACY_KEY)
-    if row is None or not isinstance(row.value, dict):
+    entries = legacy_feeds(session)
+    if not entries:
         return 0
-    entries = row.value.get("feeds") or []
-    kept: list[Any] = []
+    kept: list[dict[str, Any]] = []
     moved = 0
     for e in entries:
-        if not isinstance(e, dict):
-            kept.append(e)
-            continue
         if session.get(FeedStatus, str(e.get("name", ""))) is not None:
             continue  # already configured in feed_status
         try:
@@ -196,9 +192,9 @@ def migrate_settings_feeds(session: Session) -> int:
             continue
         moved += 1
     if kept:
-        row.value = {**row.value, "feeds": kept}
+        set_legacy_feeds(session, kept)
     else:
-        session.delete(row)
+        clear_setting(session, LEGACY_FEEDS)
     session.flush()
     return moved
 

@@ -133,7 +133,7 @@ def _time(value: Any) -> datetime:
 def _read_clock(value: Mapping[str, Any]) -> ClockSetting | None:
     if not value.get("now"):
         return None
-    set_at = value.get("set_at")
+    set_at = None if value.get("frozen") else value.get("set_at")
     return ClockSetting(_time(value["now"]), _time(set_at) if set_at else None)
 
 
@@ -144,9 +144,11 @@ def _write_clock(value: ClockSetting | None) -> dict[str, Any]:
         if ts is not None and not isinstance(ts, datetime):
             msg = f"clock {name} must be a datetime, not {ts!r}"
             raise SettingValueError(msg)
-    out = {"now": value.now.isoformat()}
+    out: dict[str, Any] = {"now": value.now.isoformat()}
     if value.set_at is not None:
         out["set_at"] = value.set_at.isoformat()
+    else:
+        out["frozen"] = True  # a stopped clock, said in so many words
     return out
 
 
