@@ -90,7 +90,7 @@ def _out_of_china(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.
     return (x < 72.004) | (x > 137.8347) | (y < 0.8293) | (y > 55.8271)
 
 
-def _delta(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
+def _delta(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """GCJ-02 offset (dlon, dlat) in degrees at WGS84 point (x, y)."""
     dx = x - 105.0
     dy = y - 35.0
@@ -114,13 +114,13 @@ def _delta(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray, NDA
     return dlon, dlat
 
 
-def _wgs_to_gcj(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
+def _wgs_to_gcj(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     dlon, dlat = _delta(x, y)
     out = _out_of_china(x, y)
     return np.where(out, x, x + dlon), np.where(out, y, y + dlat)
 
 
-def _gcj_to_wgs(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
+def _gcj_to_wgs(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     # Fixed-point iteration: w_{n+1} = w_n - (gcj(w_n) - g). The shift varies slowly, so each
     # step gains about four orders of magnitude; stop once every point moved < 1e-9 deg (0.1 mm).
     wx = x.copy()
@@ -137,13 +137,13 @@ def _gcj_to_wgs(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray
     return np.where(out, x, wx), np.where(out, y, wy)
 
 
-def _gcj_to_bd(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
+def _gcj_to_bd(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _X_PI)
     theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _X_PI)
     return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
 
 
-def _bd_to_gcj(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
+def _bd_to_gcj(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     # The published closed-form inverse is off by up to ~1 m; refine it by fixed-point
     # iteration on the forward formula until it reproduces the BD-09 input to 1e-10 deg.
     bx = x - 0.0065

@@ -110,7 +110,8 @@ def network_adjacency(
 def _midpoints_xy(segments: gpd.GeoDataFrame | gpd.GeoSeries | NDArray[Any]) -> NDArray[np.float64]:
     lines = _metric_array(segments)
     mids = shapely.line_interpolate_point(lines, 0.5, normalized=True)
-    return shapely.get_coordinates(mids)
+    coords: NDArray[np.float64] = shapely.get_coordinates(mids)
+    return coords
 
 
 def spatial_adjacency(

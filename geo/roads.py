@@ -245,7 +245,8 @@ class _GridIndex:
 
     @staticmethod
     def _key(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
-        return (ix + (1 << 30)) * (1 << 31) + (iy + (1 << 30))
+        key: np.ndarray = (ix + (1 << 30)) * (1 << 31) + (iy + (1 << 30))
+        return key
 
     def query(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return (segment index or -1, distance, distance along the segment) per point."""

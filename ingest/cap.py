@@ -186,7 +186,10 @@ def parse_cap(
 
 def _parse_xml(data: bytes) -> ET.Element:
     try:
-        return DET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        root: ET.Element = DET.fromstring(
+            data, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
+        return root
     except defusedxml.DefusedXmlException as e:
         msg = f"hostile XML refused ({type(e).__name__}: {e})"
         raise HostileXMLError(msg) from e

@@ -147,7 +147,7 @@ def comparison(closest: dict[str, Any], optimized: dict[str, Any]) -> dict[str, 
         a, b = closest.get(key), optimized.get(key)
         if not a or b is None:
             return None
-        return round(100.0 * (a - b) / a, 1)
+        return round(100.0 * (float(a) - float(b)) / float(a), 1)
 
     return {
         "priority_weighted_ttfu_reduction_pct": drop("ttfu_priority_weighted_min"),

@@ -72,7 +72,7 @@ def cap_notice(
         areas = "".join(
             "    <area>\n"
             f"      <areaDesc>{escape(road_label(h.road_code, h.km) or f'hazard {h.id}')}</areaDesc>\n"
-            f"      <polygon>{_cap_polygon(h.geometry)}</polygon>\n"  # type: ignore[arg-type]
+            f"      <polygon>{_cap_polygon(h.geometry)}</polygon>\n"
             "    </area>\n"
             for h in hazards
         )

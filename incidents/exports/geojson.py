@@ -23,4 +23,5 @@ def geojson_layer(session: Session, layer: str = "incidents") -> dict[str, Any]:
     gdf = layer_frame(session, layer)
     if gdf.empty:
         return {"type": "FeatureCollection", "features": []}
-    return json.loads(gdf.to_json(drop_id=True))
+    doc: dict[str, Any] = json.loads(gdf.to_json(drop_id=True))
+    return doc

@@ -267,4 +267,7 @@ def hotspots_geojson(hotspots: gpd.GeoDataFrame) -> dict[str, Any]:
         features.append(
             {"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(geom)}
         )
-    return json.loads(json.dumps({"type": "FeatureCollection", "features": features}, default=str))
+    doc: dict[str, Any] = json.loads(
+        json.dumps({"type": "FeatureCollection", "features": features}, default=str)
+    )
+    return doc

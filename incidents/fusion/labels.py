@@ -57,5 +57,5 @@ def kinds_of(session: Session, ids: Iterable[int]) -> dict[int, str]:
         part = ids[chunk : chunk + 900]
         out.update(
             dict(session.execute(select(Report.id, Report.kind).where(Report.id.in_(part))).all())
-        )  # type: ignore[arg-type]
+        )
     return out

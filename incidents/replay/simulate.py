@@ -536,7 +536,10 @@ def _metrics(
     people = np.array([r["people"] for r in rows], dtype=float)
     pw = _weighted_mean(wait, w)
     pw_lb = _weighted_mean(lb[ok], w[ok])
-    r2 = lambda v: None if v is None else round(float(v), 2)  # noqa: E731
+
+    def r2(v: Any) -> float | None:
+        return None if v is None else round(float(v), 2)
+
     return {
         "incidents": len(rows),
         "incidents_served": len(served),

@@ -82,7 +82,7 @@ def _column(frame: pd.DataFrame, name: str) -> list[Any]:
     values = col.tolist()
     if col.dtype != object:
         return [_py(v) for v in values]
-    return values
+    return list(values)
 
 
 def report_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -159,7 +159,7 @@ _C_ITERENCODE = (
     json.encoder.c_make_encoder(  # type: ignore[attr-defined]
         None,
         _ENCODER.default,
-        json.encoder.encode_basestring,  # type: ignore[attr-defined]
+        json.encoder.encode_basestring,
         None,
         _ENCODER.key_separator,
         _ENCODER.item_separator,
@@ -232,8 +232,8 @@ def _times(col: pd.Series, dialect: str) -> list[Any]:
     text = np.char.replace(np.datetime_as_string(arr, unit="us"), "T", " ")
     if dialect == "postgresql":
         # COPY is text anyway: an ISO UTC text is what psycopg would write for a datetime
-        return (np.char.add(text, "+00")).tolist()
-    return text.tolist()
+        return list(np.char.add(text, "+00").tolist())
+    return list(text.tolist())
 
 
 def frame_params(frame: pd.DataFrame, dialect: str, now: datetime) -> list[tuple[Any, ...]]:
@@ -383,7 +383,7 @@ class DatabaseSink:
             counts.duplicates += len(params) - inserted
             params = []
         for batch in _batches(params, self.batch_size):
-            res = conn.exec_driver_sql(sql, list(batch))  # type: ignore[arg-type]
+            res = conn.exec_driver_sql(sql, list(batch))
             inserted = int(res.rowcount)
             counts.accepted += inserted
             counts.duplicates += len(batch) - inserted
