@@ -17,7 +17,7 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from incidents.clock import operational_now
@@ -121,7 +121,7 @@ def now(session: Session) -> datetime:
 # ------------------------------------------------------------------------------------------
 
 
-def _frame(session: Session, stmt: Select[Any]) -> pd.DataFrame:
+def _frame(session: Session, stmt: Any) -> pd.DataFrame:
     result = session.execute(stmt)
     return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 

@@ -186,7 +186,7 @@ def _card_buttons(
     replaces = getattr(rec, "replaces_assignment_id", None)
     if getattr(rec, "action", "assign") == "reassign" and pd.notna(replaces):
         fn: object = actions.move_and_confirm
-        args: tuple[object, ...] = (url, user, task_id, unit_id, int(replaces))
+        args: tuple[object, ...] = (url, user, task_id, unit_id, int(replaces))  # type: ignore[arg-type]
         kwargs: dict[str, object] = {"eta_s": float(rec.eta_s)}
     else:
         fn, args = actions.confirm, (url, user, task_id, unit_id)
