@@ -175,7 +175,7 @@ def export_cmd(
     ] = None,
 ) -> None:
     """Export incidents, hazards and units in a standard exchange format."""
-    from incidents import exports
+    from incidents import exports  # the package: its registry renders every format
 
     if kind not in exports.EXPORT_KINDS:
         die(
@@ -193,34 +193,18 @@ def export_cmd(
     engine = open_engine(settings)
     try:
         with session_scope(session_factory(engine)) as s:
-            data: bytes
-            if kind == "gpkg":
+            if kind == "gpkg":  # written in place: a GeoPackage is not for standard output
                 assert out is not None
                 counts = exports.write_gpkg(s, out)
                 typer.echo(json.dumps({"out": str(out), "layers": counts}))
                 return
-            if kind == "eido":
-                data = _json(exports.eido_documents(s))
-            elif kind == "open511":
-                data = _json(exports.open511_events(s))
-            elif kind == "wzdx":
-                data = _json(exports.wzdx_feed(s))
-            elif kind == "cap":
-                data = exports.cap_notice(s)
-            elif kind == "geojson":
-                data = _json(exports.geojson_layer(s, layer))
-            else:
-                data = exports.csv_layer(s, layer).encode("utf-8")
+            data = exports.render(s, kind, layer)
     finally:
         engine.dispose()
     if out is None:
         typer.echo(data.decode("utf-8"))
     else:
         out.write_bytes(data)
-
-
-def _json(doc: Any) -> bytes:
-    return json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
 
 
 def register(app: typer.Typer) -> None:
