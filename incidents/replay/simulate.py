@@ -12,7 +12,7 @@ feed release:
    (:func:`incidents.live.pipeline.ingest_sources`, the same parsers and sink as
    ``winterops ingest``);
 3. :func:`incidents.live.pipeline.fuse_now` (:func:`incidents.fusion.fuse`) turns reports into conditions, hazards, incidents and tasks;
-4. :func:`incidents.dispatch.core.recommend` with the chosen policy, and every recommendation is
+4. :func:`incidents.dispatch.recommend` with the chosen policy, and every recommendation is
    confirmed at once through the service layer (as a dispatcher would in one click) and the unit
    sets off (``en_route``). Units en route move along their network route, so a unit that is
    redirected starts from where it is.
