@@ -48,8 +48,8 @@ log = logging.getLogger(__name__)
 
 WATCH_S = 0.5  # how often the watcher compares the counters (cheap: numbers only)
 TICK_S = 60.0  # parts whose clocks advance with time ("tick" topic) rerun this often
-_PARTS = "wo_live_parts"  # session_state: part key -> topics
-_SEEN = "wo_live_seen"  # session_state: part key -> the versions it last showed
+_PARTS = "wo_live_parts"  # session_state: page -> part key -> topics
+_SEEN = "wo_live_seen"  # session_state: page -> part key -> the versions it last showed
 _TICK = "tick"
 
 
@@ -167,12 +167,23 @@ def due_parts(
     return due
 
 
+def _page() -> str:
+    """The running page (parts are kept per page: another page's parts are not due here)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return str(getattr(ctx, "page_script_hash", "") or "")
+
+
 def part(key: str, topics: Iterable[str], url: str) -> None:
     """Record, from inside the fragment `key`, the topics it shows and their versions now."""
     names = sorted(set(topics))
     now = versions(url)
-    st.session_state.setdefault(_PARTS, {})[key] = names
-    st.session_state.setdefault(_SEEN, {})[key] = {t: now.get(t, 0) for t in names}
+    page = _page()
+    st.session_state.setdefault(_PARTS, {}).setdefault(page, {})[key] = names
+    st.session_state.setdefault(_SEEN, {}).setdefault(page, {})[key] = {
+        t: now.get(t, 0) for t in names
+    }
 
 
 def rerun_parts(keys: list[str]) -> None:
@@ -183,12 +194,18 @@ def rerun_parts(keys: list[str]) -> None:
     runtime does not offer it.
     """
     try:
+        from streamlit.errors import StreamlitAPIException
         from streamlit.runtime.scriptrunner import RerunData, get_script_run_ctx
 
         ctx = get_script_run_ctx()
         if ctx is None or ctx.script_requests is None:
             return
-        ids = ctx.fragment_storage.resolve_target(keys)
+        ids: list[str] = []
+        for key in keys:
+            with contextlib.suppress(StreamlitAPIException):  # not drawn on this page
+                ids += [i for i in ctx.fragment_storage.resolve_target(key) if i not in ids]
+        if not ids:
+            return
         ctx.script_requests.request_rerun(
             RerunData(
                 query_string=ctx.query_string,
@@ -205,11 +222,13 @@ def rerun_parts(keys: list[str]) -> None:
 
 
 def check(url: str) -> list[str]:
-    """Compare the counters with what the parts of this session last showed; the due parts."""
-    parts: dict[str, list[str]] = st.session_state.get(_PARTS, {})
+    """Compare the counters with what the parts of this page last showed; the due parts."""
+    page = _page()
+    parts: dict[str, list[str]] = st.session_state.get(_PARTS, {}).get(page, {})
     if not parts:
         return []
-    return due_parts(parts, st.session_state.get(_SEEN, {}), versions(url))
+    seen = st.session_state.get(_SEEN, {}).get(page, {})
+    return due_parts(parts, seen, versions(url))
 
 
 @st.fragment(run_every=WATCH_S, key="wo_watcher")

@@ -282,9 +282,10 @@ def test_dispatch_parts_rerun_only_for_their_topics(
 
     login(app, "dispatcher", PASSWORDS["dispatcher"])
     assert not app.exception, app.exception
-    parts = app.session_state["wo_live_parts"]
+    (page,) = app.session_state["wo_live_parts"]  # parts are kept per page
+    parts = app.session_state["wo_live_parts"][page]
     assert {"wo_strip", "wo_map", "wo_recs", "wo_queue", "wo_active", "wo_hazards"} <= set(parts)
-    seen = app.session_state["wo_live_seen"]
+    seen = app.session_state["wo_live_seen"][page]
     engine = make_engine(demo_db[0])
     with session_scope(session_factory(engine)) as s:
         unit = s.scalars(select(Unit).where(Unit.status == "available")).first()

@@ -1,23 +1,26 @@
-"""Feeds page: each feed's last attempt, success, change and error; quarantined records."""
+"""Feeds page: each feed's last attempt, success, change and error; quarantined records.
+
+The panel reruns when the ``feeds`` topic changes (the worker wrote a poll result), through
+the page's :func:`live.watcher`, and once a minute for the staleness of the times.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, ui
+from dashboard import data, live, ui
 from dashboard.escape import escape_markdown
 from dashboard.i18n import fmt_time, t
 
-REFRESH_S = 30
+TOPICS = ("feeds", "settings", "tick")
 
 
-@st.fragment(run_every=REFRESH_S)
+@st.fragment(key="wo_feeds")
 def feeds_panel() -> None:
-    """Feed health and the quarantine (refreshes by itself)."""
+    """Feed health and the quarantine (rerun by the watcher when the feeds change)."""
     lang, url = ui.lang(), ui.db_url()
-    if ui.check_idle():
-        st.rerun()
+    live.part("wo_feeds", TOPICS, url)
     now = ui.clock()
     status = data.feed_status(url)
     stale = set(data.stale_feeds(url, now))
@@ -57,12 +60,18 @@ def feeds_panel() -> None:
     ui.refreshed_caption(now)
 
 
+def _idle() -> None:
+    if ui.check_idle():
+        st.rerun()
+
+
 def render() -> None:
     """The feeds health page."""
     st.subheader(t("page.feeds", ui.lang()))
     ui.show_flash()
     try:
         feeds_panel()
+        live.watcher(ui.db_url(), _idle)
     except Exception as exc:  # noqa: BLE001 - a broken database shows a message, not a trace
         st.error(t("common.db_error", ui.lang(), error=escape_markdown(exc)))
 
