@@ -18,9 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import select
+from typing import Any, Protocol
 
 from dashboard import data
 from dashboard.i18n import t
@@ -37,8 +35,7 @@ from incidents.service import feeds as feed_service
 from incidents.service import hazards as hazard_service
 from incidents.service import users as user_service
 from incidents.service.actions import TabletFix
-from incidents.store.engine import session_scope
-from incidents.store.models import Role, User, utcnow
+from incidents.store.enums import Role
 
 __all__ = [
     "SessionUser",
@@ -67,6 +64,17 @@ __all__ = [
 ]
 
 
+class _User(Protocol):
+    """What :meth:`SessionUser.of` reads from a database user (``incidents`` ``User`` row)."""
+
+    @property
+    def username(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def unit_id(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class SessionUser:
     """The logged-in user as the dashboard keeps it in ``st.session_state``."""
@@ -86,7 +94,7 @@ class SessionUser:
         return self.role == Role.WALL.value
 
     @classmethod
-    def of(cls, user: User) -> SessionUser:
+    def of(cls, user: _User) -> SessionUser:
         """From a database user."""
         return cls(user.username, user.role, user.unit_id)
 
@@ -118,7 +126,7 @@ def login(url: str, username: str, password: str, now: datetime | None = None
           ) -> tuple[SessionUser, str]:
     """Check the password (lockout counted in the database; AuthError) and open a server-side
     session; return the user and the session token for the browser to keep."""
-    with session_scope(data.session_factory(url)) as session:
+    with data.session_factory(url).begin() as session:
         user = user_service.authenticate(session, username, password, now=now)
         token = user_service.start_session(session, user, now=now)
         return SessionUser.of(user), token
@@ -126,7 +134,7 @@ def login(url: str, username: str, password: str, now: datetime | None = None
 
 def resume_session(url: str, token: str, idle_minutes: float) -> SessionUser | None:
     """The user of a live session `token` (a browser reload), or None; touches the session."""
-    with session_scope(data.session_factory(url)) as session:
+    with data.session_factory(url).begin() as session:
         user = user_service.resume_session(session, token, idle_minutes=idle_minutes)
         return None if user is None else SessionUser.of(user)
 
@@ -134,7 +142,7 @@ def resume_session(url: str, token: str, idle_minutes: float) -> SessionUser | N
 def end_session(url: str, token: str, reason: str | None = "logout") -> bool:
     """Revoke session `token` (log-out or idle; audited unless `reason` is None); True when it
     was live."""
-    with session_scope(data.session_factory(url)) as session:
+    with data.session_factory(url).begin() as session:
         return user_service.end_session(session, token, reason=reason)
 
 
@@ -148,17 +156,13 @@ def revoke_sessions(url: str, user: SessionUser, username: str) -> int:
 
 def locked_until(url: str, username: str, now: datetime | None = None) -> datetime | None:
     """When `username` is locked out at `now`, until when (UTC); else None."""
-    now = now or utcnow()
     with data.session_factory(url)() as session:
-        until = session.scalars(
-            select(User.locked_until).where(User.username == username.strip())
-        ).first()
-    return until if until is not None and until > now else None
+        return user_service.locked_until(session, username, now=now)
 
 
 def logout(url: str, username: str, reason: str = "logout") -> None:
     """Audit a log-out without a server-side session (``reason``: "logout" or "idle")."""
-    with session_scope(data.session_factory(url)) as session:
+    with data.session_factory(url).begin() as session:
         user_service.record_logout(session, username, reason=reason)
 
 
@@ -339,7 +343,7 @@ def save_feed(url: str, user: SessionUser, feed: Mapping[str, Any]) -> None:
 
 def configured_feeds(url: str) -> list[dict[str, Any]]:
     """The feeds configured in the database (legacy ``app_settings`` feeds moved in first)."""
-    with session_scope(data.session_factory(url)) as session:
+    with data.session_factory(url).begin() as session:
         return feed_service.configured_feeds(session)
 
 

@@ -28,7 +28,7 @@ if __package__ in (None, ""):  # run as a script by `streamlit run dashboard/app
 
 from dashboard import assets, sessions, ui  # noqa: E402
 from dashboard.i18n import t  # noqa: E402
-from incidents.store.models import Role  # noqa: E402
+from incidents.store.enums import Role  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

@@ -9,7 +9,13 @@ from shapely.geometry import Point
 from sqlalchemy import select
 
 from incidents.errors import AuthError, ConflictError, NotFoundError
-from incidents.service.users import authenticate, create_user, list_users, record_logout
+from incidents.service.users import (
+    authenticate,
+    create_user,
+    list_users,
+    locked_until,
+    record_logout,
+)
 from incidents.store.engine import session_scope
 from incidents.store.models import AuditEvent, Unit, User
 
@@ -59,6 +65,11 @@ def test_five_failures_lock_for_ten_minutes_counted_in_the_database(session_fact
         assert s.scalars(select(User)).one().failed_attempts == 4
     with pytest.raises(AuthError, match="now locked for 10 minutes"):
         _login(session_factory, "alice", "guess-5", T0 + timedelta(seconds=5))
+    with session_scope(session_factory) as s:  # what the log-in page shows
+        assert locked_until(s, " alice ", now=T0 + timedelta(minutes=9)) == (
+            T0 + timedelta(minutes=10, seconds=5))
+        assert locked_until(s, "alice", now=T0 + timedelta(minutes=10, seconds=5)) is None
+        assert locked_until(s, "nobody", now=T0) is None
     # locked: even the right password is refused, with the time it ends
     with pytest.raises(AuthError, match=r"locked .* until 2025-12-14 02:10 UTC"):
         _login(session_factory, "alice", PW, T0 + timedelta(minutes=9))

@@ -13,7 +13,7 @@ from dashboard import actions, data, live, ui
 from dashboard.escape import escape_markdown
 from dashboard.i18n import fmt_time, t
 from incidents.live.pipeline import feed_kinds
-from incidents.store.models import Role
+from incidents.store.enums import Role
 
 
 def users_section(lang: str, url: str, user: actions.SessionUser) -> None:

@@ -18,7 +18,7 @@ from dashboard.i18n import fmt_duration, t
 from geo.stakes import format_stake
 from incidents.service.hazards import REPORTABLE
 from incidents.service.patrol import nearby_hazards, task_cards
-from incidents.store.models import Role
+from incidents.store.enums import Role
 
 NEARBY_KM = 60.0
 FIX_MAX_AGE_S = 300.0  # a browser position older than this is not sent with a status tap

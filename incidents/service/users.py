@@ -235,6 +235,16 @@ def set_password(session: Session, username: str, password: str, actor: str) -> 
     return user
 
 
+def locked_until(session: Session, username: str, now: datetime | None = None) -> datetime | None:
+    """When `username` is locked out at `now` (default: the wall clock), until when (UTC);
+    else None (also for an unknown name)."""
+    now = now or utcnow()
+    until = session.scalars(
+        select(User.locked_until).where(User.username == username.strip())
+    ).first()
+    return until if until is not None and until > now else None
+
+
 def list_users(session: Session) -> list[User]:
     """Return every user, by name."""
     return list(session.scalars(select(User).order_by(User.username)))
