@@ -1,0 +1,457 @@
+"""Map payloads: the colour palettes, the data classes and the column-wise serialisation of
+features, and the folium elements that draw them (:class:`CompactGeoJson`).
+
+Split out of :mod:`dashboard.mapview`, which re-exports every public name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, Figure, MacroElement
+from folium.elements import ElementAddToElement, JSCSSMixin
+from folium.features import GeoJsonDetail
+from folium.map import Layer
+from folium.template import Template
+
+from dashboard.escape import escape_text, escape_value
+from dashboard.i18n import DISPLAY_TZ
+
+DEFAULT_CENTER = (44.5, 117.5)  # lat, lon: between Chifeng, Xilingol and Hulunbuir
+DEFAULT_ZOOM = 6
+
+CONDITION_COLOURS: dict[str, str] = {
+    "closed": "#111111",
+    "black_ice": "#7b2cbf",
+    "drifting_snow": "#1f6fd1",
+    "snow_packed": "#5fb8e8",
+    "poor_visibility": "#8c8c8c",
+    "clear": "#2ca02c",
+}
+ALERT_COLOURS: dict[str, str] = {
+    "red": "#e41a1c",
+    "orange": "#ff8c00",
+    "yellow": "#f2c300",
+    "blue": "#1e90ff",
+}
+SEVERITY_TO_COLOUR: dict[str, str] = {
+    "extreme": "red",
+    "severe": "orange",
+    "moderate": "yellow",
+    "minor": "blue",
+}
+PRIORITY_COLOURS: dict[str, str] = {
+    "critical": "#d7191c",
+    "high": "#fd8d3c",
+    "medium": "#f2c300",
+    "low": "#2b83ba",
+}
+# lower bounds of the bands of the incident priority score (incidents.fusion.priority: open-ended;
+# in the demo storm the median open incident scores ~180 and the top tenth above 500)
+PRIORITY_BANDS: tuple[tuple[str, float], ...] = (
+    ("critical", 400.0),
+    ("high", 200.0),
+    ("medium", 100.0),
+    ("low", float("-inf")),
+)
+UNIT_STATUS_COLOURS: dict[str, str] = {
+    "available": "#1a9850",
+    "assigned": "#fdae61",
+    "en_route": "#f46d43",
+    "on_scene": "#d73027",
+    "out_of_service": "#7f7f7f",
+    "off_shift": "#bdbdbd",
+}
+HOTSPOT_COLOUR = "#ff006e"
+ROUTE_COLOUR = "#00b4d8"
+DUTY_COLOUR = "#264653"
+WARMING_COLOUR = "#e76f51"
+LAYER_KEYS: tuple[str, ...] = (
+    "alerts",
+    "segments",
+    "hotspots",
+    "incidents",
+    "units",
+    "routes",
+    "duty_points",
+    "warming_points",
+)
+STALE_UNIT_STYLE: dict[str, Any] = {
+    "radius": 6, "color": "#555555", "weight": 2, "dashArray": "2 3",
+    "fillColor": "#bdbdbd", "fillOpacity": 0.2, "opacity": 0.9,
+}
+POINT_DECIMALS = 5
+LINE_DECIMALS = 4
+SIMPLIFY_DEG = 0.0003  # ~30 m
+
+Style = Mapping[str, Any]
+PropSource = Callable[[pd.DataFrame], pd.Series] | str
+
+
+@dataclass(frozen=True)
+class Basemap:
+    """The static vector basemap: banner outlines and roads (WGS84 GeoDataFrames or None)."""
+
+    outlines: gpd.GeoDataFrame | None = None
+    roads: gpd.GeoDataFrame | None = None
+
+
+@dataclass(frozen=True)
+class MapLayers:
+    """The live layers; each a WGS84 GeoDataFrame (or None when there is nothing to draw).
+
+    Columns used (missing ones are shown empty):
+
+    alerts
+        id, colour, severity, event, headline, onset, expires (areas)
+    segments
+        id, condition (lines; draw only the segments worth colouring)
+    hotspots
+        rank, z, reason (lines or areas)
+    incidents
+        id, kind, priority, people, title, notes, first_report_at, road_code, km (points)
+    units
+        id, name, status, vehicle_class (points)
+    routes
+        id, unit_id, task_id, state, eta_s (lines)
+    duty_points
+        id, kind (duty_point|duty_station|warming_point), name, hours, road_code, km (points)
+    """
+
+    alerts: gpd.GeoDataFrame | None = None
+    segments: gpd.GeoDataFrame | None = None
+    hotspots: gpd.GeoDataFrame | None = None
+    incidents: gpd.GeoDataFrame | None = None
+    units: gpd.GeoDataFrame | None = None
+    routes: gpd.GeoDataFrame | None = None
+    duty_points: gpd.GeoDataFrame | None = None
+
+
+@dataclass(frozen=True)
+class LayerPayload:
+    """One map layer, escaped and serialised: cheap to wrap in folium objects on every rerun.
+
+    Attributes
+    ----------
+    key
+        Layer key (one of :data:`LAYER_KEYS`, or a basemap key).
+    name
+        Display name (escaped).
+    data_json
+        Column-wise feature data as script-safe JSON: ``{"p": names, "v": columns, "g":
+        geometries}``; the browser re-assembles GeoJSON features from it.
+    palette_json
+        Category (``properties.k``) -> Leaflet path options, as JSON; ``""`` is the default.
+    sample
+        The first feature as a GeoJSON dict (folium checks tooltip fields against it).
+    count
+        Number of features.
+    points
+        Draw points as circle markers.
+    tooltip, popup
+        (field, escaped alias) pairs; empty for none.
+    """
+
+    key: str
+    name: str
+    data_json: str
+    palette_json: str
+    sample: dict[str, Any] | None
+    count: int
+    points: bool = False
+    tooltip: tuple[tuple[str, str], ...] = ()
+    popup: tuple[tuple[str, str], ...] = ()
+    tooltip_labels: bool = True
+
+
+def priority_band(priority: float) -> str:
+    """Return the band name ("critical", "high", "medium", "low") of a priority score."""
+    for name, lower in PRIORITY_BANDS:
+        if priority >= lower:
+            return name
+    return "low"  # pragma: no cover - the last band has no lower bound
+
+
+# --------------------------------------------------------------------------------------------
+# Serialising features
+# --------------------------------------------------------------------------------------------
+
+
+def _script_json(obj: Any) -> str:
+    """JSON without spaces or ``\\u`` escapes of CJK text, safe inside a ``<script>``."""
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("'", "\\u0027")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def _local_time(values: pd.Series) -> pd.Series:
+    ts = pd.to_datetime(values, utc=True, errors="coerce")
+    local = ts.dt.tz_convert(DISPLAY_TZ).dt.strftime("%m-%d %H:%M")
+    return local.where(ts.notna(), "")
+
+
+def _column_values(series: pd.Series) -> list[Any]:
+    if pd.api.types.is_datetime64_any_dtype(series):
+        series = _local_time(series)
+    if pd.api.types.is_bool_dtype(series):
+        return [bool(v) for v in series.tolist()]
+    if pd.api.types.is_numeric_dtype(series):
+        return series.astype(object).where(series.notna(), None).tolist()
+    cache: dict[Any, Any] = {}
+    out = []
+    for value in series.tolist():
+        try:
+            out.append(cache[value])
+        except KeyError:
+            cache[value] = escaped = escape_value(value)
+            out.append(escaped)
+        except TypeError:  # unhashable (list, dict): shown as escaped text
+            out.append(escape_value(value))
+    return out
+
+
+def _col(name: str, default: Any = None) -> Callable[[pd.DataFrame], pd.Series]:
+    def get(frame: pd.DataFrame) -> pd.Series:
+        if name in frame.columns:
+            return frame[name]
+        return pd.Series([default] * len(frame), index=frame.index, dtype=object)
+
+    return get
+
+
+def payload_from_frame(
+    key: str,
+    name: str,
+    gdf: gpd.GeoDataFrame | None,
+    props: Mapping[str, PropSource],
+    palette: Mapping[str, Style],
+    *,
+    decimals: int = LINE_DECIMALS,
+    simplify: float = 0.0,
+    points: bool = False,
+    tooltip: Sequence[tuple[str, str]] = (),
+    popup: Sequence[tuple[str, str]] = (),
+    tooltip_labels: bool = True,
+) -> LayerPayload:
+    """Serialise a GeoDataFrame into a :class:`LayerPayload`.
+
+    Parameters
+    ----------
+    key, name
+        Layer key and display name.
+    gdf
+        WGS84 features; rows with an empty geometry are dropped.
+    props
+        Output property name -> source column, or a function of the frame returning a Series.
+        Datetimes are shown in Asia/Shanghai; every string is escaped with
+        :func:`~dashboard.escape.escape_text`. The property ``k`` picks the palette entry.
+    palette
+        Category -> Leaflet path options (``""`` = default; the first entry when missing).
+    decimals, simplify
+        Coordinate rounding and simplification tolerance (degrees, 0 = none).
+    points
+        Draw points as circle markers.
+    tooltip, popup
+        (property, alias) pairs to show; aliases are escaped here.
+    tooltip_labels
+        Whether the tooltip shows the aliases.
+    """
+    if "" not in palette:
+        palette = {**palette, "": next(iter(palette.values()))}
+    names = list(props)
+    columns: list[list[Any]] = [[] for _ in names]
+    geometries: list[str] = []
+    if gdf is not None and len(gdf):
+        if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
+            gdf = gdf.to_crs(4326)
+        geoms = np.asarray(gdf.geometry.values, dtype=object)
+        keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).loc[keep]
+        geoms = geoms[keep]
+        if simplify > 0 and not points:
+            geoms = shapely.simplify(geoms, simplify, preserve_topology=True)
+        coords = shapely.get_coordinates(geoms)
+        geoms = shapely.set_coordinates(geoms.copy(), np.round(coords, decimals))
+        geometries = [str(g) for g in shapely.to_geojson(geoms)]
+        for i, out in enumerate(names):
+            src = props[out]
+            series = src(frame) if callable(src) else _col(src)(frame)
+            columns[i] = _column_values(series)
+    count = len(geometries)
+    data_json = (
+        '{"p":'
+        + _script_json(names)
+        + ',"v":'
+        + _script_json(columns)
+        + ',"g":['
+        + ",".join(geometries)
+        + "]}"
+    )
+    sample = None
+    if count:
+        sample = {
+            "type": "Feature",
+            "properties": {n: columns[i][0] for i, n in enumerate(names)},
+            "geometry": json.loads(geometries[0]),
+        }
+    return LayerPayload(
+        key=key,
+        name=escape_text(name),
+        data_json=data_json,
+        palette_json=_script_json({str(k): dict(v) for k, v in palette.items()}),
+        sample=sample,
+        count=count,
+        points=points,
+        tooltip=tuple((f, escape_text(a)) for f, a in tooltip),
+        popup=tuple((f, escape_text(a)) for f, a in popup),
+        tooltip_labels=tooltip_labels,
+    )
+
+
+class _Verbatim(Element):
+    """Text added to a figure as it is (never compiled as a template)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._text = text
+
+    def render(self, **kwargs: Any) -> str:
+        return self._text
+
+
+class CompactGeoJson(folium.GeoJson):
+    """A :class:`folium.GeoJson` drawn from a :class:`LayerPayload`.
+
+    Features arrive column-wise and are re-assembled in the browser; each is styled from the
+    payload's palette by its ``properties.k``; points become ``L.circleMarker``. The embedded
+    JSON has ``<``, ``>``, ``&`` and ``'`` as ``\\u`` escapes, so no string can close the script.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }}_palette = {{ this.payload.palette_json }};
+        function {{ this.get_name() }}_style(feature) {
+            var p = {{ this.get_name() }}_palette;
+            return p[feature.properties.k] || p[""];
+        }
+        var {{ this.get_name() }} = L.geoJson(null, {
+            smoothFactor: 1.5,
+            style: {{ this.get_name() }}_style,
+            {%- if this.payload.points %}
+            pointToLayer: function(feature, latlng) {
+                return L.circleMarker(latlng, {{ this.get_name() }}_style(feature));
+            },
+            {%- endif %}
+        });
+        (function(d) {
+            var features = [];
+            for (var i = 0; i < d.g.length; i++) {
+                var props = {};
+                for (var j = 0; j < d.p.length; j++) { props[d.p[j]] = d.v[j][i]; }
+                features.push({type: "Feature", properties: props, geometry: d.g[i]});
+            }
+            {{ this.get_name() }}.addData({type: "FeatureCollection", features: features});
+        })({{ this.payload.data_json }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, payload: LayerPayload, *, control: bool = True) -> None:
+        sample = {
+            "type": "FeatureCollection",
+            "features": [payload.sample] if payload.sample else [],
+        }
+        tooltip = popup = None
+        if payload.count and payload.tooltip:
+            tooltip = folium.GeoJsonTooltip(
+                fields=[f for f, _ in payload.tooltip],
+                aliases=[a for _, a in payload.tooltip],
+                labels=payload.tooltip_labels,
+                sticky=False,
+            )
+        if payload.count and payload.popup:
+            popup = folium.GeoJsonPopup(
+                fields=[f for f, _ in payload.popup], aliases=[a for _, a in payload.popup]
+            )
+        super().__init__(sample, name=payload.name, control=control, tooltip=tooltip, popup=popup)
+        self._name = "GeoJson"
+        self.payload = payload
+
+    def render(self, **kwargs: Any) -> str:
+        """Render without passing the script through Jinja again (see :func:`_render_fast`)."""
+        _render_fast(self, kwargs)
+        return ""
+
+
+class FastFeatureGroup(folium.FeatureGroup):
+    """A :class:`folium.FeatureGroup` rendered by :func:`_render_fast` (it and its children)."""
+
+    def render(self, **kwargs: Any) -> str:
+        """Render the group and its layers, tooltips and popups verbatim."""
+        _render_fast(self, kwargs)
+        return ""
+
+
+def _detail_css(detail: GeoJsonDetail) -> str:
+    name = detail.class_name
+    return (
+        f"<style>.{name} {{ {getattr(detail, 'style', '') or ''} }} .{name} table{{margin: auto;}} "
+        f".{name} tr{{text-align: left;}} .{name} th{{padding: 2px; padding-right: 8px;}}"
+        "</style>"
+    )
+
+
+def _render_fast(element: MacroElement, kwargs: dict[str, Any]) -> None:
+    """Render `element` and its subtree like branca does, but add the output verbatim.
+
+    branca's ``MacroElement.render`` wraps every rendered macro in ``Element(text)``, which
+    compiles the text as a Jinja template: slow (a megabyte of features, dozens of small
+    scripts on every rerun) and a template injection if data ever carried ``{{ ... }}``.
+    """
+    figure = cast(Figure, element.get_root())
+    parent = element._parent
+    if isinstance(element, Layer) and element.show and parent is not None:
+        element.add_child(
+            ElementAddToElement(
+                element_name=element.get_name(), element_parent_name=parent.get_name()
+            ),
+            name=element.get_name() + "_add",
+        )
+    if isinstance(element, GeoJsonDetail):
+        figure.header.add_child(
+            _Verbatim(_detail_css(element)), name=element.get_name() + "tablestyle"
+        )
+    module = element._template.module.__dict__
+    for part, target in (
+        ("header", figure.header),
+        ("html", figure.html),
+        ("script", figure.script),
+    ):
+        macro = module.get(part)
+        if macro is not None:
+            target.add_child(_Verbatim(str(macro(element, kwargs))), name=element.get_name())
+    for child in list(element._children.values()):
+        if isinstance(child, MacroElement) and not isinstance(child, JSCSSMixin):
+            _render_fast(child, kwargs)
+        else:
+            child.render(**kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# The live layers
+# --------------------------------------------------------------------------------------------
