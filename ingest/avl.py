@@ -33,8 +33,6 @@ without any RMC date in the file, GPX points without a time (one row per segment
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections.abc import Mapping
@@ -50,7 +48,7 @@ import gpxpy.gpx
 
 from ingest.calls import decode_calls
 from ingest.errors import HostileXMLError, ParseError
-from ingest.records import ParseResult, QuarantineRow, excerpt, report_frame, sha256_hex
+from ingest.records import ParseResult, QuarantineRow, excerpt, load_csv, report_frame, sha256_hex
 from ingest.validate import (
     Location,
     Locator,
@@ -211,14 +209,7 @@ def _json_records(text: str, source: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _csv_records(text: str, source: str, unit_id: str | None) -> list[tuple[str, dict[str, Any]]]:
-    try:
-        table = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as e:
-        msg = f"{source!r}: CSV cannot be read: {e}"
-        raise ParseError(msg) from e
-    if not table:
-        msg = f"{source!r} is empty"
-        raise ParseError(msg)
+    table = load_csv(text, source)
     keys = [ALIASES.get(h.strip().lower(), h.strip().lower()) for h in table[0]]
     need = ("time", "lon", "lat") if unit_id else ("unit_id", "time", "lon", "lat")
     missing = [c for c in need if c not in keys]

@@ -44,9 +44,7 @@ holds vehicles, people, vulnerable, vehicle_class, needs, phone_masked, notes, l
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import json
 import re
 import tomllib
@@ -59,7 +57,7 @@ from typing import Any
 import charset_normalizer
 
 from ingest.errors import ConfigError, ParseError
-from ingest.records import ParseResult, QuarantineRow, excerpt, report_frame, sha256_hex
+from ingest.records import ParseResult, QuarantineRow, excerpt, load_csv, report_frame, sha256_hex
 from ingest.validate import (
     ConversionCache,
     Location,
@@ -299,14 +297,7 @@ def parse_calls(
             else:
                 records.append((f"item {i + 1}", {"_bad": item}))
     else:
-        try:
-            table = list(csv.reader(io.StringIO(text, newline="")))
-        except csv.Error as e:
-            msg = f"{source!r}: CSV cannot be read: {e}"
-            raise ParseError(msg) from e
-        if not table:
-            msg = f"{source!r} is empty"
-            raise ParseError(msg)
+        table = load_csv(text, source)
         header = table[0]
         keys = [_alias(h, mapping) for h in header]
         if "call_id" not in keys or "time" not in keys:

@@ -35,8 +35,6 @@ Natural key ``<flight_id>:<detection_id>``; report kind ``drone_detection``, sub
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from datetime import datetime
@@ -49,7 +47,15 @@ from shapely.geometry import LineString
 
 from ingest.avl import load_gpx
 from ingest.errors import ParseError
-from ingest.records import ParseResult, QuarantineRow, excerpt, load_json, report_frame, sha256_hex
+from ingest.records import (
+    ParseResult,
+    QuarantineRow,
+    excerpt,
+    load_csv,
+    load_json,
+    report_frame,
+    sha256_hex,
+)
 from ingest.validate import (
     Locator,
     RecordError,
@@ -98,14 +104,7 @@ def parse_drone(
     if head.startswith((b"{", b"[")):
         return _parse_detections_geojson(data, source, sha, locator, now)
     text, flags = decode_text(data)
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as e:
-        msg = f"{source!r}: CSV cannot be read: {e}"
-        raise ParseError(msg) from e
-    if not rows:
-        msg = f"{source!r} is empty"
-        raise ParseError(msg)
+    rows = load_csv(text, source)
     header = [h.strip() for h in rows[0]]
     lower = {h.lower() for h in header}
     if {"latitude", "longitude"} <= lower and any("datetime" in h or "time(" in h for h in lower):

@@ -27,7 +27,9 @@ Alert frame (`ALERT_COLUMNS`): see :mod:`ingest.cap`.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -137,6 +139,19 @@ def load_json(data: bytes) -> Any:
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         msg = f"not JSON: {e}"
         raise ParseError(msg) from e
+
+
+def load_csv(text: str, source: str) -> list[list[str]]:
+    """Read CSV text into rows (header first); an unreadable or empty file is a ParseError."""
+    try:
+        table = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as e:
+        msg = f"{source!r}: CSV cannot be read: {e}"
+        raise ParseError(msg) from e
+    if not table:
+        msg = f"{source!r} is empty"
+        raise ParseError(msg)
+    return table
 
 
 def excerpt(text: Any, limit: int = 200) -> str:
