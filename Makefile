@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: install run test lint typecheck bench browser-deps clean demo
+.PHONY: install run test test-e2e lint typecheck bench browser-deps clean demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP) browser-deps lint typecheck
-	$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not e2e"; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
+
+## the live end-to-end test (worker + dashboard + Chromium), on its own: it is load-sensitive
+test-e2e: $(STAMP) browser-deps
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m e2e -s
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks

@@ -48,7 +48,7 @@ from tests.conftest import _postgis_schema_url
 from tests.test_browser import CHROMIUM, DESK, ROOT, TABLET, Session, _free_port
 from tests.test_dashboard_apptest import PATROL_UNIT
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.e2e]
 CI_BOUND_S = 8.0  # status tap -> dispatcher, in CI (goal 3 s: see bench_dashboard)
 
 T = TypeVar("T")
