@@ -363,19 +363,12 @@ def recommendations(
 ) -> pd.DataFrame:
     """The recommendations a dispatcher can act on, most urgent first.
 
-    A plain ``assign`` for a task that already has an active assignment (a dispatcher
-    overrode it, or someone confirmed meanwhile) is retired: confirming it could only conflict.
-    A ``reassign`` (move that task's unit) stays.
+    Computed from the current state on every read (so a change is reflected at once, with or
+    without a worker); the worker stores the same ranking as ``recommended`` assignment rows
+    for the record. A task that already has its unit gets no plain ``assign``
+    (:func:`incidents.dispatch.recommend.build_recommendations` leaves it out).
     """
-    frame = _records(recommend(session, region, settings, at, policy=policy))
-    if frame.empty:
-        return frame
-    held = set(
-        session.scalars(select(Assignment.task_id).where(Assignment.state.in_(ACTIVE_STATES)))
-    )
-    action = frame["action"] if "action" in frame.columns else pd.Series("assign", frame.index)
-    keep = ~(frame["task_id"].isin(held) & (action != "reassign"))
-    return frame[keep].reset_index(drop=True)
+    return _records(recommend(session, region, settings, at, policy=policy))
 
 
 def staging(session: Session, region: Any, settings: Settings, at: datetime) -> pd.DataFrame:

@@ -22,8 +22,10 @@ from incidents.dispatch import (
     Candidate,
     TravelCache,
     apply_avl_fixes,
+    build_recommendations,
     eta_matrix,
     greedy_mclp,
+    load_state,
     preposition,
     read_avl,
     recommend,
@@ -354,6 +356,36 @@ def test_recommend_suggests_moving_an_en_route_unit(
     assert [(r.task_id, r.unit_id, r.action) for r in recs] == [(high_id, "U1", "reassign")]
     assert recs[0].replaces_assignment_id is not None
     assert "moves from task" in recs[0].reason
+
+
+def test_a_task_that_has_its_unit_gets_no_plain_assign(
+    tiny: Region, session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """After an override to a far unit, the near free unit is not offered as a plain assign."""
+    with session_scope(session_factory) as s:
+        add_unit(s, "FAR", 0, status=UnitStatus.ASSIGNED.value)
+        add_unit(s, "NEAR", 11)
+        held = add_task(s, 12, 50.0, NOW - timedelta(minutes=10))
+        held.status = "assigned"
+        s.add(
+            Assignment(
+                unit_id="FAR",
+                task_id=held.id,
+                state=AssignmentState.CONFIRMED.value,
+                confirmed_at=NOW - timedelta(minutes=1),
+            )
+        )
+        held_id = held.id
+    with session_scope(session_factory) as s:
+        recs = recommend(s, tiny, settings, NOW)
+        state = load_state(s, tiny, NOW, settings=settings)
+        near = [u.id for u in state.units].index("NEAR")
+        col = [t.id for t in state.tasks].index(held_id)
+        # even if the solver pairs the free unit with the held task, it is not proposed
+        forced = build_recommendations(state, [(near, col)], "optimized")
+    assert [(r.task_id, r.unit_id) for r in recs if r.action == "assign"] == []
+    assert all(r.task_id != held_id or r.action == "reassign" for r in recs)
+    assert forced == []
 
 
 def test_preposition_stages_free_units_at_duty_points(

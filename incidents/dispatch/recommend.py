@@ -225,7 +225,11 @@ def _describe(task: Task, incident: Incident | None) -> tuple[str, str]:
 def build_recommendations(
     state: DispatchState, pairs: Sequence[tuple[int, int]], policy: str
 ) -> list[Recommendation]:
-    """Turn solver pairs into explained :class:`Recommendation` objects, most urgent first."""
+    """Turn solver pairs into explained :class:`Recommendation` objects, most urgent first.
+
+    A plain ``assign`` is never proposed for a task that is no longer open (it already has an
+    active assignment); a ``reassign`` (move a unit that is out) is.
+    """
     ok = feasible_mask(state.eta, state.candidates, state.caps)
     plan = dict(pairs)
     out = []
@@ -237,6 +241,10 @@ def build_recommendations(
         en, zh = _reason(state, i, j, ru, plan)
         pos = state.positions[i] if state.positions else None
         action = "reassign" if c.current_task >= 0 else "assign"
+        if action == "assign" and t.status != TaskStatus.OPEN.value:
+            # the task already has its unit (confirmed or overridden meanwhile): a plain
+            # "assign" of another unit could only conflict when confirmed
+            continue
         out.append(
             Recommendation(
                 task_id=t.id,
