@@ -29,7 +29,10 @@ browser-deps:
 demo: $(STAMP)
 	$(BIN)/winterops demo --if-empty
 
+## the dashboard and, beside it, the worker (polls the feeds, fuses, moves the clocks, re-ranks),
+## so what arrives reaches the screen without anyone running a command; Ctrl+C stops both
 run: $(STAMP) demo
+	$(BIN)/winterops worker & worker=$$!; trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/winterops serve --port $(PORT)
 
 lint: $(STAMP)

@@ -117,6 +117,11 @@ class CycleReport:
     recommendations: int = 0
     seconds: float = 0.0
 
+    @property
+    def idle(self) -> bool:
+        """True for an active cycle that polled nothing, stored nothing and did not fuse."""
+        return self.active and not (self.stored or self.failed or self.polled or self.fused)
+
     def line(self) -> str:
         """One human line, e.g. ``cycle 12: calls +5 reports, fused 3 incidents, ...``."""
         if not self.active:
@@ -214,8 +219,8 @@ class Worker:
             while not self.stopping:
                 rep = self.cycle(force_all=once)
                 reports.append(rep)
-                if echo is not None:
-                    echo(rep.line())
+                if echo is not None and not (rep.idle and not once):
+                    echo(rep.line())  # idle cycles (every tick between due feeds) say nothing
                 if once or (max_cycles is not None and self.cycles >= max_cycles):
                     break
                 self._stop.wait(self._wait_s(rep))
