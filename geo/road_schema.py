@@ -3,8 +3,9 @@
 Road file schema
 ----------------
 Any file pyogrio reads (GeoPackage, Shapefile, GeoJSON, ...), one feature per road or road piece,
-line geometry in any CRS (converted to WGS84; a file without CRS is taken as WGS84). The vertex
-order is the direction of increasing kilometre posts.
+line geometry in any CRS (converted to WGS84). A CRS is required: a frame or file without one is
+refused (:mod:`geo.road_files` names the fix). The vertex order is the direction of increasing
+kilometre posts (posts missing from a file are derived there, see :mod:`geo.road_files`).
 
 =================  ==========  =====================================================================
 field              required    meaning
@@ -15,7 +16,9 @@ km_start, km_end   yes         kilometre posts at the first and last vertex (km_
 geometry           yes         LineString (or a MultiLineString whose parts join into one line)
 name_zh, name_en   no          road names (default: the road code)
 road_class         no          expressway | national | provincial | county | township
-                               (default from the code: G/S + 1-2 or 4 digits = expressway)
+                               (default from the code: G/S + 1-2 or 4 digits = expressway);
+                               the Chinese names 高速公路, 国道, 省道, 县道, 乡道 (and 专用公路,
+                               村道 as township) and the letters G/S/X/Y are read too
 oneway             no          true when traffic runs only in vertex order (default false)
 speed_car_kmh      no          dry-road speed for cars (default by class)
 speed_truck_kmh    no          dry-road speed for trucks and plows (default by class)
@@ -49,6 +52,7 @@ from geo.errors import NetworkFileError
 from geo.stakes import ROAD_CODE_RE
 
 __all__ = [
+    "CLASS_ALIASES",
     "DEFAULT_SPEEDS",
     "REQUIRED_COLUMNS",
     "ROAD_CLASSES",
@@ -89,6 +93,23 @@ DEFAULT_SPEEDS: dict[str, tuple[float, float]] = {
 
 
 _SHP_ALIASES = {"speed_car_": "speed_car_kmh", "speed_truc": "speed_truck_kmh"}
+
+# road class as road agencies write it -> schema class
+CLASS_ALIASES: dict[str, str] = {
+    "高速": "expressway",
+    "高速公路": "expressway",
+    "国道": "national",
+    "省道": "provincial",
+    "县道": "county",
+    "乡道": "township",
+    "村道": "township",
+    "专用公路": "township",
+    "g": "national",
+    "s": "provincial",
+    "x": "county",
+    "y": "township",
+    "z": "township",
+}
 
 
 def road_class_for_code(code: str) -> str:
@@ -143,8 +164,12 @@ def validate_roads(roads: gpd.GeoDataFrame, source: str = "road data") -> gpd.Ge
     if missing:
         problems.append(f"missing required field(s): {', '.join(missing)}")
     if gdf.crs is None:
-        gdf = gdf.set_crs(WGS84)
-    elif not gdf.crs.equals(WGS84):
+        msg = (
+            f"{source} has no CRS: give the frame one (e.g. set_crs('EPSG:4326')) or read the "
+            "file with --crs EPSG:4326"
+        )
+        raise NetworkFileError(msg)
+    if not gdf.crs.equals(WGS84):
         gdf = gdf.to_crs(WGS84)
     gdf = gdf.reset_index(drop=True)
     codes, lines = _checked_features(gdf, problems)
@@ -269,6 +294,7 @@ def _road_classes(gdf: gpd.GeoDataFrame, codes: list[str], problems: list[str]) 
             classes.append(road_class_for_code(codes[i]) if codes[i] else "township")
             continue
         cls = str(v).strip().lower()
+        cls = CLASS_ALIASES.get(cls, cls)
         if cls not in ROAD_CLASSES:
             problems.append(
                 f"feature {i}: unknown road_class {v!r} (expected {', '.join(ROAD_CLASSES)})"

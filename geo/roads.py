@@ -12,6 +12,7 @@ its real kilometre posts at both ends.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ from shapely.geometry import LineString, Point
 from shapely.ops import substring
 
 from geo.crs import METRIC_CRS, WGS84, check_lonlat, from_metric_xy, to_metric, to_metric_xy
-from geo.errors import NetworkFileError, ParameterError, StakeError, UnknownRoadError
+from geo.errors import ParameterError, StakeError, UnknownRoadError
+from geo.road_files import read_road_frame
 from geo.road_schema import (
     DEFAULT_SPEEDS,
     ROAD_CLASSES,
@@ -64,42 +66,42 @@ SEGMENT_COLUMNS = (
 )
 
 
-def read_roads(path: str | Path, layer: str | None = None) -> gpd.GeoDataFrame:
-    """Read and validate a road network file (GeoPackage, Shapefile, GeoJSON, ...).
+def read_roads(
+    path: str | Path,
+    layer: str | None = None,
+    *,
+    fields: Mapping[str, str] | None = None,
+    crs: str | None = None,
+    km_anchors: Mapping[str, float] | None = None,
+) -> gpd.GeoDataFrame:
+    """Read and validate a road network file (GeoPackage, Shapefile, GeoJSON, FlatGeobuf, ...).
 
     Parameters
     ----------
     path
         The file (a Shapefile's ``.shp``).
     layer
-        Layer name for multi-layer files such as GeoPackage (default: the first).
+        Layer name for multi-layer files such as GeoPackage (default: the only layer, else the
+        only line layer; several line layers must be chosen).
+    fields
+        ``{schema field: file field}``, e.g. ``{"road_code": "LXBM", "km_start": "QDZH"}``.
+    crs
+        CRS of a file that has none (``"EPSG:4326"``); a file without one is refused otherwise.
+    km_anchors
+        ``{road code: post at its first vertex}`` when posts are derived (default 0).
 
     Returns
     -------
     geopandas.GeoDataFrame
-        As :func:`validate_roads`.
+        As :func:`validate_roads` (plus ``km_derived``: posts derived along the geometry).
 
     Raises
     ------
     NetworkFileError
-        The file cannot be read, or breaks the schema (every problem listed).
+        The file cannot be read, has no CRS, or breaks the schema (every problem listed).
     """
-    p = Path(path)
-    if not p.exists():
-        msg = f"road network file {str(p)!r} does not exist"
-        raise NetworkFileError(msg)
-    try:
-        kwargs: dict[str, Any] = {"engine": "pyogrio"}
-        if layer is not None:
-            kwargs["layer"] = layer
-        gdf = gpd.read_file(p, **kwargs)
-    except Exception as e:  # pyogrio raises several DataSource/DataLayer errors
-        msg = f"cannot read road network file {str(p)!r}: {e}"
-        raise NetworkFileError(msg) from e
-    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry is None:
-        msg = f"road network file {str(p)!r} has no geometry column"
-        raise NetworkFileError(msg)
-    return validate_roads(gdf, source=str(p))
+    gdf = read_road_frame(path, layer, fields=fields, crs=crs, km_anchors=km_anchors)
+    return validate_roads(gdf, source=str(Path(path)))
 
 
 def _segment_id(code: str, km: float) -> str:
@@ -360,9 +362,11 @@ class RoadNetwork:
             self._by_code.setdefault(str(c), []).append(i)
 
     @classmethod
-    def from_file(cls, path: str | Path, segment_length_m: float = 1000) -> RoadNetwork:
-        """Read a road file (:func:`read_roads`) and build the network."""
-        return cls(read_roads(path), segment_length_m)
+    def from_file(
+        cls, path: str | Path, segment_length_m: float = 1000, **options: Any
+    ) -> RoadNetwork:
+        """Read a road file (:func:`read_roads`, `options` passed on) and build the network."""
+        return cls(read_roads(path, **options), segment_length_m)
 
     @property
     def road_codes(self) -> list[str]:

@@ -121,12 +121,15 @@ def test_multilinestring_that_joins_is_accepted():
 
 
 def test_missing_fields_named(tmp_path):
-    gdf = tiny_roads().drop(columns=["km_start", "km_end"])
+    gdf = tiny_roads().drop(columns=["road_code"])
     path = tmp_path / "bad.geojson"
     gdf.to_file(path, driver="GeoJSON", engine="pyogrio")
-    with pytest.raises(NetworkFileError, match="missing required field.*km_start, km_end") as ei:
+    with pytest.raises(NetworkFileError, match="missing required field.*road_code") as ei:
         read_roads(path)
     assert str(path) in str(ei.value)
+    # without a frame CRS validate_roads refuses rather than guess WGS84
+    with pytest.raises(NetworkFileError, match="has no CRS"):
+        validate_roads(tiny_roads().set_crs(None, allow_override=True))
 
 
 @pytest.mark.parametrize(
@@ -173,8 +176,20 @@ def test_projected_coordinates_without_crs(tmp_path):
         path, engine="pyogrio"
     )
     path.with_suffix(".prj").unlink()
-    with pytest.raises(NetworkFileError, match="coordinates are not lon/lat degrees"):
+    with pytest.raises(
+        NetworkFileError, match=r"nocrs.shp has no CRS: add nocrs.prj or pass --crs EPSG:4326"
+    ):
         read_roads(path)
+    # told the CRS, it reads (metres in the metric CRS)
+    got = read_roads(path, crs=METRIC_CRS)
+    assert got.crs.equals("EPSG:4326")
+    assert got.geometry.iloc[0].distance(G331) < 1e-6
+    # a lon/lat file without a .prj is refused the same way, never taken as WGS84 silently
+    lonlat = tmp_path / "lonlat.shp"
+    tiny_roads()[["road_code", "km_start", "km_end", "geometry"]].to_file(lonlat, engine="pyogrio")
+    lonlat.with_suffix(".prj").unlink()
+    with pytest.raises(NetworkFileError, match="lonlat.shp has no CRS"):
+        read_roads(lonlat)
 
 
 def test_overlapping_pieces_of_one_road():
@@ -369,3 +384,77 @@ def test_snap_exact_at_every_tolerance(network, tolerance_m):
     assert within.sum() > 100
     assert got["segment_id"][~within].isna().all()
     np.testing.assert_allclose(got["distance_m"][within], best[within], atol=1e-6)
+
+
+# ------------------------------------------------------------------ agency files (issue 11)
+
+
+def _agency_frame() -> gpd.GeoDataFrame:
+    """Hulunbuir-like county roads as an agency writes them: LXBM/LXMC/JSDJ, no posts."""
+    # X101 in two pieces given in reverse file order (the second piece first)
+    a = metric_line_deg([(0, 0), (3_000, 0), (3_000, 4_000)])  # 7 km
+    b = metric_line_deg([(3_000, 4_000), (3_000, 6_000)])  # 2 km, starts where a ends
+    c = metric_line_deg([(10_000, 0), (10_000, 5_000)])  # 5 km
+    return gpd.GeoDataFrame(
+        {"LXBM": ["x101", "X101", "Y203"], "LXMC": ["县道101线", "县道101线", "乡道203线"],
+         "JSDJ": ["县道", "县道", "乡道"]},
+        geometry=[b, a, c],
+        crs="EPSG:4326",
+    )
+
+
+def metric_line_deg(points_m) -> LineString:
+    x0, y0 = (float(v) for v in to_metric_xy(119.7, 49.2))  # near Hailar
+    xy = np.asarray(points_m, dtype=float)
+    lon, lat = from_metric_xy(xy[:, 0] + x0, xy[:, 1] + y0)
+    return LineString(np.column_stack([lon, lat]))
+
+
+def test_posts_derived_along_the_geometry_from_an_anchor(tmp_path):
+    path = tmp_path / "county.fgb"
+    _agency_frame().to_file(path, driver="FlatGeobuf", engine="pyogrio", SPATIAL_INDEX="NO")
+    got = read_roads(path, km_anchors={"X101": 12.0})
+    assert list(got["road_code"]) == ["X101", "X101", "Y203"]
+    assert list(got["road_class"]) == ["county", "county", "township"]
+    assert list(got["name_zh"]) == ["县道101线", "县道101线", "乡道203线"]
+    assert got["km_derived"].all()
+    # the piece in file position 1 comes first on the road: K12 at its first vertex
+    assert got.loc[1, "km_start"] == pytest.approx(12.0)
+    assert got.loc[1, "km_end"] == pytest.approx(19.0, abs=0.05)  # geodesic 7 km
+    assert got.loc[0, "km_start"] == pytest.approx(got.loc[1, "km_end"])
+    assert got.loc[0, "km_end"] == pytest.approx(21.0, abs=0.05)
+    assert got.loc[2, "km_start"] == 0.0 and got.loc[2, "km_end"] == pytest.approx(5.0, abs=0.03)
+    net = RoadNetwork(got)
+    assert net.point_to_stake(*net.stake_to_point("X101", 19.0).coords[0]).km == pytest.approx(
+        19.0, abs=0.01
+    )
+
+
+def test_field_mapping_and_named_problems(tmp_path):
+    gdf = _agency_frame().rename(columns={"LXBM": "code_x", "LXMC": "nm"})
+    gdf["from_km"] = [7.0, 0.0, 0.0]
+    gdf["to_km"] = [9.0, 7.0, "五"]
+    path = tmp_path / "roads.gpkg"
+    gdf.to_file(path, layer="roads", engine="pyogrio")
+    fields = {"road_code": "code_x", "name_zh": "nm", "km_start": "from_km", "km_end": "to_km"}
+    with pytest.raises(NetworkFileError, match=r"feature 2 \(Y203\): km_start/km_end not numbers"):
+        read_roads(path, fields=fields)
+    with pytest.raises(NetworkFileError, match=r"field mapping names field\(s\) the file lacks: "
+                       r"'QDZH' \(for km_start\)"):
+        read_roads(path, fields={"km_start": "QDZH"})
+
+
+def test_gpkg_layers_chosen(tmp_path):
+    path = tmp_path / "two.gpkg"
+    roads = tiny_roads()
+    roads.to_file(path, layer="roads", engine="pyogrio")
+    gpd.GeoDataFrame({"name": ["A"]}, geometry=[Point(115.0, 44.0)], crs="EPSG:4326").to_file(
+        path, layer="towns", engine="pyogrio"
+    )
+    assert len(read_roads(path)) == 4  # the only line layer
+    roads.iloc[:2].to_file(path, layer="main_roads", engine="pyogrio")
+    with pytest.raises(NetworkFileError, match=r"two.gpkg has 3 layers .*choose one with --layer"):
+        read_roads(path)
+    assert list(read_roads(path, layer="main_roads")["road_code"]) == ["G331", "S307"]
+    with pytest.raises(NetworkFileError, match=r"no layer 'nope'; its layers: roads, towns"):
+        read_roads(path, layer="nope")
