@@ -144,11 +144,11 @@ class Session:
     def login(self, username: str) -> None:
         page = self.page
         page.goto(self.base + "/", wait_until="domcontentloaded")
-        page.locator("input[type='text']").first.wait_for(timeout=30_000)
+        page.locator("input[type='text']").first.wait_for(timeout=60_000)
         page.locator("input[type='text']").first.fill(username)
         page.locator("input[type='password']").fill(PASSWORDS[username])
         page.locator("input[type='password']").press("Enter")
-        page.locator("input[type='password']").wait_for(state="detached", timeout=30_000)
+        page.locator("input[type='password']").wait_for(state="detached", timeout=60_000)
         self.settle()
 
     def settle(self, ms: int = 2500) -> None:
@@ -164,11 +164,12 @@ class Session:
         self.page.locator(f"[data-testid='stSidebarNav'] a[href$='/{slug}']").click()
         self.settle()
 
-    def map_frame(self) -> Any:
-        self.page.locator("iframe[title*='st_folium']").first.wait_for(timeout=30_000)
+    def map_frame(self, timeout_s: float = 30) -> Any:
+        ms = timeout_s * 1000
+        self.page.locator("iframe[title*='st_folium']").first.wait_for(timeout=ms)
         for frame in self.page.frames:
             if "st_folium" in frame.url:
-                frame.locator(".leaflet-map-pane").wait_for(state="attached", timeout=30_000)
+                frame.locator(".leaflet-map-pane").wait_for(state="attached", timeout=ms)
                 return frame
         pytest.fail("no st_folium iframe")
 

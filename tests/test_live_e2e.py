@@ -565,6 +565,21 @@ def _confirm_patrol(stack: Stack, desk: Desk, tasks: list[tuple[int, str]]) -> t
     return int(aid), how
 
 
+_STATE_READERS: dict[str, Any] = {}
+
+
+def _assignment_state(url: str, aid: int) -> str | None:
+    """The assignment's state as stored (one engine per database, kept for the test)."""
+    from incidents.store.models import Assignment
+
+    if url not in _STATE_READERS:
+        engine, factory = _db(url)
+        _STATE_READERS[url] = factory(engine)
+    with _STATE_READERS[url]() as s:
+        a = s.get(Assignment, aid)
+        return None if a is None else str(a.state)
+
+
 def _diagnose_unit(stack: Stack, desk: Desk, aid: int) -> None:
     """Print the patrol unit as the map and the database have it (for the report)."""
     from incidents.store.models import Assignment, Unit
@@ -582,18 +597,25 @@ def _diagnose_unit(stack: Stack, desk: Desk, aid: int) -> None:
           f"unit status, version) {db}")
 
 
-def _tap(lead: Session, key: str) -> None:
+def _tap(lead: Session, key: str) -> float:
     """Tap a button and see it go (the page moved on); a tap that landed while the page was
-    re-rendering is tapped once more, as the lead would, and said in the output."""
+    re-rendering is tapped once more, as the lead would, and said in the output.
+
+    Returns the moment (``time.monotonic``) of the tap that was taken: latencies count from
+    the finger, not from when the tablet redrew.
+    """
     button = lead.page.locator(f".st-key-{key} button")
     button.wait_for(state="visible", timeout=30_000)
+    tapped = time.monotonic()
     button.click()
     try:
         button.wait_for(state="hidden", timeout=5_000)
     except PlaywrightTimeout:
         print(f"[e2e] tap on {key} not taken within 5 s: tapping again")
+        tapped = time.monotonic()
         button.click()
         button.wait_for(state="hidden", timeout=15_000)
+    return tapped
 
 
 def _step_statuses(stack: Stack, desk: Desk, lead: Session, aid: int,
@@ -601,13 +623,16 @@ def _step_statuses(stack: Stack, desk: Desk, lead: Session, aid: int,
     """2. en route, on scene, cleared on the tablet; each on the dispatcher's map in 3 s."""
     took: dict[str, float] = {}
     for new_state in ("en_route", "on_scene", "cleared"):
-        _tap(lead, f"wo_st_{aid}_{new_state}")
+        t0 = _tap(lead, f"wo_st_{aid}_{new_state}")
         if new_state == "cleared":
-            _tap(lead, f"wo_yes_{aid}")
-        t0 = time.monotonic()
+            t0 = _tap(lead, f"wo_yes_{aid}")
         want_unit = t(f"status.{'available' if new_state == 'cleared' else new_state}", "zh")
 
-        def seen(wu: str = want_unit) -> bool:
+        stored_at: list[float] = []
+
+        def seen(wu: str = want_unit, ns: str = new_state, got: list[float] = stored_at) -> bool:
+            if not got and _assignment_state(stack.url, aid) == ns:
+                got.append(time.monotonic())  # tap -> in the database (the tablet's share)
             st = desk.state()
             # the unit marker's status is what the dispatcher reads (a route line is drawn
             # only for an assignment with a stored route)
@@ -620,6 +645,10 @@ def _step_statuses(stack: Stack, desk: Desk, lead: Session, aid: int,
             _diagnose_unit(stack, desk, aid)
             raise
         took[new_state] = _timed(stack, f"2 tap {new_state} -> dispatcher's map", t0, 3)
+        if stored_at:
+            stack.timings[f"2 tap {new_state} -> stored"] = stored_at[0] - t0
+            print(f"[e2e {stack.name}]   of which tap -> stored {stored_at[0] - t0:.2f} s,"
+                  f" stored -> dispatcher's map {time.monotonic() - stored_at[0]:.2f} s or less")
         _shots(stack, f"2_{new_state}", ("desk", desk.s), ("tablet", lead))
         # the 3 s goal is measured by `make bench` (bench_dashboard: change -> visible); here,
         # on a CI machine running the whole suite, a bound that still catches a broken loop
@@ -711,8 +740,11 @@ def test_live_loop_end_to_end(stack: Stack, chromium: Any) -> None:
     try:
         desk_s.login("dispatcher")
         desk = Desk(desk_s)
-        desk_s.map_frame()
-        _until("the dispatcher's map drawn", desk.state, 60)
+        # the first page of a fresh server loads the region and warms every cache: on a CI
+        # machine busy with the rest of the suite that has taken over 30 s; what is timed is
+        # what happens after it
+        desk_s.map_frame(timeout_s=120)
+        _until("the dispatcher's map drawn", desk.state, 120)
         _shots(stack, "0_start", ("desk", desk_s))
         stack.check_alive()
         base_x, base_y, _ = _unit_xy(stack.url)
