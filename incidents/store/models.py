@@ -421,6 +421,7 @@ class Unit(Base):
     crew_hour_limit: Mapped[float] = mapped_column(Float, default=12.0)
     fuel: Mapped[float] = mapped_column(Float, default=1.0)  # 0..1
     version: Mapped[int] = mapped_column(Integer, default=1)
+    crew: Mapped[int | None] = mapped_column(Integer)  # crew size from the roster (issue 11)
 
 
 class Assignment(Base):
@@ -460,6 +461,7 @@ class DutyPoint(Base):
     admin_code: Mapped[str | None] = mapped_column(String(12))
     hours: Mapped[str | None] = mapped_column(String(32))
     geometry: Mapped[BaseGeometry] = mapped_column(GeometryType("POINT"))
+    capacity: Mapped[int | None] = mapped_column(Integer)  # warming points: people (issue 11)
 
 
 # --------------------------------------------------------------------------------------------
@@ -572,3 +574,65 @@ class UserSession(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+
+
+# --------------------------------------------------------------------------------------------
+# Region import (issue 11)
+# --------------------------------------------------------------------------------------------
+
+
+class RegionImport(Base):
+    """One ``winterops region import``: who, when, which files (sha256) and what changed."""
+
+    __tablename__ = "region_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))  # of every file's sha256, in name order
+    files: Mapped[list[Any]] = mapped_column(JSON, default=list)  # name, kind, sha256, rows
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # table -> added, ...
+
+
+class RegionHistory(Base):
+    """A region row as it was before an import changed it (superseded values are kept)."""
+
+    __tablename__ = "region_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("region_imports.id"), index=True)
+    table_name: Mapped[str] = mapped_column(String(32))
+    row_id: Mapped[str] = mapped_column(String(64), index=True)
+    change: Mapped[str] = mapped_column(String(16))  # updated / absent
+    before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Place(Base):
+    """A gazetteer entry: province, league, banner (admin codes) or township-level place."""
+
+    __tablename__ = "places"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # admin code or town key
+    level: Mapped[str] = mapped_column(String(32))  # province/league/banner/township/town/...
+    name: Mapped[str] = mapped_column(String(128))
+    name_en: Mapped[str | None] = mapped_column(String(128))
+    admin_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    parent_code: Mapped[str | None] = mapped_column(String(12))
+    geometry: Mapped[BaseGeometry | None] = mapped_column(GeometryType("POINT"))  # seat
+
+
+class RoadSection(Base):
+    """A maintenance section of a road and the road chief who answers for it."""
+
+    __tablename__ = "road_sections"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    road_code: Mapped[str] = mapped_column(String(16))
+    km_from: Mapped[float] = mapped_column(Float)
+    km_to: Mapped[float] = mapped_column(Float)
+    name: Mapped[str | None] = mapped_column(String(128))
+    name_en: Mapped[str | None] = mapped_column(String(128))
+    maintainer: Mapped[str | None] = mapped_column(String(255))
+    road_chief_id: Mapped[str | None] = mapped_column(String(64))
