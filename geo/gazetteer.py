@@ -9,6 +9,7 @@ DataV.GeoAtlas files, converted from GCJ-02 to WGS84): ``admin_code`` (6 digits)
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -19,19 +20,23 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import Geod
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import WGS84, to_metric, to_metric_xy
 from geo.errors import UnknownPlaceError
 
-__all__ = ["ADMIN_LEVELS", "Gazetteer", "Place", "normalize_name"]
+__all__ = ["ADMIN_LEVELS", "Gazetteer", "Place", "Resolution", "normalize_name", "zh_number"]
 
 ADMIN_LEVELS = ("province", "league", "banner")
 TOWN_COLUMNS = ("name_zh", "name_en", "kind", "lon", "lat", "admin_code", "source")
 
 # longest first, so 自治旗 goes before 旗
-_ZH_SUFFIXES = ("自治旗", "自治县", "苏木", "旗", "盟", "市", "县", "区", "镇", "乡")
+_ZH_SUFFIXES = (
+    "自治旗", "自治县", "街道办事处", "苏木", "嘎查", "街道", "社区", "旗", "盟", "市", "县", "区",
+    "镇", "乡", "村",
+)  # fmt: skip
 _EN_SUFFIXES = (
     "autonomous banner",
     "autonomous county",
@@ -43,9 +48,102 @@ _EN_SUFFIXES = (
     "township",
     "town",
     "sumu",
+    "gacha",
+    "village",
 )
 # admin-code lookup tolerates a banner missing from the gazetteer by trying its league
 _ADMIN_CODE_RE = re.compile(r"^\d{6}(\d{3}|\d{6})?$")
+
+
+_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5}
+_ZH_DIGITS |= {"六": 6, "七": 7, "八": 8, "九": 9}
+_ZH_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
+
+
+def zh_number(text: str) -> int | None:
+    """Return the integer a Chinese numeral writes (``十五`` 15, ``两百`` 200, ``一百零五`` 105).
+
+    Returns None when `text` is not a Chinese numeral (``二三十`` is a range, not a numeral).
+    """
+    if not text or any(c not in _ZH_DIGITS and c not in _ZH_UNITS for c in text):
+        return None
+    total, section, digit = 0, 0, None
+    for c in text:
+        if c in _ZH_DIGITS:
+            if digit:
+                return None
+            digit = _ZH_DIGITS[c]
+            continue
+        unit = _ZH_UNITS[c]
+        if unit == 10_000:
+            total += (section + (digit or 0)) * unit
+            section, digit = 0, None
+        else:
+            section += (1 if digit is None else digit) * unit
+            digit = None
+    return total + section + (digit or 0)
+
+
+# uncertainty (metres) of a point-like place of each kind; outlines use their own size
+TOWN_UNCERTAINTY_M = 3000.0
+SITE_UNCERTAINTY_M = 500.0  # service areas, toll stations, clinics: one building or yard
+VILLAGE_UNCERTAINTY_M = 15_000.0  # a gacha/village of a named town: somewhere in its township
+OFFSET_SPREAD = 0.25  # "15 km north": +-25 % of the distance, about +-15 degrees of bearing
+_GEOD = Geod(ellps="WGS84")
+_SITE_KINDS = ("service_area", "toll_station", "clinic", "village", "site")
+_BEARINGS = {
+    "北": 0.0, "东北": 45.0, "东": 90.0, "东南": 135.0, "南": 180.0, "西南": 225.0, "西": 270.0,
+    "西北": 315.0, "north": 0.0, "northeast": 45.0, "east": 90.0, "southeast": 135.0,
+    "south": 180.0, "southwest": 225.0, "west": 270.0, "northwest": 315.0,
+}  # fmt: skip
+_UNITS_M = {"公里": 1000.0, "千米": 1000.0, "km": 1000.0, "里": 500.0, "米": 1.0, "m": 1.0}
+_UNITS_M |= {"kilometres": 1000.0, "kilometers": 1000.0, "metres": 1.0, "meters": 1.0}
+_ZH_NUM = r"\d+(?:\.\d+)?|[零〇一二三四五六七八九两十百千半]+"
+_ZH_OFFSET = re.compile(
+    rf"^(?:距离?|离)?(?P<base>.+?)(?:以|往|向|偏)?(?P<dir>东北|东南|西北|西南|东|南|西|北)?"
+    rf"(?:方向|方|侧|面|边|部)?(?:约|大约|大概|近|将近)?(?P<dist>{_ZH_NUM})\s*(?:多|余)?"
+    r"\s*(?P<unit>公里|千米|km|里|米|m)(?:多|余|左右)?(?:处|的地方|附近|路段)?$"
+)
+_EN_OFFSET = re.compile(
+    r"^(?:about |approx\.? |approximately |around |~)?(?P<dist>\d+(?:\.\d+)?) ?"
+    r"(?P<unit>km|kilometres|kilometers|m|metres|meters) (?P<dir>north|northeast|east|southeast|"
+    r"south|southwest|west|northwest|n|ne|e|se|s|sw|w|nw)?(?: of| from)? (?P<base>.+)$"
+)
+_EN_SHORT = {"n": "north", "ne": "northeast", "e": "east", "se": "southeast", "s": "south"}
+_EN_SHORT |= {"sw": "southwest", "w": "west", "nw": "northwest"}
+# vague words after a place name: "X镇附近", "X镇境内", "X苏木一带"
+_VAGUE = re.compile(r"(?:附近|境内|一带|周边|周围|辖区|地区|路口|路段|段|处|方向)+$")
+_PROVINCE_PREFIX = re.compile(r"^(?:中国)?(?:内蒙古自治区|内蒙古)")
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Where a place description puts a call, and how sure that is.
+
+    Attributes
+    ----------
+    place
+        The gazetteer place the description rests on (the town of "X镇以北15公里").
+    lon, lat
+        WGS84 point (the place's seat, moved by an offset when one was given).
+    uncertainty_m
+        Radius in metres within which the caller should be: the place's size (a banner's or
+        township's outline, 3 km for a town, 0.5 km for a site), plus 25 % of an offset's
+        distance (or the whole distance when no direction was given).
+    method
+        ``name`` (the name itself), ``composite`` (banner + township), ``banner_only`` (the
+        banner was found but not the township or village within it), ``village`` (the town of
+        a named village), each with ``+offset`` when moved.
+    notes
+        What was not found or assumed, in words a dispatcher can read.
+    """
+
+    place: Place
+    lon: float
+    lat: float
+    uncertainty_m: float
+    method: str
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,6 +205,22 @@ def normalize_name(text: str) -> tuple[str, str]:
             stripped = stripped[: -len(suf) - 1].strip()
             break
     return exact.replace(" ", ""), stripped.replace(" ", "")
+
+
+def _offset(text: str) -> tuple[str, float | None, float] | None:
+    """``(base text, bearing in degrees or None, distance in metres)`` of an offset, or None."""
+    m = _ZH_OFFSET.match(text)
+    if m is None:
+        m = _EN_OFFSET.match(text.lower())
+        if m is None:
+            return None
+    raw = m["dist"]
+    dist = 0.5 if raw == "半" else float(raw) if raw[0].isdigit() else zh_number(raw)
+    if dist is None or not m["base"].strip():
+        return None
+    word = m["dir"]
+    bearing = _BEARINGS[_EN_SHORT.get(word, word)] if word else None
+    return m["base"].strip(), bearing, float(dist) * _UNITS_M[m["unit"]]
 
 
 def _text(v: Any) -> str:
@@ -173,6 +287,7 @@ class Gazetteer:
         self._banner_rows = banners.index.to_numpy()
         self._banner_geoms = np.asarray(to_metric(banners.geometry).to_numpy(), dtype=object)
         self._banner_tree = shapely.STRtree(self._banner_geoms)
+        self._resolved: dict[str, Resolution] = {}
 
     def _add(self, key: str, entry: tuple[int, int, str, int]) -> None:
         if key:
@@ -283,6 +398,170 @@ class Gazetteer:
         if hits.size == 0:
             return None
         return self._place(int(self._banner_rows[int(np.min(hits))]))
+
+    # ------------------------------------------------------------ place descriptions
+
+    def resolve(self, text: str) -> Resolution:
+        """Resolve a place description as callers give it, with its uncertainty in metres.
+
+        Understands a plain name (:meth:`find`), a composite name (``阿巴嘎旗别力古台镇``,
+        ``锡林郭勒盟阿巴嘎旗那仁宝拉格苏木``: league/banner prefixes, then the township among
+        that banner's), a township with a village (``X苏木Y嘎查``: the township, village
+        uncertainty), suffix variants (``别力古台``, ``X苏木`` written ``X镇``), vague words
+        (``附近``, ``境内``) and an offset (``X镇以北约15公里``, ``距X镇15公里``,
+        ``15 km north of X``). A banner found without its township gives the banner
+        (``banner_only``, the banner's size as uncertainty, a note naming what was missing).
+
+        Raises
+        ------
+        UnknownPlaceError
+            Nothing in the text names a known place, or a bare township name is ambiguous
+            (several banners have one); the message says which.
+        """
+        key = unicodedata.normalize("NFKC", str(text)).strip()
+        hit = self._resolved.get(key)
+        if hit is None:
+            hit = self._resolve(key)
+            if len(self._resolved) < 20_000:
+                self._resolved[key] = hit
+        return hit
+
+    def _resolve(self, text: str) -> Resolution:
+        offset = _offset(text)
+        base_text = offset[0] if offset else text
+        res = self._resolve_name(base_text, text)
+        if offset is None:
+            return res
+        _, bearing, dist = offset
+        if bearing is None:  # "距X镇15公里": somewhere on a ring around X
+            unc, lon, lat = res.uncertainty_m + dist, res.lon, res.lat
+            notes = (
+                *res.notes,
+                f"no direction given: within {dist / 1000:g} km of {res.place.name_zh}",
+            )
+        else:
+            lon, lat, _ = _GEOD.fwd(res.lon, res.lat, bearing, dist)
+            unc, notes = res.uncertainty_m + OFFSET_SPREAD * dist, res.notes
+        return Resolution(res.place, float(lon), float(lat), unc, res.method + "+offset", notes)
+
+    def _resolve_name(self, text: str, original: str) -> Resolution:
+        name = _VAGUE.sub("", _PROVINCE_PREFIX.sub("", text).strip()) or text
+        vague = name != _PROVINCE_PREFIX.sub("", text).strip()
+        try:
+            place = self._find_unambiguous(name)
+            return self._resolution(place, "name", vague=vague)
+        except UnknownPlaceError as e:
+            if "ambiguous" in str(e):
+                raise
+        admin, rest = self._admin_prefix(name)
+        if admin is None:
+            town = self._town_prefix(name)
+            if town is None:
+                msg = (
+                    f"unknown place {original!r} (no league, banner, township or town of that name)"
+                )
+                raise UnknownPlaceError(msg)
+            place, village = town
+            note = f"village {village!r} not in the gazetteer: {place.name_zh} used"
+            return self._resolution(place, "village", extra=VILLAGE_UNCERTAINTY_M, notes=(note,))
+        if len(rest.strip()) < 2:
+            return self._resolution(admin, "name", vague=vague)
+        found = self._within(admin, rest)
+        if found is not None:
+            place, village = found
+            if village:
+                note = f"village {village!r} not in the gazetteer: {place.name_zh} used"
+                return self._resolution(
+                    place, "village", extra=VILLAGE_UNCERTAINTY_M, notes=(note,)
+                )
+            return self._resolution(place, "composite", vague=vague)
+        note = f"{rest!r} not found in {admin.name_zh}: the banner's seat is used"
+        try:
+            other = self.find(rest)
+            if other.admin_code[:6] != admin.admin_code[:6]:
+                where = self.by_code(other.admin_code).name_zh if other.admin_code else "?"
+                note = f"{other.name_zh} is in {where}, not in {admin.name_zh}: {admin.name_zh}'s seat is used"
+        except UnknownPlaceError:
+            pass
+        return self._resolution(admin, "banner_only", notes=(note,))
+
+    def _town_prefix(self, name: str) -> tuple[Place, str] | None:
+        """A town written at the start of `name` with a village after it (``X镇Y嘎查``)."""
+        for k in range(len(name) - 2, 1, -1):
+            try:
+                place = self._find_unambiguous(name[:k])
+            except UnknownPlaceError:
+                continue
+            if place.level not in ADMIN_LEVELS:
+                return place, name[k:]
+        return None
+
+    def _find_unambiguous(self, name: str) -> Place:
+        exact, stripped = normalize_name(name)
+        entries = self._names.get(exact) or self._names.get(stripped) or []
+        towns = {i for t, _, k, i in entries if k == "town" and t in (1, 3)}
+        if not any(k == "place" for _, _, k, _ in entries) and len(towns) > 1:
+            where = sorted({self._town(i).admin_code for i in towns})
+            banners = [self._place(self._by_code[c]).name_zh for c in where if c in self._by_code]
+            msg = (
+                f"place {name!r} is ambiguous: there is one in {', '.join(banners or where)}; "
+                "give the banner too (e.g. 阿巴嘎旗别力古台镇)"
+            )
+            raise UnknownPlaceError(msg)
+        return self.find(name)
+
+    def _admin_prefix(self, name: str) -> tuple[Place | None, str]:
+        """The innermost administrative place written at the start of `name`, and the rest."""
+        admin: Place | None = None
+        rest = name
+        while len(rest) > 1:
+            for k in range(len(rest) - 1, 1, -1):
+                entries = self._names.get(normalize_name(rest[:k])[0], [])
+                rows = [i for t, _, kind, i in sorted(entries) if kind == "place" and t in (0, 2)]
+                if rows:
+                    admin, rest = self._place(rows[0]), rest[k:]
+                    break
+            else:
+                break
+        return admin, rest
+
+    def _within(self, admin: Place, rest: str) -> tuple[Place, str] | None:
+        """A township/town of `admin` named by `rest` (or by its start, a village following)."""
+        code = admin.admin_code
+        inside = code[:4] if admin.level == "league" else code
+        for k in range(len(rest), 1, -1):
+            exact, stripped = normalize_name(rest[:k])
+            for key in dict.fromkeys((exact, stripped)):
+                for _, _, kind, i in sorted(self._names.get(key, [])):
+                    p = self._town(i) if kind == "town" else self._place(i)
+                    below = p.admin_code != code and p.admin_code.startswith(inside)
+                    if below or (kind == "town" and p.admin_code == code):
+                        return p, rest[k:]
+        return None
+
+    def _resolution(
+        self,
+        place: Place,
+        method: str,
+        *,
+        vague: bool = False,
+        extra: float = 0.0,
+        notes: tuple[str, ...] = (),
+    ) -> Resolution:
+        unc = max(self._size_m(place), extra)
+        if vague:
+            unc += TOWN_UNCERTAINTY_M
+        return Resolution(place, place.lon, place.lat, unc, method, notes)
+
+    def _size_m(self, place: Place) -> float:
+        """A place's radius in metres: its outline's (area as a disc), or by kind for points."""
+        geom = place.geometry
+        if geom is not None and geom.geom_type in ("Polygon", "MultiPolygon"):
+            area = float(to_metric(geom).area)
+            return max(TOWN_UNCERTAINTY_M, round(math.sqrt(area / math.pi), -2))
+        if place.level in _SITE_KINDS:
+            return SITE_UNCERTAINTY_M
+        return TOWN_UNCERTAINTY_M
 
     def __len__(self) -> int:
         return len(self.places) + len(self.towns)

@@ -6,186 +6,109 @@ UTF-8 (with or without BOM) is tried first; otherwise the encoding is detected w
 :mod:`charset_normalizer` among UTF-8, GB18030, GBK and Big5. A payload whose encoding cannot
 be determined is refused (:class:`~ingest.errors.ParseError`), never decoded as latin-1.
 
-Schema (canonical field, then accepted header aliases)
-------------------------------------------------------
+Schema (canonical field, then some accepted headers; all of them in :mod:`ingest.call_vocab`)
+---------------------------------------------------------------------------------------------
 =============== =======================================================================
-call_id         required. 编号, 工单号, 来电编号, 警情编号, id
+call_id         required. 接警编号, 警情编号, 接警单号, 编号, 工单号, 来电编号, id
 time            required; ISO 8601 or ``YYYY/MM/DD HH:MM``; naive = Asia/Shanghai.
-                时间, 来电时间, 报警时间, received_at
-lon, lat        经度, 纬度, longitude, latitude, x, y
+                接警时间, 报警时间, 受理时间, 来电时间, received_at
+lon, lat        经度, 纬度, 东经, 北纬, longitude, latitude, x, y
 datum           wgs84 | gcj02 | bd09 (default wgs84). 坐标系
 stake           ``G331 K1520+300`` (road in the text or in ``road_code``). 桩号, 里程桩
 road_code       道路, 路线, 路线编号, road
-place           place name (banner, township, town, service area). 地点, 位置, 地名
-vehicles        车辆数, 车辆
-people          人数, 被困人数, 人员
-vulnerable      老幼病孕, 弱势人员, 特殊人员 (elderly, children, sick, pregnant)
-vehicle_class   car | passenger_coach | hazmat | heavy_truck (zh: 小轿车, 客车, 危化品, 货车 ...)
-needs           any of fuel, heat, medical, food; separated by ``;`` ``,`` ``、`` or spaces
-                (zh: 燃油/加油, 取暖/保暖, 医疗/就医, 食物/饮水). 需求
-phone           caller phone; stored and shown masked (``138****5678``). 电话, 来电号码
+place           事发地点, 发生地点, 报警地址, 地点, 位置: a name, banner + township
+                (``阿巴嘎旗别力古台镇``), a direction + distance (``X镇以北约15公里``) or a
+                kilometre post in the text (:mod:`ingest.call_place`)
+admin           the banner/county column (所属旗县, 辖区, 行政区划): prefixed to the place
+vehicles        车辆数, 被困车辆 ...; people: 人数, 被困人数, 人员 ...; vulnerable: 老幼病孕;
+people,         injured: 受伤人数, 伤员. Exact or approximate ("约20", "30余人", "十几辆",
+vulnerable,     "二三十", "several"): see :mod:`ingest.call_counts`. Never a reason to
+injured         quarantine.
+vehicle_class   车型, 车辆类型, 号牌种类: GA 802 names and short forms -> car | light_truck |
+                heavy_truck | passenger_coach | hazmat (:func:`ingest.call_vocab.vehicle_class`);
+                taken from the notes when the column is empty
+plate           车牌号, 号牌号码
+needs           需求, 求助内容: fuel, heat, food, medical, tow, heavy_tow, rescue, grit, plow,
+                traffic_control (zh: 送油, 取暖, 食物, 受伤, 拖车, 吊车, 救援, 破冰 ...), also found
+                in the notes; a heavy vehicle off the road implies heavy_tow
+caller          报警人: stored masked (``张*``)
+phone           联系电话, 报警电话, 来电号码: stored and shown masked (``138****5678``)
 event_type      what happened, as the call centre classed it (stranded, crash,
-                vehicle_in_ditch, road_blocked or the Chinese words); optional. 事件类型, 警情类型,
-                incident_type
-notes           free text (escape before display). 备注, 情况
+                vehicle_in_ditch, road_blocked or the Chinese words); 警情类型, 事件类型
+notes           警情描述, 报警内容, 简要案情, 备注 (free text: escape before display)
 =============== =======================================================================
 
 The location is, in order: coordinates (with datum; the original kept in
-``attributes.original``), else kilometre post, else place name. JSON: a list of objects or an
-object with a ``calls`` list, same field names and aliases.
+``attributes.original``), else kilometre post, else place description. JSON: a list of objects
+or an object with a ``calls`` list, same field names and aliases.
 
-A mapping file (JSON or TOML) adapts other exports::
+A mapping file (JSON or TOML) adapts other exports; its columns override the built-in
+headers::
 
     {"columns": {"their header": "call_id", ...}, "datum": "gcj02", "encoding": "gb18030"}
 
 Report rows: kind ``call``, natural key = call_id, subtype ``stranded_vehicle``; ``attributes``
-holds vehicles, people, vulnerable, vehicle_class, needs, phone_masked, notes, location_method.
+holds vehicles, people, vulnerable, injured (``*_estimated``, ``*_low``, ``*_high`` and
+``*_raw`` when a count was approximate), vehicle_class (+ ``vehicle_class_raw``), needs
+(+ ``needs_implied``), phone_masked, caller_masked, plate, admin, notes, event_type,
+location_method, location_uncertainty_m, place_resolution, place_notes, original, encoding.
+
+Speed
+-----
+CSV rows whose id, time (``YYYY-MM-DD HH:MM[:SS]``) and coordinates are clean go through a
+column-wise lane (one vectorised time parse, datum conversion and point construction for all
+of them); every other row goes through the row-by-row checks, which give the quarantine
+reasons. Both lanes build the attributes with the same function and give the same rows.
 """
 
 from __future__ import annotations
 
-import functools
+import gc
 import json
-import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import charset_normalizer
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
 
+from ingest.call_fast import FastRows, fast_lane
+from ingest.call_row import CallContext, call_attributes, call_row, present
+from ingest.call_vocab import ALIASES, FIELDS, canonical_header
 from ingest.errors import ConfigError, ParseError
-from ingest.records import ParseResult, QuarantineRow, excerpt, load_csv, report_frame, sha256_hex
-from ingest.validate import (
-    ConversionCache,
-    Location,
-    Locator,
-    RecordError,
-    convert_many,
-    locate_coordinates,
-    locate_place,
-    locate_stake,
-    mask_phone,
-    parse_time,
+from ingest.records import (
+    REPORT_COLUMNS,
+    WGS84,
+    ParseResult,
+    QuarantineRow,
+    excerpt,
+    load_csv,
+    report_frame,
+    sha256_hex,
 )
+from ingest.validate import Locator, RecordError, convert_many, mask_phone
+
+__all__ = [
+    "ALIASES",
+    "ENCODINGS",
+    "FEED",
+    "FIELDS",
+    "CallMapping",
+    "call_attributes",
+    "decode_calls",
+    "load_mapping",
+    "parse_calls",
+    "parse_table",
+]
 
 FEED = "calls"
-FIELDS = (
-    "call_id",
-    "time",
-    "lon",
-    "lat",
-    "datum",
-    "stake",
-    "road_code",
-    "place",
-    "vehicles",
-    "people",
-    "vulnerable",
-    "vehicle_class",
-    "needs",
-    "phone",
-    "event_type",
-    "notes",
-)
-ALIASES: dict[str, str] = {
-    **{f: f for f in FIELDS},
-    "id": "call_id",
-    "callid": "call_id",
-    "编号": "call_id",
-    "工单号": "call_id",
-    "来电编号": "call_id",
-    "警情编号": "call_id",
-    "received_at": "time",
-    "datetime": "time",
-    "时间": "time",
-    "来电时间": "time",
-    "报警时间": "time",
-    "longitude": "lon",
-    "lng": "lon",
-    "x": "lon",
-    "经度": "lon",
-    "latitude": "lat",
-    "y": "lat",
-    "纬度": "lat",
-    "坐标系": "datum",
-    "crs": "datum",
-    "桩号": "stake",
-    "里程桩": "stake",
-    "km_post": "stake",
-    "road": "road_code",
-    "道路": "road_code",
-    "路线": "road_code",
-    "路线编号": "road_code",
-    "地点": "place",
-    "位置": "place",
-    "地名": "place",
-    "location": "place",
-    "车辆数": "vehicles",
-    "车辆": "vehicles",
-    "人数": "people",
-    "被困人数": "people",
-    "人员": "people",
-    "老幼病孕": "vulnerable",
-    "弱势人员": "vulnerable",
-    "特殊人员": "vulnerable",
-    "车型": "vehicle_class",
-    "车辆类型": "vehicle_class",
-    "需求": "needs",
-    "电话": "phone",
-    "来电号码": "phone",
-    "联系电话": "phone",
-    "incident_type": "event_type",
-    "事件类型": "event_type",
-    "警情类型": "event_type",
-    "备注": "notes",
-    "情况": "notes",
-    "note": "notes",
-}
-VEHICLE_CLASSES: dict[str, str] = {
-    "car": "car",
-    "小轿车": "car",
-    "轿车": "car",
-    "私家车": "car",
-    "小车": "car",
-    "小型车": "car",
-    "passenger_coach": "passenger_coach",
-    "coach": "passenger_coach",
-    "bus": "passenger_coach",
-    "客车": "passenger_coach",
-    "大客车": "passenger_coach",
-    "大巴": "passenger_coach",
-    "hazmat": "hazmat",
-    "危化品": "hazmat",
-    "危险品": "hazmat",
-    "危化品车": "hazmat",
-    "heavy_truck": "heavy_truck",
-    "truck": "heavy_truck",
-    "货车": "heavy_truck",
-    "重型货车": "heavy_truck",
-    "半挂": "heavy_truck",
-    "半挂车": "heavy_truck",
-}
-NEEDS: dict[str, str] = {
-    "fuel": "fuel",
-    "燃油": "fuel",
-    "加油": "fuel",
-    "油": "fuel",
-    "heat": "heat",
-    "取暖": "heat",
-    "保暖": "heat",
-    "medical": "medical",
-    "医疗": "medical",
-    "就医": "medical",
-    "food": "food",
-    "食物": "food",
-    "食品": "food",
-    "饮水": "food",
-    "water": "food",
-}
-_SPLIT = re.compile(r"[;,、，；/\s]+")
 ENCODINGS = ["utf_8", "gb18030", "gbk", "big5"]
 
 
@@ -276,79 +199,53 @@ def parse_calls(
     ParseError
         The payload cannot be decoded, or is neither CSV with a known header nor JSON.
     """
-    sha = sha256_hex(data)
     mapping = mapping or CallMapping()
     text, enc = decode_calls(data, mapping.encoding)
+    ctx = CallContext(source, sha256_hex(data), locator, mapping.datum, now, enc)
     stripped = text.lstrip()
-    records: list[tuple[str, dict[str, Any]]] = []
     if stripped.startswith(("[", "{")):
-        try:
-            doc = json.loads(stripped)
-        except json.JSONDecodeError as e:
-            msg = f"not JSON: {e}"
-            raise ParseError(msg) from e
-        items = doc.get("calls") if isinstance(doc, dict) else doc
-        if not isinstance(items, list):
-            msg = f"{source!r}: JSON has no list of calls"
-            raise ParseError(msg)
-        for i, item in enumerate(items):
-            if isinstance(item, dict):
-                records.append((f"item {i + 1}", _canon(item, mapping)))
-            else:
-                records.append((f"item {i + 1}", {"_bad": item}))
-    else:
-        table = load_csv(text, source)
-        header = table[0]
-        keys = [_alias(h, mapping) for h in header]
-        if "call_id" not in keys or "time" not in keys:
-            msg = (
-                f"{source!r}: CSV header {excerpt(','.join(header), 120)!r} has no call id "
-                "and time columns (use a mapping file for other exports)"
-            )
-            raise ParseError(msg)
-        for line, row in enumerate(table[1:], start=2):
-            if not any(c.strip() for c in row):
-                continue
-            rec = {k: v.strip() for k, v in zip(keys, row, strict=False) if k}
-            # the record text kept for quarantine: phone masked (never stored or shown in full)
-            shown = [
-                (mask_phone(c) or "") if k == "phone" else c
-                for k, c in zip(keys + [None] * len(row), row, strict=False)
-            ]
-            rec["_raw"] = ",".join(shown)
-            records.append((f"line {line}", rec))
-    cache = convert_many(
-        [
-            (
-                r.get("lon"),
-                r.get("lat"),
-                r.get("datum") if _present(r.get("datum")) else mapping.datum,
-            )
-            for _, r in records
-        ]
-    )
-    out: list[dict[str, Any]] = []
-    quarantine: list[QuarantineRow] = []
-    for where, rec in records:
-        try:
-            out.append(_call(rec, source, sha, locator, mapping, now, enc, cache))
-        except RecordError as e:
-            raw = rec.get("_raw") or json.dumps(
-                {k: (mask_phone(v) if k == "phone" else v) for k, v in rec.items()},
-                ensure_ascii=False,
-                default=str,
-            )
-            quarantine.append(
-                QuarantineRow(FEED, source, f"{where}: {excerpt(raw, 160)}", str(e), sha)
-            )
-    return ParseResult(report_frame(out), quarantine, None)
+        return _rowwise(_json_records(stripped, source, mapping), ctx)
+    table = load_csv(text, source)
+    keys = _header_keys(table[0], mapping, source)
+    return parse_table(table[1:], keys, ctx)
+
+
+def _json_records(text: str, source: str, mapping: CallMapping) -> list[tuple[str, dict[str, Any]]]:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        msg = f"not JSON: {e}"
+        raise ParseError(msg) from e
+    items = doc.get("calls") if isinstance(doc, dict) else doc
+    if not isinstance(items, list):
+        msg = f"{source!r}: JSON has no list of calls"
+        raise ParseError(msg)
+    return [
+        (f"item {i}", _canon(item, mapping) if isinstance(item, dict) else {"_bad": item})
+        for i, item in enumerate(items, start=1)
+    ]
+
+
+def _header_keys(header: Sequence[str], mapping: CallMapping, source: str) -> list[str | None]:
+    """The field of each column; a field named by two columns is read from the first."""
+    keys: list[str | None] = []
+    for h in header:
+        key = _alias(h, mapping)
+        keys.append(key if key not in keys else None)
+    if "call_id" not in keys or "time" not in keys:
+        msg = (
+            f"{source!r}: CSV header {excerpt(','.join(header), 120)!r} has no call id "
+            "and time columns (use a mapping file for other exports)"
+        )
+        raise ParseError(msg)
+    return keys
 
 
 def _alias(header: str, mapping: CallMapping) -> str | None:
     h = header.strip().lstrip("\ufeff").lower()
     if h in mapping.columns:
         return mapping.columns[h]
-    return ALIASES.get(h) or ALIASES.get(header.strip())
+    return canonical_header(header)
 
 
 def _canon(item: Mapping[str, Any], mapping: CallMapping) -> dict[str, Any]:
@@ -360,115 +257,160 @@ def _canon(item: Mapping[str, Any], mapping: CallMapping) -> dict[str, Any]:
     return out
 
 
-def _count(rec: Mapping[str, Any], key: str) -> int:
-    v = rec.get(key)
-    if v is None or str(v).strip() == "":
-        return 0
-    try:
-        n = float(str(v).strip())
-    except ValueError:
-        digits = re.match(r"\s*(\d+)", str(v))
-        if not digits:
-            msg = f"{key} {v!r} is not a number"
-            raise RecordError(msg) from None
-        n = float(digits.group(1))
-    if n < 0 or n != int(n) or n > 10000:
-        msg = f"{key} {v!r} is not a plausible count"
-        raise RecordError(msg)
-    return int(n)
+def _quarantine(where: str, rec: Mapping[str, Any], reason: str, ctx: CallContext) -> QuarantineRow:
+    raw = rec.get("_raw") or json.dumps(
+        {k: (mask_phone(v) if k == "phone" else v) for k, v in rec.items()},
+        ensure_ascii=False,
+        default=str,
+    )
+    return QuarantineRow(FEED, ctx.source, f"{where}: {excerpt(raw, 160)}", reason, ctx.sha)
 
 
-def _call(
-    rec: dict[str, Any],
-    source: str,
-    sha: str,
-    locator: Locator | None,
-    mapping: CallMapping,
-    now: datetime | None,
-    encoding: str,
-    cache: ConversionCache | None = None,
-) -> dict[str, Any]:
-    if "_bad" in rec:
-        msg = "call is not an object"
-        raise RecordError(msg)
-    call_id = str(rec.get("call_id") or "").strip()
-    if not call_id:
-        msg = "call has no call id"
-        raise RecordError(msg)
-    when, flags = parse_time(rec.get("time"), now=now, lenient=True)
-    loc = _locate(rec, locator, mapping, cache)
-    flags = flags + loc.flags
-    vc_raw = str(rec.get("vehicle_class") or "").strip()
-    vc = VEHICLE_CLASSES.get(vc_raw.lower(), VEHICLE_CLASSES.get(vc_raw)) if vc_raw else None
-    if vc_raw and vc is None:
-        flags.append("unknown_vehicle_class")
-    needs_raw = rec.get("needs")
-    if isinstance(needs_raw, list):
-        needs = _needs(needs_raw)
-    else:
-        needs = list(_needs_text(str(needs_raw or "")))
-    attrs = {
-        "call_id": call_id,
-        "vehicles": _count(rec, "vehicles"),
-        "people": _count(rec, "people"),
-        "vulnerable": _count(rec, "vulnerable"),
-        "vehicle_class": vc,
-        "vehicle_class_raw": vc_raw or None,
-        "needs": needs,
-        "phone_masked": mask_phone(rec.get("phone")),
-        "notes": (str(rec["notes"]).strip() or None) if rec.get("notes") else None,
-        "event_type": (str(rec["event_type"]).strip() or None) if rec.get("event_type") else None,
-        "location_method": loc.method,
-        "original": loc.original,
-        "encoding": encoding,
-    }
-    return {
-        "kind": "call",
-        "natural_key": call_id,
-        "source": source,
-        "raw_sha256": sha,
-        "observed_at": when,
-        "subtype": "stranded_vehicle",
-        "confidence": None,
-        "road_code": loc.road_code,
-        "km": loc.km,
-        "place": loc.place,
-        "flags": flags,
-        "attributes": attrs,
-        "geometry": loc.point,
-    }
+def _with_cache(records: Sequence[tuple[str, Mapping[str, Any]]], ctx: CallContext) -> CallContext:
+    """`ctx` with the datum conversions of all `records` done at once."""
+    cache = convert_many(
+        [
+            (r.get("lon"), r.get("lat"), r.get("datum") if present(r.get("datum")) else ctx.datum)
+            for _, r in records
+        ]
+    )
+    return CallContext(ctx.source, ctx.sha, ctx.locator, ctx.datum, ctx.now, ctx.encoding, cache)
 
 
-def _needs(parts: list[Any]) -> list[str]:
-    return sorted(
-        {NEEDS[p.strip().lower()] for p in map(str, parts) if p.strip().lower() in NEEDS}
+def _rowwise(records: list[tuple[str, dict[str, Any]]], ctx: CallContext) -> ParseResult:
+    """The row-by-row lane for every record (JSON payloads)."""
+    ctx = _with_cache(records, ctx)
+    out: list[dict[str, Any]] = []
+    quarantine: list[QuarantineRow] = []
+    for where, rec in records:
+        try:
+            out.append(call_row(rec, ctx))
+        except RecordError as e:
+            quarantine.append(_quarantine(where, rec, str(e), ctx))
+    return ParseResult(report_frame(out), quarantine, None)
+
+
+def _shown(keys: Sequence[str | None], row: Sequence[str]) -> str:
+    """The record text kept for quarantine: phone masked (never stored or shown in full)."""
+    ks = list(keys) + [None] * max(0, len(row) - len(keys))
+    return ",".join(
+        (mask_phone(c) or "") if k == "phone" else c for k, c in zip(ks, row, strict=False)
     )
 
 
-@functools.lru_cache(maxsize=4096)
-def _needs_text(text: str) -> tuple[str, ...]:
-    # exports repeat a few need strings over and over; a pure function of the text
-    return tuple(_needs(_SPLIT.split(text)))
+def _frame(rows: list[tuple[Any, ...]]) -> gpd.GeoDataFrame:
+    """A report frame (as :func:`ingest.records.report_frame`) from rows in column order."""
+    if not rows:
+        return report_frame([])
+    cols = list(zip(*rows, strict=True))
+    names = [c for c in REPORT_COLUMNS if c != "geometry"]
+    df = pd.DataFrame(
+        {c: _objects(v) for c, v in zip(names, cols, strict=False)}, columns=names, dtype=object
+    )
+    return gpd.GeoDataFrame(df, geometry=gpd.array.from_shapely(_objects(cols[-1]), crs=WGS84))
 
 
-def _present(v: Any) -> bool:
-    return v is not None and str(v).strip() not in ("", "nan", "None")
+def _objects(values: Sequence[Any]) -> NDArray[Any]:
+    # one object per row (a row's flags list stays one list, not a second dimension)
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
-def _locate(
-    rec: Mapping[str, Any],
-    locator: Locator | None,
-    mapping: CallMapping,
-    cache: ConversionCache | None = None,
-) -> Location:
-    if _present(rec.get("lon")) or _present(rec.get("lat")):
-        datum = rec.get("datum") if _present(rec.get("datum")) else mapping.datum
-        return locate_coordinates(rec.get("lon"), rec.get("lat"), datum, locator, cache)
-    if _present(rec.get("stake")):
-        road = str(rec["road_code"]).strip() if _present(rec.get("road_code")) else None
-        text = str(rec["stake"]).strip()
-        return locate_stake(text, locator, road)
-    if _present(rec.get("place")):
-        return locate_place(str(rec["place"]).strip(), locator)
-    msg = "call has no location (no coordinates, kilometre post or place name)"
-    raise RecordError(msg)
+def _as_tuple(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(row.get(c) for c in REPORT_COLUMNS)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while many small dicts are built (it would walk them
+    again and again and halve the rate); the rows hold no reference cycles."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _records(
+    rows: Sequence[Sequence[str]], keys: Sequence[str | None]
+) -> tuple[list[int], list[dict[str, str]], dict[str, list[str]]]:
+    """(line numbers, records, columns) of the non-blank rows; cells stripped."""
+    width = len(keys)
+    lines: list[int] = []
+    kept: list[Sequence[str]] = []
+    for i, r in enumerate(rows, start=2):
+        if "".join(r).strip():
+            lines.append(i)
+            kept.append(r if len(r) >= width else [*r, *[""] * (width - len(r))])
+    fields = [(j, k) for j, k in enumerate(keys) if k]
+    cols = {
+        k: [c.strip() for c in kept_col]
+        for (_, k), kept_col in zip(fields, _columns(kept, fields), strict=True)
+    }
+    names = list(cols)
+    recs = [dict(zip(names, vals, strict=True)) for vals in zip(*cols.values(), strict=True)]
+    if not names:
+        recs = [{} for _ in kept]
+    return lines, recs, cols
+
+
+def _columns(rows: Sequence[Sequence[str]], fields: Sequence[tuple[int, str]]) -> list[list[str]]:
+    return [[r[j] for r in rows] for j, _ in fields]
+
+
+def parse_table(
+    rows: Sequence[Sequence[str]],
+    keys: Sequence[str | None],
+    ctx: CallContext,
+    *,
+    fast: bool = True,
+) -> ParseResult:
+    """Parse CSV data rows (after the header) whose columns are `keys`.
+
+    Clean coordinate rows go through the column-wise lane (:mod:`ingest.call_fast`) unless
+    `fast` is False; every other row through :func:`ingest.call_row.call_row`.
+    """
+    with _gc_paused():
+        lines, recs, cols = _records(rows, keys)
+        n = len(recs)
+        taken = fast_lane(
+            cols if fast else {}, n, default_datum=ctx.datum, locator=ctx.locator, now=ctx.now
+        )
+        out: list[tuple[Any, ...] | None] = [None] * n
+        quarantine = _slow_rows(rows, keys, lines, recs, taken, ctx, out)
+        for j, i in enumerate(taken.index.tolist()):
+            rec = recs[i]
+            attrs, more = call_attributes(rec, rec["call_id"], ctx.encoding)
+            attrs["location_method"] = "coordinates"
+            attrs["original"] = taken.originals[j]
+            flags = (["future_time"] if taken.future[j] else []) + taken.loc_flags[j] + more
+            out[i] = (
+                "call", rec["call_id"], ctx.source, ctx.sha, taken.observed[j], "stranded_vehicle",
+                None, None, None, None, flags, attrs, taken.points[j],
+            )  # fmt: skip
+        return ParseResult(_frame([r for r in out if r is not None]), quarantine, None)
+
+
+def _slow_rows(
+    rows: Sequence[Sequence[str]],
+    keys: Sequence[str | None],
+    lines: list[int],
+    recs: list[dict[str, str]],
+    taken: FastRows,
+    ctx: CallContext,
+    out: list[tuple[Any, ...] | None],
+) -> list[QuarantineRow]:
+    """The row-by-row lane for the rows the column-wise lane left; fills `out`."""
+    in_fast = np.zeros(len(recs), dtype=bool)
+    in_fast[taken.index] = True
+    left = np.flatnonzero(~in_fast).tolist()
+    sctx = _with_cache([("", recs[i]) for i in left], ctx)
+    quarantine: list[QuarantineRow] = []
+    for i in left:
+        try:
+            out[i] = _as_tuple(call_row(recs[i], sctx))
+        except RecordError as e:
+            rec: dict[str, Any] = {**recs[i], "_raw": _shown(keys, rows[lines[i] - 2])}
+            quarantine.append(_quarantine(f"line {lines[i]}", rec, str(e), ctx))
+    return quarantine

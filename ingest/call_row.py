@@ -1,0 +1,263 @@
+"""One call record to one report row: the row-by-row checks and the attributes of every call.
+
+:func:`call_row` checks a record (id, time, location) and raises
+:class:`~ingest.validate.RecordError` with the quarantine reason; :func:`call_attributes`
+reads what the caller said (counts, vehicle type, needs, phone, notes) and never raises: how
+a count or a vehicle is written is never a reason to drop a call. The column-wise lane of
+:mod:`ingest.call_fast` uses the same :func:`call_attributes` and :func:`location_attributes`.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ingest.call_counts import parse_count
+from ingest.call_place import STAKE_UNCERTAINTY_M, locate_described
+from ingest.call_vocab import NEED_TOKENS, implied_needs, needs_in, vehicle_class
+from ingest.validate import (
+    ConversionCache,
+    Location,
+    Locator,
+    RecordError,
+    locate_coordinates,
+    locate_stake,
+    mask_phone,
+    parse_time,
+)
+
+__all__ = [
+    "COUNT_FIELDS",
+    "CallContext",
+    "call_attributes",
+    "call_row",
+    "fast_mask_phone",
+    "location_attributes",
+    "mask_name",
+    "present",
+    "report_row",
+]
+
+COUNT_FIELDS = ("vehicles", "people", "vulnerable", "injured")
+_SPLIT = re.compile(r"[;,、，；/\s]+")
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What every record of one payload shares."""
+
+    source: str
+    sha: str
+    locator: Locator | None
+    datum: str | None  # the mapping's default datum
+    now: datetime | None
+    encoding: str
+    cache: ConversionCache | None = None
+
+
+def present(v: Any) -> bool:
+    """A cell that holds something (not empty, ``nan`` or ``None``)."""
+    return v is not None and str(v).strip() not in ("", "nan", "None")
+
+
+def fast_mask_phone(phone: Any) -> str | None:
+    """:func:`~ingest.validate.mask_phone`, short-cut for the common 11-digit mobile number."""
+    if isinstance(phone, str) and len(phone) == 11 and phone.isdigit():
+        return phone[:3] + "****" + phone[-4:]
+    return mask_phone(phone)
+
+
+def mask_name(name: Any) -> str | None:
+    """A caller's name masked after its first character (``张三`` -> ``张*``)."""
+    s = str(name or "").strip()
+    if not s or s.lower() == "nan":
+        return None
+    return s[0] + "*" * max(1, len(s) - 1)
+
+
+@functools.lru_cache(maxsize=8192)
+def _count_of(key: str, text: str) -> tuple[int | None, tuple[tuple[str, Any], ...], str | None]:
+    """(value, extra attributes, flag) of one count cell; cached (exports repeat counts)."""
+    c = parse_count("" if text.lower() in ("nan", "none") else text)
+    extra: tuple[tuple[str, Any], ...] = ()
+    flag = None
+    if c.estimated:
+        extra = ((f"{key}_estimated", True), (f"{key}_low", c.low), (f"{key}_high", c.high))
+        flag = f"{key}_estimated"
+    elif c.unknown:
+        flag = f"{key}_unknown"
+    elif c.implausible:
+        flag = f"{key}_implausible"
+    if flag is not None:
+        extra += ((f"{key}_raw", text),)
+    return c.value, extra, flag
+
+
+def _counts(rec: Mapping[str, Any], attrs: dict[str, Any], flags: list[str]) -> None:
+    for key in COUNT_FIELDS:
+        if key == "injured" and key not in rec:
+            continue
+        v = rec.get(key)
+        text = (
+            "" if v is None or isinstance(v, bool) else v.strip() if isinstance(v, str) else str(v)
+        )
+        value, extra, flag = _count_of(key, text)
+        attrs[key] = value
+        if flag is not None:
+            attrs.update(extra)
+            flags.append(flag)
+
+
+@functools.lru_cache(maxsize=8192)
+def _needs_of(
+    text: str, notes: str, vc: str | None, event: str, injured: bool
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(needs, implied needs) of a call's needs cell, notes, class and event; cached."""
+    tokens = {NEED_TOKENS[t] for t in _SPLIT.split(text.strip().lower()) if t in NEED_TOKENS}
+    found = tokens | set(needs_in(text)) | set(needs_in(notes))
+    if injured:
+        found.add("medical")
+    implied = implied_needs(vc, f"{notes} {event}", tuple(sorted(found)))
+    return tuple(sorted(found | set(implied))), implied
+
+
+@functools.lru_cache(maxsize=8192)
+def _class_of(vc_raw: str | None, notes: str | None) -> tuple[str | None, str | None]:
+    """(vehicle class, flag) from the vehicle-type cell, else from the notes; cached."""
+    if vc_raw:
+        vc = vehicle_class(vc_raw)
+        return vc, None if vc else "unknown_vehicle_class"
+    vc = vehicle_class(notes) if notes else None
+    return vc, "vehicle_class_from_notes" if vc else None
+
+
+def _text(rec: Mapping[str, Any], key: str) -> str | None:
+    v = rec.get(key)
+    if v is None:
+        return None
+    s = v.strip() if isinstance(v, str) else str(v).strip()
+    return s if s and s not in ("nan", "None") else None
+
+
+def call_attributes(
+    rec: Mapping[str, Any], call_id: str, encoding: str
+) -> tuple[dict[str, Any], list[str]]:
+    """The attributes and warning flags of one call (see :mod:`ingest.calls`); never raises."""
+    flags: list[str] = []
+    attrs: dict[str, Any] = {"call_id": call_id}
+    _counts(rec, attrs, flags)
+    notes = _text(rec, "notes")
+    vc_raw = _text(rec, "vehicle_class")
+    vc, flag = _class_of(vc_raw, notes)
+    if flag:
+        flags.append(flag)
+    attrs["vehicle_class"] = vc
+    attrs["vehicle_class_raw"] = vc_raw
+    raw = rec.get("needs")
+    text = "、".join(map(str, raw)) if isinstance(raw, list) else str(raw or "")
+    event = _text(rec, "event_type")
+    needs, implied = _needs_of(text, notes or "", vc, event or "", (attrs.get("injured") or 0) > 0)
+    attrs["needs"] = list(needs)
+    if implied:
+        attrs["needs_implied"] = list(implied)
+    attrs["phone_masked"] = fast_mask_phone(rec.get("phone"))
+    if "caller" in rec:
+        attrs["caller_masked"] = mask_name(rec["caller"])
+    for key in ("plate", "admin"):
+        if key in rec:
+            attrs[key] = _text(rec, key)
+    attrs["notes"] = notes
+    attrs["event_type"] = event
+    attrs["encoding"] = encoding
+    return attrs, flags
+
+
+def location_attributes(
+    attrs: dict[str, Any],
+    loc: Location,
+    uncertainty_m: float | None = None,
+    resolution: str | None = None,
+    notes: list[str] | None = None,
+) -> None:
+    """Add how the call was located to its attributes (method, original, uncertainty)."""
+    attrs["location_method"] = loc.method
+    attrs["original"] = loc.original
+    if uncertainty_m is not None:
+        attrs["location_uncertainty_m"] = uncertainty_m
+    if resolution is not None:
+        attrs["place_resolution"] = resolution
+    if notes:
+        attrs["place_notes"] = notes
+
+
+def report_row(
+    call_id: str,
+    when: datetime,
+    loc: Location,
+    flags: list[str],
+    attrs: dict[str, Any],
+    ctx: CallContext,
+) -> dict[str, Any]:
+    """The report-frame row of a call."""
+    return {
+        "kind": "call",
+        "natural_key": call_id,
+        "source": ctx.source,
+        "raw_sha256": ctx.sha,
+        "observed_at": when,
+        "subtype": "stranded_vehicle",
+        "confidence": None,
+        "road_code": loc.road_code,
+        "km": loc.km,
+        "place": loc.place,
+        "flags": flags,
+        "attributes": attrs,
+        "geometry": loc.point,
+    }
+
+
+def _locate(rec: Mapping[str, Any], ctx: CallContext, attrs: dict[str, Any]) -> Location:
+    if present(rec.get("lon")) or present(rec.get("lat")):
+        datum = rec.get("datum") if present(rec.get("datum")) else ctx.datum
+        loc = locate_coordinates(rec.get("lon"), rec.get("lat"), datum, ctx.locator, ctx.cache)
+        location_attributes(attrs, loc)
+        return loc
+    if present(rec.get("stake")):
+        road = str(rec["road_code"]).strip() if present(rec.get("road_code")) else None
+        loc = locate_stake(str(rec["stake"]).strip(), ctx.locator, road)
+        location_attributes(attrs, loc, STAKE_UNCERTAINTY_M)
+        return loc
+    if present(rec.get("place")):
+        found = locate_described(str(rec["place"]), _text(rec, "admin"), ctx.locator)
+        location_attributes(
+            attrs, found.location, found.uncertainty_m, found.resolution, found.notes
+        )
+        return found.location
+    msg = "call has no location (no coordinates, kilometre post or place name)"
+    raise RecordError(msg)
+
+
+def call_row(rec: Mapping[str, Any], ctx: CallContext) -> dict[str, Any]:
+    """Check one record and return its report row.
+
+    Raises
+    ------
+    RecordError
+        Not an object, no call id, no usable time, or no usable location (the message is the
+        quarantine reason). Counts and vehicle words never raise.
+    """
+    if "_bad" in rec:
+        msg = "call is not an object"
+        raise RecordError(msg)
+    call_id = str(rec.get("call_id") or "").strip()
+    if not call_id:
+        msg = "call has no call id"
+        raise RecordError(msg)
+    when, flags = parse_time(rec.get("time"), now=ctx.now, lenient=True)
+    attrs, more = call_attributes(rec, call_id, ctx.encoding)
+    loc = _locate(rec, ctx, attrs)
+    return report_row(call_id, when, loc, flags + loc.flags + more, attrs, ctx)
