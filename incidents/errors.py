@@ -8,6 +8,7 @@ WinteropsError
 ├── AuthError(WinteropsError, PermissionError)    wrong user name or password, or account locked
 ├── AuditImmutableError(WinteropsError, RuntimeError)  an UPDATE or DELETE on the audit log
 ├── ScenarioError(WinteropsError, ValueError)     a storm scenario file is unusable
+├── RegionImportError(WinteropsError, ValueError) region files that cannot be imported (.problems)
 ├── IncidentEditError(WinteropsError, ValueError)  a split or merge by hand that cannot be done
 ├── ExportError(WinteropsError)                   an export that cannot be made
 │   ├── UnknownExportError(ExportError, ValueError)  an export kind no writer is registered for
@@ -30,6 +31,7 @@ __all__ = [
     "NaiveDatetimeError",
     "NotFoundError",
     "PermissionDenied",
+    "RegionImportError",
     "ScenarioError",
     "SettingValueError",
     "StoreError",
@@ -70,6 +72,14 @@ class AuditImmutableError(WinteropsError, RuntimeError):
 
 class ScenarioError(WinteropsError, ValueError):
     """A storm scenario file is unusable."""
+
+
+class RegionImportError(WinteropsError, ValueError):
+    """Region files that cannot be imported; ``problems`` holds every one found."""
+
+    def __init__(self, message: str, problems: list[object] | None = None) -> None:
+        super().__init__(message)
+        self.problems: list[object] = list(problems or [])
 
 
 class IncidentEditError(WinteropsError, ValueError):
