@@ -1,5 +1,8 @@
 """``winterops demo``: the demo region, one demo user per role and the demo storm, in one call.
 
+The region goes in through the same import as ``winterops region import data/region``
+(:func:`incidents.store.region_import.import_region`); the users are the demo's own.
+
 The demo passwords are for the demo only (they are printed in the README):
 
 =============  ==============  ===========  =========================================
@@ -23,14 +26,14 @@ from sqlalchemy.engine import make_url
 
 from geo.errors import GeoError
 from geo.region import Region, load_region
-from incidents.errors import WinteropsError
+from incidents.errors import RegionImportError, WinteropsError
 from incidents.service.audit import audit
 from incidents.service.users import create_user
 from incidents.settings import Settings
 from incidents.store.engine import init_db, session_factory, session_scope
 from incidents.store.migrate import current_revision, downgrade
 from incidents.store.models import Base, Role, Unit, User
-from incidents.store.region import load_region_into_db
+from incidents.store.region_import import import_region
 
 ABAG_BANNER_CODE = "152522"  # 阿巴嘎旗, Xilingol League
 
@@ -135,7 +138,8 @@ def load_demo(
     Returns
     -------
     dict
-        ``database``, ``region`` (rows added per table), ``users`` (username, role, unit_id,
+        ``database``, ``region`` (rows added per table), ``region_import`` (the import's
+        summary: files, sha256, counts), ``users`` (username, role, unit_id,
         created), ``storm`` (the storm loader's summary or None), ``storm_message``; or
         ``skipped`` and ``reason`` when `if_empty` found data.
     """
@@ -163,7 +167,13 @@ def load_demo(
     patrol_unit = patrol_unit_for_demo(region)
     users: list[dict[str, Any]] = []
     with session_scope(factory) as s:
-        added = load_region_into_db(s, region)
+        # the same import as `winterops region import data/region` (it creates no users)
+        try:
+            imported = import_region(s, [settings.region_dir], actor="demo")
+        except RegionImportError as e:
+            msg = f"cannot import the region from {str(settings.region_dir)!r}: {e}"
+            raise DemoError(msg) from e
+        added = {table: int(c["added"]) for table, c in imported.counts.items()}
         _say(echo, "region: " + ", ".join(f"{v} {k}" for k, v in added.items()))
         for demo_user in DEMO_USERS:
             unit_id = patrol_unit if demo_user.role is Role.PATROL_LEAD else None
@@ -181,6 +191,7 @@ def load_demo(
         "database": database,
         "skipped": False,
         "region": added,
+        "region_import": imported.to_dict(),
         "users": users,
         "storm": storm_summary,
         "storm_message": storm_message,
