@@ -32,7 +32,7 @@ from incidents.service.users import create_user
 from incidents.settings import Settings
 from incidents.store.engine import init_db, session_factory, session_scope
 from incidents.store.migrate import current_revision, downgrade
-from incidents.store.models import Base, Role, Unit, User
+from incidents.store.models import Base, Report, Role, Unit, User
 from incidents.store.region_import import import_region
 
 ABAG_BANNER_CODE = "152522"  # 阿巴嘎旗, Xilingol League
@@ -129,7 +129,8 @@ def load_demo(
     reset
         Drop everything first (SQLite: delete the file; PostgreSQL: downgrade to base).
     if_empty
-        Load nothing when the database already holds units (``make run``).
+        Load nothing when the database already holds units and users or reports
+        (``make run``); a database with only ``winterops region import`` done still loads.
     storm
         Also load the demo storm (``incidents.replay.storm.seed_demo_storm``) when it is available.
     echo
@@ -152,7 +153,10 @@ def load_demo(
     if if_empty:
         with session_scope(factory) as s:
             n_units = s.scalar(select(func.count()).select_from(Unit)) or 0
-        if n_units:
+            n_people = s.scalar(select(func.count()).select_from(User)) or 0
+            n_reports = s.scalar(select(func.count()).select_from(Report)) or 0
+        # a database holding only an imported region (no users, no reports) still gets the demo
+        if n_units and (n_people or n_reports):
             return {
                 "database": database,
                 "skipped": True,

@@ -245,8 +245,11 @@ def _check_units(
 class _Places:
     """Where a base or point name is: duty points of the import, then the gazetteer."""
 
-    def __init__(self, gazetteer: Gazetteer | None, network: RoadNetwork | None) -> None:
+    def __init__(
+        self, gazetteer: Gazetteer | None, network: RoadNetwork | None, roads_failed: bool
+    ) -> None:
         self.gazetteer, self.network = gazetteer, network
+        self.roads_failed = roads_failed  # a roads file with problems: no stake positions
         self.points: dict[str, tuple[float, float]] = {}
 
     def position(self, name: str) -> tuple[float, float] | None:
@@ -306,7 +309,8 @@ def _check_points(
             rows.add(where, "kind", kind, f"expected one of {', '.join(_DUTY_KINDS)}")
         km, on_road = _stake_point(rows, where, r, places)
         pos = _lonlat(rows, where, r) or on_road
-        if pos is None and blank(r.get("lon")):
+        by_stake = not blank(r.get("road_code")) and not blank(r.get("km"))
+        if pos is None and blank(r.get("lon")) and not (by_stake and places.roads_failed):
             rows.add(where, "lon", None, "no position: give lon/lat, or road_code + km "
                      "with the roads file in the same import")
         if blank(r.get("name_zh")):
@@ -473,7 +477,7 @@ def read_region(sources: Iterable[str | Path], options: RegionOptions | None = N
     if data.places is not None or data.towns is not None:
         gazetteer = Gazetteer(data.places if data.places is not None else _empty_places(),
                               data.towns)
-    places = _Places(gazetteer, network)
+    places = _Places(gazetteer, network, "roads" in name_of and network is None)
     duty = [
         _check_points(df, next(f for f in files if f.kind == k), data.problems, places)
         for k in ("duty_points", "warming_points")

@@ -274,7 +274,9 @@ def read_road_problems(
 def _road_error_problems(name: str, text: str) -> list[RegionProblem]:
     lines = [ln.strip() for ln in text.splitlines()]
     if len(lines) == 1:
-        return [RegionProblem(name, None, None, None, _strip_source(lines[0]))]
+        line = _strip_source(lines[0])
+        line = line[len(name) + 1:] if line.startswith(name + " ") else line
+        return [RegionProblem(name, None, None, None, line)]
     out: list[RegionProblem] = []
     for line in lines[1:]:
         m = _FEATURE_RE.match(line)
