@@ -167,11 +167,12 @@ def test_load_errors(tmp_path):
     bad = write_tiny_region(tmp_path / "bad")
     (bad / "roads.geojson").write_text(
         '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": '
-        '{"road_code": "G331"}, "geometry": {"type": "LineString", "coordinates": '
+        '{"km_start": 0, "km_end": 90}, "geometry": {"type": "LineString", "coordinates": '
         "[[115, 44], [116, 44]]}}]}",
         encoding="utf-8",
     )
-    with pytest.raises(NetworkFileError, match="missing required field"):
+    # (posts alone are derived along the line since issue 11; a road code is still required)
+    with pytest.raises(NetworkFileError, match="missing required field.*road_code"):
         load_region(bad)
     cols = write_tiny_region(tmp_path / "cols")
     (cols / "units.csv").write_text("unit_id,lon\nU1,116\n", encoding="utf-8")
