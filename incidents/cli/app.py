@@ -273,9 +273,9 @@ def users_list(
 
 def register_command_modules(target: typer.Typer) -> None:
     """Register the command groups of the other ``incidents.cli`` modules on ``target``."""
-    from incidents.cli import dispatch, fusion, geo, ingest, region, worker
+    from incidents.cli import backup, dispatch, fusion, geo, ingest, region, worker
 
-    for module in (geo, ingest, fusion, dispatch, worker, region):
+    for module in (geo, ingest, fusion, dispatch, worker, backup, region):
         module.register(target)
 
 
