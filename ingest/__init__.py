@@ -8,6 +8,11 @@ those modules, and importing the package imports none of them.
 __all__ = [
     "archive",
     "avl",
+    "call_counts",
+    "call_fast",
+    "call_place",
+    "call_row",
+    "call_vocab",
     "calls",
     "cap",
     "drone",

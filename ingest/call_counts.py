@@ -20,13 +20,15 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from geo.gazetteer import zh_number
+
 __all__ = ["MAX_COUNT", "Count", "parse_count", "zh_number"]
 
 MAX_COUNT = 10_000
 
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5}
 _DIGITS |= {"六": 6, "七": 7, "八": 8, "九": 9}
-_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
+_UNITS = {"十": 10, "百": 100, "千": 1000}
 _ZH = "零〇一二三四五六七八九两俩十百千万"
 _NUM = rf"(?:\d+(?:\.\d+)?|[{_ZH}]+)"
 # measure words (dropped wherever they are: 20人左右) and English nouns after a count
@@ -119,30 +121,6 @@ class Count:
         if high > MAX_COUNT:
             return cls(None, low, high, True, implausible=True)
         return cls(int(math.floor((low + high) / 2 + 0.5)), low, high, True)
-
-
-def zh_number(text: str) -> int | None:
-    """Return the integer a Chinese numeral writes (``二十`` 20, ``三十五`` 35, ``两百`` 200).
-
-    Returns None when `text` is not a Chinese numeral.
-    """
-    if not text or any(c not in _DIGITS and c not in _UNITS for c in text):
-        return None
-    total, section, digit = 0, 0, None
-    for c in text:
-        if c in _DIGITS:
-            if digit:  # 二三: two digits in a row is a range (二三十), not a numeral
-                return None
-            digit = _DIGITS[c]
-            continue
-        unit = _UNITS[c]
-        if unit == 10_000:
-            total += (section + (digit or 0)) * unit
-            section, digit = 0, None
-        else:
-            section += (1 if digit is None else digit) * unit
-            digit = None
-    return total + section + (digit or 0)
 
 
 def _num(text: str) -> float | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ingest.call_counts import parse_count
 from ingest.call_place import STAKE_UNCERTAINTY_M, locate_described
-from ingest.call_vocab import NEED_TOKENS, implied_needs, needs_in, vehicle_class
+from ingest.call_vocab import HEAVY_CLASSES, NEED_TOKENS, implied_needs, needs_in, vehicle_class
 from ingest.validate import (
     ConversionCache,
     Location,
@@ -97,40 +97,68 @@ def _count_of(key: str, text: str) -> tuple[int | None, tuple[tuple[str, Any], .
     return c.value, extra, flag
 
 
-def _counts(rec: Mapping[str, Any], attrs: dict[str, Any], flags: list[str]) -> None:
-    for key in COUNT_FIELDS:
-        if key == "injured" and key not in rec:
-            continue
-        v = rec.get(key)
-        text = (
-            "" if v is None or isinstance(v, bool) else v.strip() if isinstance(v, str) else str(v)
-        )
-        value, extra, flag = _count_of(key, text)
-        attrs[key] = value
-        if flag is not None:
-            attrs.update(extra)
-            flags.append(flag)
+def _cell(v: Any) -> str:
+    if v is None or isinstance(v, bool):
+        return ""
+    return v.strip() if isinstance(v, str) else str(v)
 
 
 @functools.lru_cache(maxsize=8192)
+def _counts_of(
+    keys: tuple[str, ...], texts: tuple[str, ...]
+) -> tuple[tuple[tuple[str, Any], ...], tuple[str, ...]]:
+    """(attribute items, flags) of a call's count cells; cached (exports repeat counts)."""
+    items: list[tuple[str, Any]] = []
+    flags: list[str] = []
+    for key, text in zip(keys, texts, strict=True):
+        value, extra, flag = _count_of(key, text)
+        items.append((key, value))
+        items.extend(extra)
+        if flag is not None:
+            flags.append(flag)
+    return tuple(items), tuple(flags)
+
+
+_COUNTS_WITHOUT_INJURED = COUNT_FIELDS[:3]
+
+
+def _counts(rec: Mapping[str, Any], attrs: dict[str, Any], flags: list[str]) -> None:
+    keys = COUNT_FIELDS if "injured" in rec else _COUNTS_WITHOUT_INJURED
+    items, more = _counts_of(keys, tuple(_cell(rec.get(k)) for k in keys))
+    attrs.update(items)
+    flags.extend(more)
+
+
+@functools.lru_cache(maxsize=4096)
+def _needs_cell(text: str) -> frozenset[str]:
+    """The needs of a needs cell (``燃油、取暖``, ``油;水``); cached (exports repeat them)."""
+    tokens = {NEED_TOKENS[t] for t in _SPLIT.split(text.strip().lower()) if t in NEED_TOKENS}
+    return frozenset(tokens.union(needs_in(text)))
+
+
 def _needs_of(
     text: str, notes: str, vc: str | None, event: str, injured: bool
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(needs, implied needs) of a call's needs cell, notes, class and event; cached."""
-    tokens = {NEED_TOKENS[t] for t in _SPLIT.split(text.strip().lower()) if t in NEED_TOKENS}
-    found = tokens | set(needs_in(text)) | set(needs_in(notes))
+) -> tuple[list[str], tuple[str, ...]]:
+    """(needs, implied needs) of a call's needs cell, notes, class and event."""
+    found = _needs_cell(text).union(needs_in(notes)) if notes else _needs_cell(text)
     if injured:
-        found.add("medical")
+        found = found | {"medical"}
+    if vc not in HEAVY_CLASSES:
+        return sorted(found), ()
     implied = implied_needs(vc, f"{notes} {event}", tuple(sorted(found)))
-    return tuple(sorted(found | set(implied))), implied
+    return sorted(found.union(implied)), implied
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=4096)
+def _class_cell(vc_raw: str) -> tuple[str | None, str | None]:
+    vc = vehicle_class(vc_raw)
+    return vc, None if vc else "unknown_vehicle_class"
+
+
 def _class_of(vc_raw: str | None, notes: str | None) -> tuple[str | None, str | None]:
-    """(vehicle class, flag) from the vehicle-type cell, else from the notes; cached."""
+    """(vehicle class, flag) from the vehicle-type cell, else from the notes."""
     if vc_raw:
-        vc = vehicle_class(vc_raw)
-        return vc, None if vc else "unknown_vehicle_class"
+        return _class_cell(vc_raw)
     vc = vehicle_class(notes) if notes else None
     return vc, "vehicle_class_from_notes" if vc else None
 
@@ -161,7 +189,7 @@ def call_attributes(
     text = "、".join(map(str, raw)) if isinstance(raw, list) else str(raw or "")
     event = _text(rec, "event_type")
     needs, implied = _needs_of(text, notes or "", vc, event or "", (attrs.get("injured") or 0) > 0)
-    attrs["needs"] = list(needs)
+    attrs["needs"] = needs
     if implied:
         attrs["needs_implied"] = list(implied)
     attrs["phone_masked"] = fast_mask_phone(rec.get("phone"))

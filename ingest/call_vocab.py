@@ -41,7 +41,10 @@ __all__ = [
     "NEEDS",
     "NEED_TOKENS",
     "VEHICLE_CLASSES",
+    "DATUMS",
+    "call_time_text",
     "canonical_header",
+    "datum_name",
     "implied_needs",
     "needs_in",
     "vehicle_class",
@@ -252,12 +255,19 @@ NEED_TOKENS: dict[str, str] = {"油": "fuel", "水": "food", "暖": "heat", "医
 _NEED_OF = {t: k for k, ts in NEEDS.items() for t in ts}
 
 
-def _term(t: str) -> str:
-    # English words whole (so "tow" is not found in "township"); Chinese words anywhere
-    return rf"\b{re.escape(t)}\b" if t.isascii() else re.escape(t)
+# Chinese words anywhere; English words whole (so "tow" is not found in "township"), and only
+# looked for when the text has Latin letters (one alternation of both is 15x slower)
+_NEED_ZH = re.compile(
+    "|".join(re.escape(t) for t in sorted(_NEED_OF, key=len, reverse=True) if not t.isascii())
+)
+_NEED_EN = re.compile(
+    r"\b(?:"
+    + "|".join(re.escape(t) for t in sorted(_NEED_OF, key=len, reverse=True) if t.isascii())
+    + r")\b"
+)
+_LATIN = re.compile(r"[a-z]")
 
 
-_NEED_RE = re.compile("|".join(_term(t) for t in sorted(_NEED_OF, key=len, reverse=True)))
 # words in the free text that mean the vehicle left the road
 _OFF_ROAD = re.compile(
     r"沟|侧滑|滑出|冲出|驶出路|路外|翻车|侧翻|坡下|陷入|ditch|slid|off the road|overturn"
@@ -268,13 +278,14 @@ _OFF_ROAD = re.compile(
 def needs_in(text: str) -> tuple[str, ...]:
     """The needs named anywhere in `text` (sorted, each once); ``拖车`` tow, ``吊车`` heavy_tow."""
     s = unicodedata.normalize("NFKC", text).lower()
-    found = {_NEED_OF[m.group()] for m in _NEED_RE.finditer(s)}
+    found = {_NEED_OF[w] for w in _NEED_ZH.findall(s)}
+    if _LATIN.search(s):
+        found.update(_NEED_OF[w] for w in _NEED_EN.findall(s))
     if "heavy_tow" in found:
         found.discard("tow")
     return tuple(sorted(found))
 
 
-@functools.lru_cache(maxsize=8192)
 def implied_needs(vclass: str | None, text: str, needs: tuple[str, ...]) -> tuple[str, ...]:
     """Needs the vehicle class implies given the call's words: a heavy vehicle off the road, or
     a tow asked for a heavy vehicle, needs a heavy tow (returns only what is added)."""
@@ -283,3 +294,43 @@ def implied_needs(vclass: str | None, text: str, needs: tuple[str, ...]) -> tupl
     if "tow" in needs or _OFF_ROAD.search(unicodedata.normalize("NFKC", text).lower()):
         return ("heavy_tow",)
     return ()
+
+
+# datum names as exports write them -> wgs84 | gcj02 | bd09 (others left for the checks to refuse)
+DATUMS: dict[str, str] = {
+    "gcj02": "gcj02", "gcj-02": "gcj02", "gcj": "gcj02", "火星坐标": "gcj02", "火星坐标系": "gcj02",
+    "国测局坐标": "gcj02", "国测局": "gcj02", "高德": "gcj02", "腾讯": "gcj02", "amap": "gcj02",
+    "bd09": "bd09", "bd-09": "bd09", "bd09ll": "bd09", "百度": "bd09", "百度坐标": "bd09",
+    "baidu": "bd09", "wgs84": "wgs84", "wgs-84": "wgs84", "gps": "wgs84", "cgcs2000": "wgs84",
+    "北斗": "wgs84", "2000国家大地坐标系": "wgs84",
+}  # fmt: skip
+
+
+def datum_name(value: str) -> str:
+    """The datum a cell names (``GCJ02``, ``火星坐标``, ``百度`` ...), or the cell unchanged.
+
+    CGCS2000 (BeiDou) is taken as WGS84: they differ by centimetres.
+    """
+    key = unicodedata.normalize("NFKC", value).strip().lower().replace(" ", "")
+    return DATUMS.get(key, value)
+
+
+_ZH_TIME = re.compile(
+    r"^(\d{4})\s*[年/.\-]\s*(\d{1,2})\s*[月/.\-]\s*(\d{1,2})\s*日?"
+    r"(?:\s*[T ]?\s*(\d{1,2})\s*[:时点]\s*(\d{1,2})\s*(?:[:分]\s*(\d{1,2})\s*秒?|分)?)?$"
+)
+
+
+def call_time_text(value: str) -> str:
+    """Rewrite ``2025年12月14日 9时05分`` or ``2025/12/14 9:05`` as ``2025-12-14 09:05:00``.
+
+    Text of another shape is returned unchanged (ISO 8601 with a zone, say).
+    """
+    m = _ZH_TIME.match(value.strip())
+    if m is None:
+        return value
+    y, mo, d, h, mi, sec = m.groups()
+    day = f"{y}-{int(mo):02d}-{int(d):02d}"
+    if h is None:
+        return day
+    return f"{day} {int(h):02d}:{int(mi):02d}:{int(sec or 0):02d}"

@@ -81,7 +81,7 @@ from numpy.typing import NDArray
 
 from ingest.call_fast import FastRows, fast_lane
 from ingest.call_row import CallContext, call_attributes, call_row, present
-from ingest.call_vocab import ALIASES, FIELDS, canonical_header
+from ingest.call_vocab import ALIASES, FIELDS, call_time_text, canonical_header, datum_name
 from ingest.errors import ConfigError, ParseError
 from ingest.records import (
     REPORT_COLUMNS,
@@ -205,9 +205,10 @@ def parse_calls(
     stripped = text.lstrip()
     if stripped.startswith(("[", "{")):
         return _rowwise(_json_records(stripped, source, mapping), ctx)
-    table = load_csv(text, source)
-    keys = _header_keys(table[0], mapping, source)
-    return parse_table(table[1:], keys, ctx)
+    with _gc_paused():
+        table = load_csv(text, source)
+        keys = _header_keys(table[0], mapping, source)
+        return parse_table(table[1:], keys, ctx)
 
 
 def _json_records(text: str, source: str, mapping: CallMapping) -> list[tuple[str, dict[str, Any]]]:
@@ -254,6 +255,9 @@ def _canon(item: Mapping[str, Any], mapping: CallMapping) -> dict[str, Any]:
         key = _alias(str(k), mapping)
         if key and key not in out:
             out[key] = v
+    for key, fix in (("datum", datum_name), ("time", call_time_text)):
+        if isinstance(out.get(key), str):
+            out[key] = fix(out[key])
     return out
 
 
@@ -348,11 +352,26 @@ def _records(
         k: [c.strip() for c in kept_col]
         for (_, k), kept_col in zip(fields, _columns(kept, fields), strict=True)
     }
+    _normalise_columns(cols)
     names = list(cols)
     recs = [dict(zip(names, vals, strict=True)) for vals in zip(*cols.values(), strict=True)]
     if not names:
         recs = [{} for _ in kept]
     return lines, recs, cols
+
+
+def _normalise_columns(cols: dict[str, list[str]]) -> None:
+    """Datum names (``火星坐标`` -> gcj02) and Chinese date-times (``2025年12月14日 9时05分``)
+    rewritten in place, once per distinct cell, for both lanes."""
+    for key, fix in (("datum", datum_name), ("time", call_time_text)):
+        if key in cols:
+            seen: dict[str, str] = {}
+            col = cols[key]
+            for i, v in enumerate(col):
+                out = seen.get(v)
+                if out is None:
+                    out = seen[v] = fix(v) if v else v
+                col[i] = out
 
 
 def _columns(rows: Sequence[Sequence[str]], fields: Sequence[tuple[int, str]]) -> list[list[str]]:
@@ -371,7 +390,7 @@ def parse_table(
     Clean coordinate rows go through the column-wise lane (:mod:`ingest.call_fast`) unless
     `fast` is False; every other row through :func:`ingest.call_row.call_row`.
     """
-    with _gc_paused():
+    with _gc_paused():  # also here for callers of parse_table (tests, benchmarks)
         lines, recs, cols = _records(rows, keys)
         n = len(recs)
         taken = fast_lane(
