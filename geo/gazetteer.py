@@ -429,7 +429,8 @@ class Gazetteer:
     def _resolve(self, text: str) -> Resolution:
         offset = _offset(text)
         base_text = offset[0] if offset else text
-        res = self._resolve_name(base_text, text)
+        town = self._settlement(base_text) if offset else None
+        res = self._resolution(town, "name") if town else self._resolve_name(base_text, text)
         if offset is None:
             return res
         _, bearing, dist = offset
@@ -495,6 +496,14 @@ class Gazetteer:
             if place.level not in ADMIN_LEVELS:
                 return place, name[k:]
         return None
+
+    def _settlement(self, name: str) -> Place | None:
+        """The one town of that name (an offset is measured from the settlement, not from a
+        banner of the same name such as Xilinhot), or None."""
+        exact, stripped = normalize_name(name)
+        towns = {i for _, _, k, i in self._names.get(exact, []) if k == "town"}
+        towns = towns or {i for _, _, k, i in self._names.get(stripped, []) if k == "town"}
+        return self._town(towns.pop()) if len(towns) == 1 else None
 
     def _find_unambiguous(self, name: str) -> Place:
         exact, stripped = normalize_name(name)

@@ -18,7 +18,14 @@ from typing import Any
 
 from ingest.call_counts import parse_count
 from ingest.call_place import STAKE_UNCERTAINTY_M, locate_described
-from ingest.call_vocab import HEAVY_CLASSES, NEED_TOKENS, implied_needs, needs_in, vehicle_class
+from ingest.call_vocab import (
+    GENERIC_TYPES,
+    HEAVY_CLASSES,
+    NEED_TOKENS,
+    implied_needs,
+    needs_in,
+    vehicle_class,
+)
 from ingest.validate import (
     ConversionCache,
     Location,
@@ -157,7 +164,7 @@ def _class_cell(vc_raw: str) -> tuple[str | None, str | None]:
 
 def _class_of(vc_raw: str | None, notes: str | None) -> tuple[str | None, str | None]:
     """(vehicle class, flag) from the vehicle-type cell, else from the notes."""
-    if vc_raw:
+    if vc_raw and not (notes and vc_raw in GENERIC_TYPES and vehicle_class(notes)):
         return _class_cell(vc_raw)
     vc = vehicle_class(notes) if notes else None
     return vc, "vehicle_class_from_notes" if vc else None

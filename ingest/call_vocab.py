@@ -37,6 +37,7 @@ import unicodedata
 __all__ = [
     "ALIASES",
     "FIELDS",
+    "GENERIC_TYPES",
     "HEAVY_CLASSES",
     "NEEDS",
     "NEED_TOKENS",
@@ -133,7 +134,7 @@ _HEADERS: dict[str, tuple[str, ...]] = {
     ),
     "notes": (
         "备注", "情况", "note", "警情描述", "报警内容", "简要警情", "警情内容", "简要案情",
-        "案情", "情况说明", "内容", "描述", "事件描述", "警情摘要",
+        "案情", "情况说明", "内容", "描述", "事件描述", "警情摘要", "工单内容", "来电内容",
     ),
 }
 # fmt: on
@@ -141,15 +142,16 @@ ALIASES: dict[str, str] = {f: f for f in FIELDS} | {
     alias: f for f, names in _HEADERS.items() for alias in names
 }
 
+_BRACKETED = re.compile(r"[(\[【].*?[)\]】]")
 _HEADER_JUNK = re.compile(r"[\s_:：（(）)\[\]【】*]+")
 
 
 def canonical_header(header: str) -> str | None:
     """The field a header names (case, width, spaces and ``*`` marks ignored), or None."""
     h = unicodedata.normalize("NFKC", header).strip().lstrip("\ufeff").lower()
-    hit = ALIASES.get(h)
-    if hit is None:
-        hit = ALIASES.get(_HEADER_JUNK.sub("", h))
+    hit = ALIASES.get(h) or ALIASES.get(_HEADER_JUNK.sub("", h))
+    if hit is None:  # "工单内容(摘要)", "报警人[姓名]": the words before the brackets
+        hit = ALIASES.get(_HEADER_JUNK.sub("", _BRACKETED.sub("", h)))
     return hit
 
 
@@ -189,6 +191,8 @@ VEHICLE_CLASSES: dict[str, str] = {
     "大型汽车": "heavy_truck",  # GA 24 plate type (yellow plate): trucks and coaches
     "小型汽车": "car",
 }
+# plate types that say only how big a vehicle is: the notes may say better (客车抛锚)
+GENERIC_TYPES = frozenset({"大型汽车", "小型汽车", "大型汽车号牌", "小型汽车号牌"})
 # rules for the GA 802 names and their variants, tried in order on the normalised text
 _CLASS_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (
