@@ -131,7 +131,9 @@ _COUNTS_WITHOUT_INJURED = COUNT_FIELDS[:3]
 
 def _counts(rec: Mapping[str, Any], attrs: dict[str, Any], flags: list[str]) -> None:
     keys = COUNT_FIELDS if "injured" in rec else _COUNTS_WITHOUT_INJURED
-    items, more = _counts_of(keys, tuple(_cell(rec.get(k)) for k in keys))
+    cells = [rec.get(k) for k in keys]
+    texts = tuple(c if type(c) is str else _cell(c) for c in cells)  # CSV cells: stripped str
+    items, more = _counts_of(keys, texts)
     attrs.update(items)
     flags.extend(more)
 
@@ -172,6 +174,8 @@ def _class_of(vc_raw: str | None, notes: str | None) -> tuple[str | None, str | 
 
 def _text(rec: Mapping[str, Any], key: str) -> str | None:
     v = rec.get(key)
+    if type(v) is str and v not in ("nan", "None") and (not v or not v[0].isspace()):
+        return (v.strip() or None) if v[-1:].isspace() else (v or None)
     if v is None:
         return None
     s = v.strip() if isinstance(v, str) else str(v).strip()

@@ -29,6 +29,19 @@ def test_orm_write_bumps_its_topic_once_per_commit(engine, session_factory):
     assert changes.changed_topics(after, again) == {"units", "settings"}
 
 
+def test_writing_the_same_values_changes_nothing(engine, session_factory):
+    with session_scope(session_factory) as s:
+        s.add(_unit("T-same"))
+    before = changes.versions(engine)
+    with session_scope(session_factory) as s:
+        u = s.get(Unit, "T-same")
+        u.name, u.fuel = "T-same", u.fuel  # assigned, but no net change
+    assert changes.versions(engine) == before
+    with session_scope(session_factory) as s:
+        s.get(Unit, "T-same").name = "T-renamed"
+    assert changes.changed_topics(before, changes.versions(engine)) == {"units"}
+
+
 def test_rollback_and_read_only_change_nothing(engine, session_factory):
     before = changes.versions(engine)
     with pytest.raises(RuntimeError), session_scope(session_factory) as s:

@@ -105,7 +105,11 @@ def changed_topics(before: Mapping[str, int], after: Mapping[str, int]) -> set[s
 
 
 def _collect(session: Session, _flush: Any) -> None:
-    objs: list[Any] = [*session.new, *session.dirty, *session.deleted]
+    # ``session.dirty`` is optimistic (an attribute set to the value it had counts): only a
+    # net change of a column counts, so a fusion pass that rewrites the same values makes no
+    # open dashboard rerun. After a flush the pre-flush history is still there to compare.
+    dirty = [o for o in session.dirty if session.is_modified(o, include_collections=False)]
+    objs: list[Any] = [*session.new, *dirty, *session.deleted]
     if not objs:
         return
     topics = pending(session)
