@@ -130,24 +130,32 @@ def _rowcount(result: Any) -> int:
     return int(cast(CursorResult[Any], result).rowcount)
 
 
+def _fresh(session: Session, model: type[Unit] | type[Task], key: str | int) -> Any:
+    """Return the row `key` of `model` re-read from the database; NotFoundError when absent."""
+    row = session.get(model, key, populate_existing=True)
+    if row is None:
+        msg = f"no {model.__name__.lower()} {key!r}"
+        raise NotFoundError(msg)
+    return row
+
+
+def _claim(table: Table, key: str | int, old: str, new: str, *where: Any) -> Any:
+    """Build the conditional ``UPDATE`` moving row `key` from status `old` to `new`."""
+    return (
+        update(table)
+        .where(table.c.id == key, table.c.status == old, *where)
+        .values(status=new, version=table.c.version + 1)
+    )
+
+
 def _claim_unit(session: Session, unit_id: str, task_id: int) -> Unit:
     """Atomically move an available unit to ``assigned`` (conditional UPDATE)."""
-    unit = session.get(Unit, unit_id, populate_existing=True)
-    if unit is None:
-        msg = f"no unit {unit_id!r}"
-        raise NotFoundError(msg)
-    claimed = _rowcount(
-        session.execute(
-            update(_UNITS)
-            .where(
-                _UNITS.c.id == unit_id,
-                _UNITS.c.status == UnitStatus.AVAILABLE.value,
-                _UNITS.c.version == unit.version,
-            )
-            .values(status=UnitStatus.ASSIGNED.value, version=_UNITS.c.version + 1)
-        )
+    unit: Unit = _fresh(session, Unit, unit_id)
+    stmt = _claim(
+        _UNITS, unit_id, UnitStatus.AVAILABLE.value, UnitStatus.ASSIGNED.value,
+        _UNITS.c.version == unit.version,
     )
-    if claimed == 0:
+    if _rowcount(session.execute(stmt)) == 0:
         session.refresh(unit)
         msg = (
             f"unit {unit_id} was already assigned by another dispatcher "
@@ -190,20 +198,9 @@ def _set_task_status(session: Session, task_id: int, status: TaskStatus, now: da
 
 def _claim_task(session: Session, task_id: int) -> Task:
     """Atomically move an open task to ``assigned``."""
-    task = session.get(Task, task_id, populate_existing=True)
-    if task is None:
-        msg = f"no task {task_id!r}"
-        raise NotFoundError(msg)
-    claimed = _rowcount(
-        session.execute(
-            update(_TASKS)
-            .where(
-                _TASKS.c.id == task_id,
-                _TASKS.c.status == TaskStatus.OPEN.value,
-            )
-            .values(status=TaskStatus.ASSIGNED.value, version=_TASKS.c.version + 1)
-        )
-    )
+    task: Task = _fresh(session, Task, task_id)
+    stmt = _claim(_TASKS, task_id, TaskStatus.OPEN.value, TaskStatus.ASSIGNED.value)
+    claimed = _rowcount(session.execute(stmt))
     session.refresh(task)
     if claimed == 0:
         msg = (
@@ -265,7 +262,43 @@ def transition(
     if new is S.CONFIRMED:  # the unit must still be free; claim it before anything else
         _claim_unit(session, assignment.unit_id, assignment.task_id)
         _claim_task(session, assignment.task_id)
+    _move(session, assignment, current, new, version, actor, now)
+    if current in ACTIVE_STATES:  # the assignment holds its unit and task: keep them in step
+        _keep_in_step(session, assignment, new, now)
+    audit(
+        session,
+        actor,
+        f"assignment.{new.value}",
+        f"assignment:{assignment.id}",
+        details={
+            "from": current.value,
+            "to": new.value,
+            "unit_id": assignment.unit_id,
+            "task_id": assignment.task_id,
+            "version": assignment.version,
+            **dict(details or {}),
+        },
+        at=now,
+    )
+    return assignment
 
+
+def _move(
+    session: Session,
+    assignment: Assignment,
+    current: AssignmentState,
+    new: AssignmentState,
+    version: int,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Move the assignment's row from `current` at `version` to `new`, stamped `now`.
+
+    Raises
+    ------
+    ConflictError
+        The row is no longer at `version` in state `current` (someone else changed it).
+    """
     values: dict[str, Any] = {
         "state": new.value,
         "version": _ASSIGNMENTS.c.version + 1,
@@ -284,39 +317,25 @@ def transition(
             .values(**values)
         )
     )
+    session.refresh(assignment)
     if moved == 0:
-        session.refresh(assignment)
         msg = (
             f"assignment {assignment.id} changed meanwhile (now {assignment.state!r}, "
             f"version {assignment.version}; you had version {version}): refresh and try again"
         )
         raise ConflictError(msg)
-    session.refresh(assignment)
 
-    if current in ACTIVE_STATES:  # the assignment holds its unit and task: keep them in step
-        if new in UNIT_STATUS_AFTER:
-            _set_unit_status(session, assignment.unit_id, UNIT_STATUS_AFTER[new])
-        if new in TASK_STATUS_AFTER:
-            _set_task_status(session, assignment.task_id, TASK_STATUS_AFTER[new], now)
-        if new in (S.ON_SCENE, S.CLEARED):  # on scene = at the task; cleared stays there
-            follow_assignment(session, assignment, new, now)
 
-    audit(
-        session,
-        actor,
-        f"assignment.{new.value}",
-        f"assignment:{assignment.id}",
-        details={
-            "from": current.value,
-            "to": new.value,
-            "unit_id": assignment.unit_id,
-            "task_id": assignment.task_id,
-            "version": assignment.version,
-            **dict(details or {}),
-        },
-        at=now,
-    )
-    return assignment
+def _keep_in_step(
+    session: Session, assignment: Assignment, new: AssignmentState, now: datetime
+) -> None:
+    """Bring the unit's and the task's status (and the unit's position) in step with `new`."""
+    if new in UNIT_STATUS_AFTER:
+        _set_unit_status(session, assignment.unit_id, UNIT_STATUS_AFTER[new])
+    if new in TASK_STATUS_AFTER:
+        _set_task_status(session, assignment.task_id, TASK_STATUS_AFTER[new], now)
+    if new in (S.ON_SCENE, S.CLEARED):  # on scene = at the task; cleared stays there
+        follow_assignment(session, assignment, new, now)
 
 
 def confirm_assignment(
