@@ -1,7 +1,9 @@
-"""Map payloads: the colour palettes, the data classes and the column-wise serialisation of
-features, and the folium elements that draw them (:class:`CompactGeoJson`).
+"""Map payloads: palettes, data classes, serialisation and the folium elements drawing them.
 
-Split out of :mod:`dashboard.mapview`, which re-exports every public name.
+The colour palettes, the data classes, the column-wise serialisation of features
+(:func:`payload_from_frame`) and the folium elements that draw them (:class:`CompactGeoJson`).
+The layers themselves are modules of :mod:`dashboard.layers`; :mod:`dashboard.mapview`
+re-exports the public names.
 """
 
 from __future__ import annotations
@@ -74,16 +76,6 @@ HOTSPOT_COLOUR = "#ff006e"
 ROUTE_COLOUR = "#00b4d8"
 DUTY_COLOUR = "#264653"
 WARMING_COLOUR = "#e76f51"
-LAYER_KEYS: tuple[str, ...] = (
-    "alerts",
-    "segments",
-    "hotspots",
-    "incidents",
-    "units",
-    "routes",
-    "duty_points",
-    "warming_points",
-)
 STALE_UNIT_STYLE: dict[str, Any] = {
     "radius": 6, "color": "#555555", "weight": 2, "dashArray": "2 3",
     "fillColor": "#bdbdbd", "fillOpacity": 0.2, "opacity": 0.9,
@@ -142,7 +134,7 @@ class LayerPayload:
     Attributes
     ----------
     key
-        Layer key (one of :data:`LAYER_KEYS`, or a basemap key).
+        Layer key (a :mod:`dashboard.layers` key, or a basemap key).
     name
         Display name (escaped).
     data_json
@@ -186,7 +178,11 @@ def priority_band(priority: float) -> str:
 
 
 def _script_json(obj: Any) -> str:
-    """JSON without spaces or ``\\u`` escapes of CJK text, safe inside a ``<script>``."""
+    r"""Return `obj` as compact JSON, safe inside a ``<script>``.
+
+    No spaces and no ``\u`` escapes of CJK text; ``<``, ``>``, ``&``, ``'``, U+2028 and
+    U+2029 are escaped.
+    """
     text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return (
         text.replace("<", "\\u003c")
@@ -224,13 +220,45 @@ def _column_values(series: pd.Series) -> list[Any]:
     return out
 
 
-def _col(name: str, default: Any = None) -> Callable[[pd.DataFrame], pd.Series]:
+def col(name: str, default: Any = None) -> Callable[[pd.DataFrame], pd.Series]:
+    """Make a column function: `frame[name]`, or `default` in every row when it is missing."""
+
     def get(frame: pd.DataFrame) -> pd.Series:
         if name in frame.columns:
             return frame[name]
         return pd.Series([default] * len(frame), index=frame.index, dtype=object)
 
     return get
+
+
+def _serialise(
+    gdf: gpd.GeoDataFrame | None,
+    props: Mapping[str, PropSource],
+    decimals: int,
+    simplify: float,
+) -> tuple[list[str], list[list[Any]]]:
+    """Return the GeoJSON geometries and the escaped property columns of `gdf`.
+
+    Rows with a missing or empty geometry are dropped; coordinates are rounded to `decimals`
+    after simplifying with `simplify` degrees (0 = none).
+    """
+    columns: list[list[Any]] = [[] for _ in props]
+    if gdf is None or not len(gdf):
+        return [], columns
+    if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
+        gdf = gdf.to_crs(4326)
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).loc[keep]
+    geoms = geoms[keep]
+    if simplify > 0:
+        geoms = shapely.simplify(geoms, simplify, preserve_topology=True)
+    coords = shapely.get_coordinates(geoms)
+    geoms = shapely.set_coordinates(geoms.copy(), np.round(coords, decimals))
+    for i, src in enumerate(props.values()):
+        series = src(frame) if callable(src) else col(src)(frame)
+        columns[i] = _column_values(series)
+    return [str(g) for g in shapely.to_geojson(geoms)], columns
 
 
 def payload_from_frame(
@@ -269,28 +297,16 @@ def payload_from_frame(
         (property, alias) pairs to show; aliases are escaped here.
     tooltip_labels
         Whether the tooltip shows the aliases.
+
+    Returns
+    -------
+    LayerPayload
+        The escaped, serialised layer.
     """
     if "" not in palette:
         palette = {**palette, "": next(iter(palette.values()))}
     names = list(props)
-    columns: list[list[Any]] = [[] for _ in names]
-    geometries: list[str] = []
-    if gdf is not None and len(gdf):
-        if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
-            gdf = gdf.to_crs(4326)
-        geoms = np.asarray(gdf.geometry.values, dtype=object)
-        keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-        frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).loc[keep]
-        geoms = geoms[keep]
-        if simplify > 0 and not points:
-            geoms = shapely.simplify(geoms, simplify, preserve_topology=True)
-        coords = shapely.get_coordinates(geoms)
-        geoms = shapely.set_coordinates(geoms.copy(), np.round(coords, decimals))
-        geometries = [str(g) for g in shapely.to_geojson(geoms)]
-        for i, out in enumerate(names):
-            src = props[out]
-            series = src(frame) if callable(src) else _col(src)(frame)
-            columns[i] = _column_values(series)
+    geometries, columns = _serialise(gdf, props, decimals, simplify if not points else 0.0)
     count = len(geometries)
     data_json = (
         '{"p":'
@@ -334,11 +350,11 @@ class _Verbatim(Element):
 
 
 class CompactGeoJson(folium.GeoJson):
-    """A :class:`folium.GeoJson` drawn from a :class:`LayerPayload`.
+    r"""A :class:`folium.GeoJson` drawn from a :class:`LayerPayload`.
 
     Features arrive column-wise and are re-assembled in the browser; each is styled from the
     payload's palette by its ``properties.k``; points become ``L.circleMarker``. The embedded
-    JSON has ``<``, ``>``, ``&`` and ``'`` as ``\\u`` escapes, so no string can close the script.
+    JSON has ``<``, ``>``, ``&`` and ``'`` as ``\u`` escapes, so no string can close the script.
     """
 
     _template = Template(
@@ -450,8 +466,3 @@ def _render_fast(element: MacroElement, kwargs: dict[str, Any]) -> None:
             _render_fast(child, kwargs)
         else:
             child.render(**kwargs)
-
-
-# --------------------------------------------------------------------------------------------
-# The live layers
-# --------------------------------------------------------------------------------------------

@@ -122,8 +122,10 @@ class LayerStateHook(MacroElement):
 
 
 class MapView(dict[str, Any]):
-    """What the server remembers of one map: ``hidden`` layer keys (the view itself is kept
-    in the browser, see :class:`LayerStateHook`)."""
+    """What the server remembers of one map: the ``hidden`` layer keys.
+
+    The view itself is kept in the browser, see :class:`LayerStateHook`.
+    """
 
 
 def read_view(

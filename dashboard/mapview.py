@@ -5,6 +5,7 @@ The work is split so that a data refresh is cheap and does not reset the user's 
 * :func:`layer_payloads` turns the live GeoDataFrames (alert areas, road conditions, hotspots,
   incidents, units, routes, duty and warming points) into :class:`LayerPayload` objects: escaped,
   rounded, simplified, serialised once. They are immutable, so the data module caches them.
+  Each layer is one module of :mod:`dashboard.layers`, listed in its registry.
 * :func:`build_layers` wraps each payload in a :class:`folium.FeatureGroup` holding ONE
   :class:`CompactGeoJson` (points as circle markers through ``point_to_layer``, colours from a
   small palette, tooltips/popups with :class:`folium.GeoJsonTooltip`/:class:`folium.GeoJsonPopup`).
@@ -34,7 +35,7 @@ from folium.template import Template
 from dashboard.assets import LocalMap
 from dashboard.escape import escape_text
 from dashboard.i18n import t
-from dashboard.maplayers import layer_payloads
+from dashboard.layers import LAYER_KEYS, layer_payloads
 from dashboard.mappayload import (
     ALERT_COLOURS,
     CONDITION_COLOURS,
@@ -42,7 +43,6 @@ from dashboard.mappayload import (
     DEFAULT_ZOOM,
     DUTY_COLOUR,
     HOTSPOT_COLOUR,
-    LAYER_KEYS,
     PRIORITY_COLOURS,
     ROUTE_COLOUR,
     UNIT_STATUS_COLOURS,
