@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 
 from geo.errors import GeoError
 from geo.region import Region, load_region
@@ -33,7 +34,7 @@ from incidents.settings import Settings
 from incidents.store.engine import init_db, session_factory, session_scope
 from incidents.store.migrate import current_revision, downgrade
 from incidents.store.models import Base, Report, Role, Unit, User
-from incidents.store.region_import import import_region
+from incidents.store.region_import import ImportSummary, import_region
 
 ABAG_BANNER_CODE = "152522"  # 阿巴嘎旗, Xilingol League
 
@@ -109,6 +110,48 @@ def _seed_storm(
     return summary, "loaded"
 
 
+def _already_loaded(factory: sessionmaker[Session], database: str) -> dict[str, Any] | None:
+    """Return the ``skipped`` summary when the database already holds the demo, else None.
+
+    A database holding only an imported region (no users, no reports) still gets the demo.
+    """
+    with session_scope(factory) as s:
+        n_units = s.scalar(select(func.count()).select_from(Unit)) or 0
+        n_people = s.scalar(select(func.count()).select_from(User)) or 0
+        n_reports = s.scalar(select(func.count()).select_from(Report)) or 0
+    if not (n_units and (n_people or n_reports)):
+        return None
+    return {
+        "database": database,
+        "skipped": True,
+        "reason": f"{database} already holds {n_units} units; nothing loaded "
+        "(winterops demo --reset starts over)",
+    }
+
+
+def _import_demo_region(s: Session, settings: Settings) -> ImportSummary:
+    """Import the region the way ``winterops region import data/region`` does (no users)."""
+    try:
+        return import_region(s, [settings.region_dir], actor="demo")
+    except RegionImportError as e:
+        msg = f"cannot import the region from {str(settings.region_dir)!r}: {e}"
+        raise DemoError(msg) from e
+
+
+def _add_demo_users(s: Session, patrol_unit: str) -> list[dict[str, Any]]:
+    """Create the demo users that are missing; return one summary row per demo user."""
+    users: list[dict[str, Any]] = []
+    for demo_user in DEMO_USERS:
+        unit_id = patrol_unit if demo_user.role is Role.PATROL_LEAD else None
+        exists = s.scalars(select(User).where(User.username == demo_user.username)).first()
+        if exists is None:
+            create_user(s, demo_user.username, demo_user.password, demo_user.role, unit_id,
+                        display_name=f"demo {demo_user.role.value}", actor="demo")
+        users.append({"username": demo_user.username, "role": demo_user.role.value,
+                      "unit_id": unit_id, "created": exists is None})
+    return users
+
+
 def load_demo(
     engine: Engine,
     settings: Settings,
@@ -151,42 +194,20 @@ def load_demo(
     init_db(engine)
     factory = session_factory(engine)
     if if_empty:
-        with session_scope(factory) as s:
-            n_units = s.scalar(select(func.count()).select_from(Unit)) or 0
-            n_people = s.scalar(select(func.count()).select_from(User)) or 0
-            n_reports = s.scalar(select(func.count()).select_from(Report)) or 0
-        # a database holding only an imported region (no users, no reports) still gets the demo
-        if n_units and (n_people or n_reports):
-            return {
-                "database": database,
-                "skipped": True,
-                "reason": f"{database} already holds {n_units} units; nothing loaded "
-                "(winterops demo --reset starts over)",
-            }
+        skipped = _already_loaded(factory, database)
+        if skipped is not None:
+            return skipped
     try:
         region = load_region(settings.region_dir)
     except (GeoError, OSError) as e:
         msg = f"cannot load the region from {str(settings.region_dir)!r}: {e}"
         raise DemoError(msg) from e
     patrol_unit = patrol_unit_for_demo(region)
-    users: list[dict[str, Any]] = []
     with session_scope(factory) as s:
-        # the same import as `winterops region import data/region` (it creates no users)
-        try:
-            imported = import_region(s, [settings.region_dir], actor="demo")
-        except RegionImportError as e:
-            msg = f"cannot import the region from {str(settings.region_dir)!r}: {e}"
-            raise DemoError(msg) from e
+        imported = _import_demo_region(s, settings)
         added = {table: int(c["added"]) for table, c in imported.counts.items()}
         _say(echo, "region: " + ", ".join(f"{v} {k}" for k, v in added.items()))
-        for demo_user in DEMO_USERS:
-            unit_id = patrol_unit if demo_user.role is Role.PATROL_LEAD else None
-            exists = s.scalars(select(User).where(User.username == demo_user.username)).first()
-            if exists is None:
-                create_user(s, demo_user.username, demo_user.password, demo_user.role, unit_id,
-                            display_name=f"demo {demo_user.role.value}", actor="demo")
-            users.append({"username": demo_user.username, "role": demo_user.role.value,
-                          "unit_id": unit_id, "created": exists is None})
+        users = _add_demo_users(s, patrol_unit)
         audit(s, "demo", "demo.load", database, details={"region": added})
     storm_summary, storm_message = (
         _seed_storm(factory, region, settings, echo) if storm else (None, "not requested")

@@ -125,6 +125,40 @@ def _read_manifest(path: Path) -> tuple[dict[str, Any], Path]:
     return doc, path.parent
 
 
+def _feeds(doc: dict[str, Any], folder: Path, problems: list[str]) -> list[FeedFile]:
+    """Return the manifest's feed files (each release in UTC); add each problem to `problems`."""
+    feeds: list[FeedFile] = []
+    for i, f in enumerate(doc.get("feeds") or []):
+        kind = str(f.get("kind", ""))
+        if kind not in FEED_KINDS:
+            problems.append(
+                f"feed #{i + 1}: unknown kind {kind!r} (expected {', '.join(FEED_KINDS)})"
+            )
+            continue
+        file = folder / str(f.get("file", ""))
+        if not f.get("file") or not file.is_file():
+            problems.append(f"feed #{i + 1}: file {str(f.get('file'))!r} not found")
+            continue
+        release = _time(f.get("release", doc["start"]), f"feed #{i + 1} release", problems)
+        if release is not None:
+            feeds.append(FeedFile(kind, file, release))
+    return feeds
+
+
+def _on_scene(doc: dict[str, Any], problems: list[str]) -> dict[str, float]:
+    """Return on-scene minutes per task kind: the defaults overlaid by the manifest's own."""
+    on_scene = dict(DEFAULT_ON_SCENE_MIN)
+    for k, v in (doc.get("on_scene_minutes") or {}).items():
+        if k not in TASK_KINDS:
+            problems.append(f"on_scene_minutes: unknown task kind {k!r}")
+            continue
+        try:
+            on_scene[k] = float(v)
+        except (TypeError, ValueError):
+            problems.append(f"on_scene_minutes[{k!r}] = {v!r} is not a number")
+    return on_scene
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and check a scenario manifest.
 
@@ -152,30 +186,8 @@ def load_scenario(path: str | Path) -> Scenario:
     except (TypeError, ValueError):
         problems.append(f"duration_h {doc['duration_h']!r} is not a number")
         duration = 0.0
-    feeds: list[FeedFile] = []
-    for i, f in enumerate(doc.get("feeds") or []):
-        kind = str(f.get("kind", ""))
-        if kind not in FEED_KINDS:
-            problems.append(
-                f"feed #{i + 1}: unknown kind {kind!r} (expected {', '.join(FEED_KINDS)})"
-            )
-            continue
-        file = folder / str(f.get("file", ""))
-        if not f.get("file") or not file.is_file():
-            problems.append(f"feed #{i + 1}: file {str(f.get('file'))!r} not found")
-            continue
-        release = _time(f.get("release", doc["start"]), f"feed #{i + 1} release", problems)
-        if release is not None:
-            feeds.append(FeedFile(kind, file, release))
-    on_scene = dict(DEFAULT_ON_SCENE_MIN)
-    for k, v in (doc.get("on_scene_minutes") or {}).items():
-        if k not in TASK_KINDS:
-            problems.append(f"on_scene_minutes: unknown task kind {k!r}")
-            continue
-        try:
-            on_scene[k] = float(v)
-        except (TypeError, ValueError):
-            problems.append(f"on_scene_minutes[{k!r}] = {v!r} is not a number")
+    feeds = _feeds(doc, folder, problems)
+    on_scene = _on_scene(doc, problems)
     for i, o in enumerate(doc.get("incident_overrides") or []):
         if ":" not in str(o.get("match_report", "")):
             problems.append(f"incident_overrides #{i + 1}: match_report must be 'kind:natural_key'")

@@ -58,6 +58,7 @@ from geo.region import Region, load_region
 from incidents.dispatch import POLICIES, current_conditions, eta_matrix, recommend
 from incidents.errors import ConflictError, ScenarioError
 from incidents.live.pipeline import fuse_now, ingest_sources
+from incidents.replay.metrics import Seen, incident_row, replay_metrics
 from incidents.replay.scenario import Scenario, load_scenario
 from incidents.service.actions import clear_hazard, confirm, redirect, set_status
 from incidents.settings import Settings
@@ -95,14 +96,6 @@ class _Trip:
     eta_s: float
     route: LineString | None
     dest: Point
-
-
-@dataclass
-class _Seen:
-    known_at: datetime
-    priority: float
-    lower_bound_s: float
-    strict_bound_s: float
 
 
 @dataclass
@@ -148,7 +141,7 @@ class _Replay:
         self.events: list[tuple[datetime, int, str, int]] = []
         self._seq = 0
         self.trips: dict[int, _Trip] = {}
-        self.seen: dict[int, _Seen] = {}
+        self.seen: dict[int, Seen] = {}
         self.busy_s: dict[str, float] = {}
         self.series: dict[str, list[Any]] = {
             "t": [],
@@ -354,7 +347,7 @@ class _Replay:
             home = float(col[:n_home].min()) if n_home else math.inf
             anywhere = float(col.min()) if col.size else math.inf
             delay = max(0.0, (now - inc.first_report_at).total_seconds())
-            self.seen[inc.id] = _Seen(
+            self.seen[inc.id] = Seen(
                 now, float(inc.priority or 0.0), delay + home, delay + anywhere
             )
 
@@ -475,89 +468,15 @@ class _Replay:
             incs = s.scalars(
                 select(Incident).where(Incident.status != IncidentStatus.MERGED.value)
             ).all()
-            rows = []
-            for inc in incs:
-                seen = self.seen.get(inc.id)
-                if seen is None:
-                    continue
-                first = reached.get(inc.id)
-                wait_s = ((first or end) - inc.first_report_at).total_seconds()
-                rows.append(
-                    {
-                        "incident_id": inc.id,
-                        "kind": inc.kind,
-                        "title": inc.title,
-                        "people": int(inc.people or 0),
-                        "priority": round(seen.priority, 2),
-                        "first_report_at": inc.first_report_at.isoformat(),
-                        "known_at": seen.known_at.isoformat(),
-                        "first_unit_at": first.isoformat() if first else None,
-                        "ttfu_min": round(wait_s / 60.0, 2) if first else None,
-                        "wait_min": round(max(wait_s, 0.0) / 60.0, 2),
-                        "lower_bound_min": round(seen.lower_bound_s / 60.0, 2)
-                        if math.isfinite(seen.lower_bound_s)
-                        else None,
-                        "strict_lower_bound_min": round(seen.strict_bound_s / 60.0, 2)
-                        if math.isfinite(seen.strict_bound_s)
-                        else None,
-                    }
-                )
+            rows = [
+                incident_row(inc, self.seen[inc.id], reached.get(inc.id), end)
+                for inc in incs
+                if inc.id in self.seen
+            ]
             n_units = self.n_units
-        metrics = _metrics(rows, self.busy_s, n_units, (end - self.sc.start).total_seconds())
+        metrics = replay_metrics(rows, self.busy_s, n_units, (end - self.sc.start).total_seconds())
         metrics["timings_s"] = {k: round(v, 2) for k, v in self.timings.items()}
         return SimResult(self.sc.name, self.policy, metrics, self.series, rows)
-
-
-def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float | None:
-    if values.size == 0 or float(weights.sum()) <= 0:
-        return None
-    return float((values * weights).sum() / weights.sum())
-
-
-def _metrics(
-    rows: list[dict[str, Any]], busy_s: dict[str, float], n_units: int, duration_s: float
-) -> dict[str, Any]:
-    served = [r for r in rows if r["ttfu_min"] is not None]
-    ttfu = np.array([r["ttfu_min"] for r in served], dtype=float)
-    wait = np.array([r["wait_min"] for r in rows], dtype=float)
-    w = np.array([max(r["priority"], 1e-3) for r in rows], dtype=float)
-    lb = np.array(
-        [r["lower_bound_min"] if r["lower_bound_min"] is not None else np.nan for r in rows]
-    )
-    ok = np.isfinite(lb)
-    sb = np.array(
-        [
-            r["strict_lower_bound_min"] if r.get("strict_lower_bound_min") is not None else np.nan
-            for r in rows
-        ]
-    )
-    sok = np.isfinite(sb)
-    pw_sb = _weighted_mean(sb[sok], w[sok])
-    people = np.array([r["people"] for r in rows], dtype=float)
-    pw = _weighted_mean(wait, w)
-    pw_lb = _weighted_mean(lb[ok], w[ok])
-
-    def r2(v: Any) -> float | None:
-        return None if v is None else round(float(v), 2)
-
-    return {
-        "incidents": len(rows),
-        "incidents_served": len(served),
-        "incidents_unserved": len(rows) - len(served),
-        "ttfu_mean_min": r2(ttfu.mean()) if ttfu.size else None,
-        "ttfu_p50_min": r2(np.percentile(ttfu, 50)) if ttfu.size else None,
-        "ttfu_p90_min": r2(np.percentile(ttfu, 90)) if ttfu.size else None,
-        "ttfu_priority_weighted_min": r2(pw),
-        "cold_exposure_person_hours": r2((people * wait).sum() / 60.0),
-        "unit_utilisation": r2(sum(busy_s.values()) / max(n_units * duration_s, 1.0)),
-        "lower_bound_mean_min": r2(lb[ok].mean()) if ok.any() else None,
-        "lower_bound_priority_weighted_min": r2(pw_lb),
-        "lower_bound_person_hours": r2((people[ok] * lb[ok]).sum() / 60.0),
-        "ratio_to_lower_bound": r2(pw / pw_lb) if pw is not None and pw_lb else None,
-        "strict_lower_bound_priority_weighted_min": r2(pw_sb),
-        "ratio_to_strict_lower_bound": r2(pw / pw_sb) if pw is not None and pw_sb else None,
-        "units": n_units,
-    }
 
 
 # ------------------------------------------------------------------ public API
