@@ -15,6 +15,7 @@ __all__ = [
     "call_vocab",
     "calls",
     "cap",
+    "decoding",
     "drone",
     "errors",
     "http",

@@ -46,7 +46,7 @@ import defusedxml.ElementTree as DET
 import gpxpy
 import gpxpy.gpx
 
-from ingest.calls import decode_calls
+from ingest.decoding import decode_text
 from ingest.errors import HostileXMLError, ParseError
 from ingest.records import ParseResult, QuarantineRow, excerpt, load_csv, report_frame, sha256_hex
 from ingest.validate import (
@@ -159,7 +159,7 @@ def parse_avl(
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"<"):
         return _parse_gpx(data, source, sha, locator, unit_id, now)
-    text, _enc = decode_calls(data)
+    text = decode_text(data).text
     if head.startswith(b"$"):
         return _parse_nmea(text, source, sha, locator, unit_id or _unit_from_source(source), now)
     fmt = "json" if head.startswith((b"{", b"[")) else "csv"

@@ -3,8 +3,10 @@
 Encodings
 ---------
 UTF-8 (with or without BOM) is tried first; otherwise the encoding is detected with
-:mod:`charset_normalizer` among UTF-8, GB18030, GBK and Big5. A payload whose encoding cannot
-be determined is refused (:class:`~ingest.errors.ParseError`), never decoded as latin-1.
+:mod:`charset_normalizer` among UTF-8, GB18030, GBK and Big5 (:mod:`ingest.decoding`, shared
+with the drone and AVL parsers). A few stray bytes are replaced by U+FFFD and the calls holding
+one are flagged ``stray_bytes``; a payload whose encoding cannot be determined is refused
+(:class:`~ingest.errors.ParseError`), never decoded as latin-1.
 
 Schema (canonical field, then some accepted headers; all of them in :mod:`ingest.call_vocab`)
 ---------------------------------------------------------------------------------------------
@@ -73,7 +75,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import charset_normalizer
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -82,6 +83,7 @@ from numpy.typing import NDArray
 from ingest.call_fast import FastRows, fast_lane
 from ingest.call_row import CallContext, call_attributes, call_row, present
 from ingest.call_vocab import ALIASES, FIELDS, call_time_text, canonical_header, datum_name
+from ingest.decoding import ENCODINGS, STRAY_FLAG, Decoded, decode_text
 from ingest.errors import ConfigError, ParseError
 from ingest.records import (
     REPORT_COLUMNS,
@@ -109,7 +111,6 @@ __all__ = [
 ]
 
 FEED = "calls"
-ENCODINGS = ["utf_8", "gb18030", "gbk", "big5"]
 
 
 @dataclass(frozen=True)
@@ -151,37 +152,15 @@ def load_mapping(path: Path) -> CallMapping:
 
 
 def decode_calls(data: bytes, encoding: str | None = None) -> tuple[str, str]:
-    """Return (text, encoding name): UTF-8/BOM, or detected GB18030/GBK/Big5.
+    """Return (text, encoding name) of a payload (:func:`ingest.decoding.decode_text`).
 
     Raises
     ------
     ParseError
         The encoding cannot be determined (never a silent latin-1 fallback).
     """
-    if encoding:
-        try:
-            return data.decode(encoding), encoding
-        except (UnicodeDecodeError, LookupError) as e:
-            msg = f"payload is not {encoding}: {e}"
-            raise ParseError(msg) from e
-    try:
-        return data.decode("utf-8-sig"), "utf-8-sig" if data.startswith(
-            b"\xef\xbb\xbf"
-        ) else "utf-8"
-    except UnicodeDecodeError:
-        pass
-    best = charset_normalizer.from_bytes(data, cp_isolation=ENCODINGS).best()
-    if best is None:
-        msg = "text encoding cannot be determined (tried UTF-8, GB18030, GBK, Big5)"
-        raise ParseError(msg)
-    enc = best.encoding
-    if enc in ("gbk", "gb2312"):
-        enc = "gb18030"  # superset: decodes every GBK byte sequence and more
-    try:
-        return data.decode(enc), enc
-    except UnicodeDecodeError as e:
-        msg = f"text encoding cannot be determined (best guess {enc} fails: {e})"
-        raise ParseError(msg) from e
+    decoded = decode_text(data, encoding)
+    return decoded.text, decoded.encoding
 
 
 def parse_calls(
@@ -200,15 +179,47 @@ def parse_calls(
         The payload cannot be decoded, or is neither CSV with a known header nor JSON.
     """
     mapping = mapping or CallMapping()
-    text, enc = decode_calls(data, mapping.encoding)
-    ctx = CallContext(source, sha256_hex(data), locator, mapping.datum, now, enc)
+    decoded = decode_text(data, mapping.encoding)
+    text = decoded.text
+    ctx = CallContext(source, sha256_hex(data), locator, mapping.datum, now, decoded.encoding)
     stripped = text.lstrip()
     if stripped.startswith(("[", "{")):
-        return _rowwise(_json_records(stripped, source, mapping), ctx)
+        return _flag_stray(_rowwise(_json_records(stripped, source, mapping), ctx), decoded)
     with _gc_paused():
         table = load_csv(text, source)
         keys = _header_keys(table[0], mapping, source)
-        return parse_table(table[1:], keys, ctx)
+        return _flag_stray(parse_table(table[1:], keys, ctx), decoded, table[1:], keys)
+
+
+def _flag_stray(
+    result: ParseResult,
+    decoded: Decoded,
+    rows: Sequence[Sequence[str]] = (),
+    keys: Sequence[str | None] = (),
+) -> ParseResult:
+    """Flag ``stray_bytes`` on the calls whose record held a replaced stray byte (U+FFFD).
+
+    CSV: the rows (`rows` under the header `keys`) with a U+FFFD in any cell, by call id;
+    JSON: the calls with one in a stored value.
+    """
+    if not decoded.stray or result.frame.empty:
+        return result
+    frame = result.frame
+    if "call_id" in keys:
+        at = list(keys).index("call_id")
+        ids = {r[at].strip() for r in rows if len(r) > at and any("\ufffd" in c for c in r)}
+        marks = [k in ids for k in frame["natural_key"]]
+    else:
+        marks = [
+            "\ufffd" in f"{k}{p}{a}"
+            for k, p, a in zip(
+                frame["natural_key"], frame["place"], frame["attributes"], strict=True
+            )
+        ]
+    frame["flags"] = [
+        [*f, STRAY_FLAG] if m else f for f, m in zip(frame["flags"], marks, strict=True)
+    ]
+    return ParseResult(frame, result.quarantine, result.alerts)
 
 
 def _json_records(text: str, source: str, mapping: CallMapping) -> list[tuple[str, dict[str, Any]]]:

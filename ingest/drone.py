@@ -8,7 +8,11 @@ Tracks
   ``speed(mph)``; header names with leading spaces, text in numeric columns, quoted commas).
 - DJI TXT-log CSV exports (``OSD.latitude``, ``OSD.longitude``, ``CUSTOM.updateTime [local]``,
   ``OSD.height [ft]``, ``OSD.hSpeed [MPH]`` ...; local times are Asia/Shanghai).
-- Bytes that are not UTF-8 are decoded by charset detection and flagged ``non_utf8_bytes``.
+- Bytes that are not UTF-8 are decoded by charset detection and flagged ``non_utf8_bytes``
+  (:func:`ingest.decoding.decode_text`). A few stray bytes (a 0xA0 in a free-text tip cell)
+  are replaced by U+FFFD and the track is kept, flagged ``stray_bytes`` with
+  ``attributes.stray_bytes`` (how many) and ``attributes.stray_lines``: the numeric columns
+  decide, so a row whose coordinates hold one is dropped like any other unreadable row.
 
 Each track gives one report (kind ``drone_track``, natural key ``track:<sha[:16]>:<n>``) with a
 LineString; points out of range or at (0,0) are dropped (counted in ``attributes.dropped_points``).
@@ -37,15 +41,16 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import charset_normalizer
 import numpy as np
 from pyproj import Geod
 from shapely.geometry import LineString
 
 from ingest.avl import load_gpx
+from ingest.decoding import Decoded, decode_text
 from ingest.errors import ParseError
 from ingest.records import (
     ParseResult,
@@ -78,7 +83,6 @@ DETECTION_TYPES = frozenset(
         "road_blocked",
     }
 )
-TEXT_ENCODINGS = ["utf_8", "gb18030", "gbk", "big5"]
 FT = 0.3048
 MPH = 1.609344
 OLDEST_PLAUSIBLE = datetime(2000, 1, 1).astimezone()
@@ -103,35 +107,18 @@ def parse_drone(
         return _parse_gpx(data, source, sha, locator, now)
     if head.startswith((b"{", b"[")):
         return _parse_detections_geojson(data, source, sha, locator, now)
-    text, flags = decode_text(data)
-    rows = load_csv(text, source)
+    decoded = decode_text(data)
+    rows = load_csv(decoded.text, source)
     header = [h.strip() for h in rows[0]]
     lower = {h.lower() for h in header}
     if {"latitude", "longitude"} <= lower and any("datetime" in h or "time(" in h for h in lower):
-        return _parse_track_csv(header, rows[1:], source, sha, locator, now, "airdata", flags)
+        return _parse_track_csv(header, rows[1:], source, sha, locator, now, "airdata", decoded)
     if "osd.latitude" in lower and "osd.longitude" in lower:
-        return _parse_track_csv(header, rows[1:], source, sha, locator, now, "dji_txt", flags)
+        return _parse_track_csv(header, rows[1:], source, sha, locator, now, "dji_txt", decoded)
     if {"detection_id", "flight_id", "type"} <= lower:
         return _parse_detections_csv(header, rows[1:], source, sha, locator, now)
     msg = f"{source!r}: CSV header {excerpt(','.join(header), 120)!r} is not a known drone format"
     raise ParseError(msg)
-
-
-def decode_text(data: bytes) -> tuple[str, list[str]]:
-    """Decode bytes as UTF-8 (BOM allowed), else by detection; never a silent latin-1 guess."""
-    try:
-        return data.decode("utf-8-sig"), []
-    except UnicodeDecodeError:
-        pass
-    best = charset_normalizer.from_bytes(data, cp_isolation=TEXT_ENCODINGS).best()
-    if best is None:
-        msg = "text encoding cannot be determined (not UTF-8, GB18030, GBK or Big5)"
-        raise ParseError(msg)
-    enc = "gb18030" if best.encoding in ("gbk", "gb2312") else best.encoding
-    try:
-        return data.decode(enc), ["non_utf8_bytes", f"encoding:{enc}"]
-    except UnicodeDecodeError:
-        return str(best), ["non_utf8_bytes", f"encoding:{best.encoding}"]
 
 
 # ------------------------------------------------------------------------------------ tracks
@@ -304,23 +291,28 @@ def _num(row: list[str], i: int | None) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _parse_track_csv(
-    header: list[str],
-    rows: list[list[str]],
-    source: str,
-    sha: str,
-    locator: Locator | None,
-    now: datetime | None,
-    fmt: str,
-    flags: list[str],
-) -> ParseResult:
+@dataclass(frozen=True)
+class _TrackColumns:
+    """Where a track CSV keeps its values, and the factors to metres and km/h."""
+
+    lat: int | None
+    lon: int | None
+    time: int | None
+    date: int | None
+    height: int | None
+    speed: int | None
+    utc: bool
+    h_factor: float
+    s_factor: float
+
+
+def _track_columns(header: list[str], fmt: str) -> _TrackColumns:
     if fmt == "airdata":
         ilat, ilon = _col(header, "latitude"), _col(header, "longitude")
         itime = _col(header, "datetime(utc)", "datetime")
         idate = None
         ih = _col(header, "height_above_takeoff(feet)", "height_above_takeoff(meters)")
         isp = _col(header, "speed(mph)", "speed(km/h)", "speed(m/s)")
-        utc = True
     else:
         ilat, ilon = _col(header, "osd.latitude"), _col(header, "osd.longitude")
         itime = _col(header, "custom.updatetime [local]", "custom.updatetime", "custom.datetime")
@@ -329,11 +321,53 @@ def _parse_track_csv(
             header, "osd.hspeed [mph]", "osd.hspeed [km/h]", "osd.hspeed [m/s]", "osd.hspeed"
         )
         idate = _col(header, "custom.date [local]", "custom.date")
-        utc = False
     h_unit = header[ih].lower() if ih is not None else ""
     s_unit = header[isp].lower() if isp is not None else ""
-    h_factor = FT if ("feet" in h_unit or "[ft]" in h_unit) else 1.0
-    s_factor = MPH if "mph" in s_unit else (3.6 if "m/s" in s_unit else 1.0)
+    return _TrackColumns(
+        ilat,
+        ilon,
+        itime,
+        idate,
+        ih,
+        isp,
+        utc=fmt == "airdata",
+        h_factor=FT if ("feet" in h_unit or "[ft]" in h_unit) else 1.0,
+        s_factor=MPH if "mph" in s_unit else (3.6 if "m/s" in s_unit else 1.0),
+    )
+
+
+def _row_time(row: list[str], cols: _TrackColumns) -> str | None:
+    """The time text of a track row (date column prefixed, UTC marked), or None."""
+    itime, idate = cols.time, cols.date
+    if itime is None or itime >= len(row) or not row[itime].strip():
+        return None
+    t = row[itime].strip()
+    if idate is not None and idate < len(row) and row[idate].strip() and len(t) <= 15:
+        t = f"{row[idate].strip()} {t}"
+    if cols.utc and not t.endswith(("Z", "z")) and "+" not in t[10:]:
+        t += "+00:00"
+    return t
+
+
+def _usable(lon: float, lat: float) -> bool:
+    try:
+        check_lonlat(lon, lat)
+    except RecordError:
+        return False
+    return True
+
+
+def _parse_track_csv(
+    header: list[str],
+    rows: list[list[str]],
+    source: str,
+    sha: str,
+    locator: Locator | None,
+    now: datetime | None,
+    fmt: str,
+    decoded: Decoded,
+) -> ParseResult:
+    cols = _track_columns(header, fmt)
     coords: list[tuple[float, float]] = []
     times: list[datetime] = []
     dropped = 0
@@ -343,30 +377,22 @@ def _parse_track_csv(
     for row in rows:
         if not any(c.strip() for c in row):
             continue
-        lat, lon = _num(row, ilat), _num(row, ilon)
-        if lat is None or lon is None:
+        lat, lon = _num(row, cols.lat), _num(row, cols.lon)
+        if lat is None or lon is None or not _usable(lon, lat):
             dropped += 1
             continue
-        try:
-            check_lonlat(lon, lat)
-        except RecordError:
-            dropped += 1
-            continue
-        if coords and coords[-1] == (lon, lat):
-            pass
-        else:
+        if not coords or coords[-1] != (lon, lat):
             coords.append((lon, lat))
-        if itime is not None and itime < len(row) and row[itime].strip():
-            t = row[itime].strip()
-            if idate is not None and idate < len(row) and row[idate].strip() and len(t) <= 15:
-                t = f"{row[idate].strip()} {t}"
-            if utc and not t.endswith(("Z", "z")) and "+" not in t[10:]:
-                t += "+00:00"
+        t = _row_time(row, cols)
+        if t is not None:
             try:
                 times.append(parse_time(t, lenient=True)[0])
             except RecordError:
                 bad_values += 1
-        for idx, fac, out in ((ih, h_factor, heights), (isp, s_factor, speeds)):
+        for idx, fac, out in (
+            (cols.height, cols.h_factor, heights),
+            (cols.speed, cols.s_factor, speeds),
+        ):
             v = _num(row, idx)
             if v is None and idx is not None and idx < len(row) and row[idx].strip():
                 bad_values += 1
@@ -380,8 +406,11 @@ def _parse_track_csv(
         "max_height_m": round(max(heights), 1) if heights else None,
         "max_speed_kmh": round(max(speeds), 1) if speeds else None,
     }
+    if decoded.stray:
+        attrs["stray_bytes"] = decoded.stray
+        attrs["stray_lines"] = list(decoded.stray_lines)
     try:
-        row_out = _track_row(coords, times, 1, source, sha, locator, now, attrs, flags)
+        row_out = _track_row(coords, times, 1, source, sha, locator, now, attrs, decoded.flags)
     except RecordError as e:
         return ParseResult(report_frame([]), [QuarantineRow(FEED, source, "track 1", str(e), sha)])
     return ParseResult(report_frame([row_out]), [], None)
