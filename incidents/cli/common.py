@@ -1,5 +1,9 @@
 """Pieces every ``winterops`` command module shares: the ``--db`` option, settings, exits.
 
+Also what the commands that read feeds share (``ingest`` and ``worker``): the HTTP fetcher with
+the settings' limits (:func:`fetcher_for`) and the region when its data is there
+(:func:`load_locator`).
+
 Exit codes (design contract): 0 it ran, 1 a source or input could not be used at all,
 2 unusable arguments.
 """
@@ -7,7 +11,7 @@ Exit codes (design contract): 0 it ran, 1 a source or input could not be used at
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 from zoneinfo import ZoneInfo
 
 import typer
@@ -16,6 +20,7 @@ from sqlalchemy.exc import ArgumentError
 
 from incidents.settings import Settings
 from incidents.store.engine import init_db, make_engine
+from ingest.http import Fetcher
 
 EXIT_OK = 0
 EXIT_UNUSABLE_INPUT = 1
@@ -60,6 +65,33 @@ def open_engine(settings: Settings, *, migrate: bool = True) -> Engine:
         die(f"cannot open database {_redact(settings.database_url)}: {_first_line(e)}",
             EXIT_UNUSABLE_INPUT)
     return engine
+
+
+def fetcher_for(settings: Settings) -> Fetcher:
+    """Return an HTTP fetcher with the settings' timeouts and payload cap."""
+    return Fetcher(
+        connect_timeout_s=settings.http_connect_timeout_s,
+        read_timeout_s=settings.http_read_timeout_s,
+        max_bytes=settings.max_payload_bytes,
+    )
+
+
+def load_locator(settings: Settings) -> Any:
+    """Return the region (:func:`geo.region.load_region`) when its data is present, else None."""
+    if not settings.region_dir.is_dir():
+        return None
+    try:
+        from geo.region import load_region
+    except ImportError:
+        return None
+    try:
+        return load_region(settings.region_dir)
+    except (OSError, ValueError, KeyError) as e:
+        typer.echo(
+            f"warning: region not loaded ({e}); kilometre posts and places go to quarantine",
+            err=True,
+        )
+        return None
 
 
 def parse_at(text: str, option: str = "--at") -> datetime:

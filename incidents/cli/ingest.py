@@ -31,6 +31,8 @@ from incidents.cli.common import (
     EXIT_UNUSABLE_INPUT,
     DbOption,
     die,
+    fetcher_for,
+    load_locator,
     open_engine,
     settings_for,
 )
@@ -39,7 +41,6 @@ from incidents.settings import Settings
 from incidents.store.engine import session_factory
 from ingest.calls import CallMapping, load_mapping
 from ingest.errors import ConfigError
-from ingest.http import Fetcher
 from ingest.runner import IngestSummary
 from ingest.zones import load_zones
 
@@ -58,33 +59,6 @@ KIND_HELP = {
 
 def _settings(db: str | None) -> Settings:
     return settings_for(db)
-
-
-def fetcher_for(settings: Settings) -> Fetcher:
-    """An HTTP fetcher with the settings' timeouts and payload cap."""
-    return Fetcher(
-        connect_timeout_s=settings.http_connect_timeout_s,
-        read_timeout_s=settings.http_read_timeout_s,
-        max_bytes=settings.max_payload_bytes,
-    )
-
-
-def load_locator(settings: Settings) -> Any:
-    """Return the region (:func:`geo.region.load_region`) when its data is present, else None."""
-    if not settings.region_dir.is_dir():
-        return None
-    try:
-        from geo.region import load_region
-    except ImportError:
-        return None
-    try:
-        return load_region(settings.region_dir)
-    except (OSError, ValueError, KeyError) as e:
-        typer.echo(
-            f"warning: region not loaded ({e}); kilometre posts and places go to quarantine",
-            err=True,
-        )
-        return None
 
 
 def _print(summary: IngestSummary, result: PipelineResult, as_json: bool) -> None:

@@ -21,17 +21,8 @@ from typing import Annotated
 
 import typer
 
-from incidents.cli.common import (
-    EXIT_BAD_ARGUMENTS,
-    EXIT_OK,
-    EXIT_UNUSABLE_INPUT,
-    DbOption,
-    die,
-    open_engine,
-    settings_for,
-)
-from incidents.cli.ingest import fetcher_for, load_locator
-from incidents.live.feeds import import_config, list_feeds
+from incidents.cli import common
+from incidents.live.feeds import import_config, list_feeds, migrate_settings_feeds
 from incidents.live.worker import Worker
 from incidents.store.engine import session_factory, session_scope
 from ingest.errors import ConfigError
@@ -64,11 +55,11 @@ def worker_cmd(
     lease_s: Annotated[
         float, typer.Option("--lease-s", min=1.0, help="Lease time without renewal (seconds)")
     ] = 30.0,
-    db: DbOption = None,
+    db: common.DbOption = None,
 ) -> None:
     """Poll the database's feeds, fuse what came in, re-rank; one line per cycle."""
-    settings = settings_for(db)
-    engine = open_engine(settings)
+    settings = common.settings_for(db)
+    engine = common.open_engine(settings)
     try:
         factory = session_factory(engine)
         if config is not None:
@@ -76,18 +67,19 @@ def worker_cmd(
                 with session_scope(factory) as s:
                     imported = import_config(s, config)
             except ConfigError as e:
-                die(f"error: {e}", EXIT_BAD_ARGUMENTS)
+                common.die(f"error: {e}", common.EXIT_BAD_ARGUMENTS)
             typer.echo(f"imported {len(imported)} feed(s) from {config}")
         with session_scope(factory) as s:
+            migrate_settings_feeds(s)  # feeds an older admin page kept in app_settings
             feeds = [f.name for f in list_feeds(s, enabled_only=True)]
         if not feeds:
             typer.echo("no enabled feeds: add one on the admin page or with --config FILE", err=True)
-        region = load_locator(settings)
+        region = common.load_locator(settings)
         if region is None:
             typer.echo("warning: no region: storing only, nothing is fused", err=True)
         worker = Worker(
             factory, region, settings, fuse_every_s=interval_s,
-            lease_s=max(lease_s, 3.0), fetcher=fetcher_for(settings),
+            lease_s=max(lease_s, 3.0), fetcher=common.fetcher_for(settings),
         )
         _on_signals(worker)
         typer.echo(f"worker {worker.holder}: {len(feeds)} feed(s), fuse every {interval_s:g} s")
@@ -95,7 +87,7 @@ def worker_cmd(
     finally:
         engine.dispose()
     if not once:
-        raise typer.Exit(EXIT_OK)
+        raise typer.Exit(common.EXIT_OK)
     failed = False
     for name in feeds:
         st = worker.last_feed.get(name)
@@ -107,7 +99,7 @@ def worker_cmd(
             f"{name}: ok, {st['accepted']} accepted, {st['duplicates']} duplicates, "
             f"{st['quarantined']} quarantined"
         )
-    raise typer.Exit(EXIT_UNUSABLE_INPUT if failed else EXIT_OK)
+    raise typer.Exit(common.EXIT_UNUSABLE_INPUT if failed else common.EXIT_OK)
 
 
 def register(app: typer.Typer) -> None:

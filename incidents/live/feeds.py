@@ -7,8 +7,9 @@ last sha256), so a restarted worker resumes where it left off.
 
 Feeds are added on the admin page (through :func:`save_feed`) or imported from a
 ``--config FILE`` (:func:`import_config`, the format of :func:`ingest.runner.load_watch_config`).
-Feeds an older admin page left in ``app_settings["feeds"]`` are moved into ``feed_status`` on the
-first read (:func:`migrate_settings_feeds`), so nothing configured is lost.
+Feeds an older admin page left in ``app_settings["feeds"]`` are moved into ``feed_status``
+(:func:`migrate_settings_feeds`) when the worker starts and when an admin saves or removes a
+feed, so nothing configured is lost; reading the feeds (:func:`list_feeds`) writes nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +31,7 @@ from ingest.errors import ConfigError
 from ingest.runner import FeedConfig, load_watch_config
 
 __all__ = [
+    "FeedFields",
     "FeedRow",
     "OPTION_KEYS",
     "import_config",
@@ -41,6 +43,17 @@ __all__ = [
 
 OPTION_KEYS = ("zones", "mapping", "crs")
 MIN_INTERVAL_S = 1.0
+
+
+class FeedFields(TypedDict):
+    """What a person or a config file sets of one feed (the keywords of :func:`save_feed`)."""
+
+    name: str
+    kind: str
+    source: str
+    interval_s: float
+    enabled: NotRequired[bool]
+    options: NotRequired[Mapping[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -72,8 +85,18 @@ class FeedRow:
             mapping=self.options.get("mapping"),
         )
 
+    def settings(self) -> dict[str, Any]:
+        """Return what is configured (kind, source, interval, enabled, options), not the health."""
+        return {
+            "kind": self.kind,
+            "source": self.source,
+            "interval_s": self.interval_s,
+            "enabled": self.enabled,
+            "options": dict(self.options),
+        }
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (times as ISO text)."""
+        """Return the row JSON-ready (times as ISO text)."""
         out: dict[str, Any] = {}
         for k, v in self.__dict__.items():
             out[k] = v.isoformat() if hasattr(v, "isoformat") else v
@@ -113,27 +136,22 @@ def _check(name: str, kind: str, source: str, interval_s: float) -> None:
         raise ConfigError(msg)
 
 
-def save_feed(
-    session: Session,
-    *,
-    name: str,
-    kind: str,
-    source: str,
-    interval_s: float,
-    enabled: bool = True,
-    options: Mapping[str, Any] | None = None,
-) -> FeedRow:
+def save_feed(session: Session, **feed: Unpack[FeedFields]) -> FeedRow:
     """Add a feed or change its configuration (its health columns are kept).
 
-    A changed source forgets the stored ETag/Last-Modified/sha (they belonged to the old one).
+    The keywords are :class:`FeedFields`: ``name``, ``kind``, ``source``, ``interval_s``,
+    optionally ``enabled`` (default True) and ``options``. A changed source forgets the stored
+    ETag/Last-Modified/sha (they belonged to the old one).
 
     Raises
     ------
     ConfigError
         Empty name or source, unknown kind, interval below one second, unknown option key.
     """
-    _check(name, kind, source, float(interval_s))
-    opts = {k: v for k, v in dict(options or {}).items() if v not in (None, "")}
+    name, kind, source = feed["name"], feed["kind"], feed["source"]
+    interval_s = float(feed["interval_s"])
+    _check(name, kind, source, interval_s)
+    opts = {k: v for k, v in dict(feed.get("options") or {}).items() if v not in (None, "")}
     unknown = sorted(set(opts) - set(OPTION_KEYS))
     if unknown:
         msg = f"feed {name!r}: unknown option(s) {unknown}; expected {', '.join(OPTION_KEYS)}"
@@ -145,16 +163,15 @@ def save_feed(
     elif row.source != source or row.kind != kind:
         row.etag = row.last_modified = row.last_sha256 = None
     row.kind, row.source = kind, source
-    row.interval_s = float(interval_s)
-    row.enabled = bool(enabled)
+    row.interval_s = interval_s
+    row.enabled = bool(feed.get("enabled", True))
     row.options = opts
     session.flush()
     return _row(row)
 
 
 def remove_feed(session: Session, name: str) -> bool:
-    """Remove a feed (configuration and health); True when it was there."""
-    migrate_settings_feeds(session)
+    """Remove a feed (configuration and health); return True when it was there."""
     row = session.get(FeedStatus, name)
     if row is None:
         return False
@@ -191,17 +208,16 @@ def migrate_settings_feeds(session: Session) -> int:
             kept.append(e)
             continue
         moved += 1
-    if kept:
-        set_legacy_feeds(session, kept)
-    else:
+    if not kept:
         clear_setting(session, LEGACY_FEEDS)
+    elif len(kept) < len(entries):
+        set_legacy_feeds(session, kept)
     session.flush()
     return moved
 
 
 def list_feeds(session: Session, *, enabled_only: bool = False) -> list[FeedRow]:
-    """Every configured feed, by name (legacy ``app_settings`` feeds migrated first)."""
-    migrate_settings_feeds(session)
+    """Return every configured feed, by name (read only: nothing is migrated here)."""
     stmt = select(FeedStatus).order_by(FeedStatus.feed)
     if enabled_only:
         stmt = stmt.where(FeedStatus.enabled.is_not(False))
