@@ -17,6 +17,7 @@ from incidents.live import (
     import_config,
     ingest_result,
     list_feeds,
+    migrate_settings_feeds,
     remove_feed,
     report_patrol_hazard,
     save_feed,
@@ -172,6 +173,8 @@ def test_feeds_live_in_the_database(session_factory, tmp_path):
             {"name": "bad", "kind": "tweets", "source": "x", "interval_s": 60},
         ]}))
     with session_scope(session_factory) as s:
+        assert list_feeds(s) == []  # reading writes nothing: the worker start migrates
+        assert migrate_settings_feeds(s) == 1
         feeds = {f.name: f for f in list_feeds(s)}
         assert set(feeds) == {"cma"} and feeds["cma"].enabled and feeds["cma"].interval_s == 300
         left = s.get(Setting, "feeds")
