@@ -30,6 +30,7 @@ from incidents.errors import (
     TransitionError,
     WinteropsError,
 )
+from incidents.live import retire_recommendations
 from incidents.service import actions as service
 from incidents.service import feeds as feed_service
 from incidents.service import hazards as hazard_service
@@ -183,6 +184,26 @@ def _act(url: str, action: Callable[..., Any], user: SessionUser, *args: Any, **
         data.invalidate()
 
 
+def _retiring(action: Callable[..., Any]) -> Callable[..., Any]:
+    """`action` (confirm, override, redirect) followed, in its transaction, by retiring the
+    stored recommendations it made moot (:func:`incidents.live.retire_recommendations`): the
+    replaced recommendation's card is gone at once, not at the next ranking."""
+
+    def run(session: Any, actor: Any, *args: Any, **kw: Any) -> Any:
+        a = action(session, actor, *args, **kw)
+        retire_recommendations(session, task_id=int(a.task_id), unit_id=str(a.unit_id))
+        return a
+
+    run.__name__ = getattr(action, "__name__", "action")
+    run.__doc__ = action.__doc__
+    return run
+
+
+_confirm = _retiring(service.confirm)
+_override = _retiring(service.override)
+_redirect = _retiring(service.redirect)
+
+
 def confirm(
     url: str,
     user: SessionUser,
@@ -196,7 +217,7 @@ def confirm(
 
     Raises ConflictError when another dispatcher took the unit or the task first.
     """
-    a = _act(url, service.confirm, user, task_id, unit_id, eta_s=eta_s, explanation=explanation)
+    a = _act(url, _confirm, user, task_id, unit_id, eta_s=eta_s, explanation=explanation)
     return int(a.id)
 
 
@@ -213,7 +234,7 @@ def move_and_confirm(
     (`replaces_assignment_id`) for `task_id`, whose old task opens again; one transaction."""
     a = _act(
         url,
-        service.redirect,
+        _redirect,
         user,
         replaces_assignment_id,
         task_id,
@@ -230,10 +251,9 @@ def move_and_confirm(
 def override(
     url: str, user: SessionUser, task_id: int, unit_id: str, recommended_unit_id: str | None
 ) -> int:
-    """Send `unit_id` instead of the recommended unit (recorded as an override)."""
-    a = _act(
-        url, service.override, user, task_id, unit_id, recommended_unit_id=recommended_unit_id
-    )
+    """Send `unit_id` instead of the recommended unit (recorded as an override); the
+    recommendation it replaced is retired in the same transaction."""
+    a = _act(url, _override, user, task_id, unit_id, recommended_unit_id=recommended_unit_id)
     return int(a.id)
 
 

@@ -9,7 +9,8 @@
   safety net for what has no counter (users, audit, simulation runs);
 * the map's live layers are serialised once per version into immutable
   :class:`~dashboard.mapview.LayerPayload` objects (``st.cache_resource``);
-* :func:`invalidate` clears the caches after an action, so the actor sees its effect at once.
+* :func:`invalidate` clears the caches after an action, so the actor sees its effect at once;
+* recommendations are the stored ranking (the worker's, :func:`recommendations`).
 
 Functions take the database URL (a plain string, the cache key) and, where they need it, the
 :class:`~incidents.settings.Settings` as ``_settings`` (not hashed; it is one per URL).
@@ -17,6 +18,8 @@ Functions take the database URL (a plain string, the cache key) and, where they 
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dashboard import live, mapview
 from geo.region import load_region
 from incidents import queries
+from incidents.live import rank_now
 from incidents.settings import Settings
 
 __all__ = [
@@ -61,9 +65,13 @@ __all__ = [
     "tasks_open",
     "units",
     "users",
+    "workers",
 ]
 
+log = logging.getLogger(__name__)
+
 TTL_S = 300
+WORKER_TTL_S = 5  # worker heartbeats have no change counter: re-read this often
 ACTIVE_STATES = queries.ACTIVE_STATES
 MAP_TOPICS = ("alerts", "assignments", "hazards", "incidents", "tasks", "tick", "units")
 REC_TOPICS = ("assignments", "hazards", "incidents", "settings", "tasks", "units")
@@ -293,19 +301,58 @@ def feed_config(url: str) -> list[dict[str, Any]]:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def _recommendations(
-    url: str, v: tuple[int, ...], _settings: Settings, policy: str
-) -> pd.DataFrame:
-    reg = region(str(_settings.region_dir))
-    if reg is None:
-        return pd.DataFrame()
+def _recommended(url: str, v: tuple[int, ...]) -> pd.DataFrame:
     with reader(url)() as session:
-        return queries.recommendations(session, reg, _settings, queries.now(session), policy)
+        return queries.recommended(session)
+
+
+class _RankMemo:
+    """Per server process: the change versions each database was last ranked at (by this
+    dashboard, when no worker runs), behind a lock (one ranking at a time)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.ranked: dict[str, tuple[int, ...]] = {}
+
+
+@st.cache_resource(show_spinner=False)
+def _rank_memo() -> _RankMemo:
+    return _RankMemo()
+
+
+def _rank_if_moved(url: str, settings: Settings, policy: str) -> None:
+    """No worker is alive: rank here (the same :func:`incidents.live.rank_now`), once per
+    change of what a ranking reads, so the cards still follow the situation."""
+    memo = _rank_memo()
+    with memo.lock:
+        if memo.ranked.get(url) == _v(url, REC_TOPICS):
+            return
+        reg = region(str(settings.region_dir))
+        if reg is None:
+            return
+        rank_now(session_factory(url), reg, settings, None, policy)
+        memo.ranked[url] = _v(url, REC_TOPICS)
 
 
 def recommendations(url: str, settings: Settings, policy: str = "optimized") -> pd.DataFrame:
-    """Current recommendations a dispatcher can act on (:func:`incidents.queries.recommendations`)."""
-    return _recommendations(url, _v(url, REC_TOPICS), settings, policy)
+    """The stored ranking a dispatcher can act on (:func:`incidents.queries.recommended`).
+
+    The worker (and the pipeline after each fuse) writes it; when no worker is alive
+    (:func:`workers`), this dashboard ranks after each change before it reads.
+    """
+    if not workers(url):
+        try:
+            _rank_if_moved(url, settings, policy)
+        except Exception:  # noqa: BLE001 - a busy database: show what is stored
+            log.warning("ranking on the dashboard failed", exc_info=True)
+    return _recommended(url, _v(url, REC_TOPICS))
+
+
+@st.cache_data(ttl=WORKER_TTL_S, show_spinner=False)
+def workers(url: str) -> list[dict[str, Any]]:
+    """Live worker heartbeats (:func:`incidents.queries.workers`), re-read every few seconds."""
+    with reader(url)() as session:
+        return queries.workers(session)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -359,7 +406,7 @@ LAYER_TOPICS: dict[str, tuple[str, ...]] = {
     "hotspots": ("hazards", "incidents", "settings"),
     "incidents": ("incidents",),
     "units": ("settings", "tick", "units"),
-    "routes": ("assignments",),
+    "routes": ("assignments", "hazards", "units"),
     "duty_points": (),
 }
 FIELD_KEYS: dict[str, tuple[str, ...]] = {
@@ -387,12 +434,13 @@ def _read_field(
         except Exception:  # noqa: BLE001 - the rest of the map still draws
             return None
     if field == "incidents":
-        return queries.incidents_open(session)
+        return queries.incidents_with_notes(session)
     if field == "units":
         frame = queries.units(session, now, settings)
         return frame[frame["id"] == unit_id] if unit_id is not None else frame
     if field == "routes":
-        return queries.routes(session, unit_id)
+        # unit -> task along the roads, from where the unit is now
+        return queries.routes_to_tasks(session, region(str(settings.region_dir)), unit_id)
     return queries.duty_points(session)
 
 

@@ -72,6 +72,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "dispatch.failed": ("操作失败：{error}", "Action failed: {error}"),
     "dispatch.no_recs": ("当前没有待确认的建议。", "No recommendations to confirm."),
+    "dispatch.worker_ok": (
+        "后台处理程序运行中（{n}个，最近一轮{age}前）：数据源轮询、融合与建议排序自动进行",
+        "Worker running ({n}, last cycle {age} ago): feeds polled, fused and re-ranked",
+    ),
+    "dispatch.worker_none": (
+        "没有后台处理程序在运行：数据源不轮询，新报告不生成事件，建议不更新。请启动 `winterops worker`。",
+        "No worker running: feeds are not polled, new reports make no incidents and the "
+        "recommendations are not re-ranked. Start `winterops worker`.",
+    ),
     "dispatch.overdue": ("超时任务", "Overdue tasks"),
     "dispatch.no_overdue": ("没有超时任务。", "No overdue tasks."),
     "dispatch.hazards": ("未清除路险（按时长）", "Open hazards by age"),
@@ -249,6 +258,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "map.first_report": ("首报", "First report"),
     "map.title": ("描述", "Description"),
     "map.notes": ("备注", "Notes"),
+    "map.caller_notes": ("报警人描述", "What callers said"),
+    "map.vulnerable": ("老幼病弱", "Vulnerable people"),
     "map.unit": ("车辆", "Unit"),
     "map.name": ("名称", "Name"),
     "map.vehicle": ("车型", "Vehicle"),
@@ -354,6 +365,45 @@ STRINGS: dict[str, tuple[str, str]] = {
     "patrol.send_position": ("发送本车位置", "Send my position"),
     "patrol.position_sent": ("位置已发送", "Position sent"),
     "patrol.none_near": ("{km} 公里内暂无路险。", "No hazards within {km} km."),
+    # security (issue 15): audit chain, account admin, refusal codes
+    "admin.audit_verified": (
+        "审计链上次校验：{time}，共 {checked} 条，完整无损。",
+        "Audit chain last verified {time}: {checked} links, intact.",
+    ),
+    "admin.audit_broken": (
+        "审计链上次校验：{time}，发现断裂：{problem}",
+        "Audit chain last verified {time}: BROKEN: {problem}",
+    ),
+    "admin.audit_never": ("审计链尚未校验。", "The audit chain has not been verified yet."),
+    "admin.audit_verify": ("立即校验审计链", "Verify the audit chain now"),
+    "admin.account": ("账户管理", "Accounts"),
+    "admin.account_pick": ("用户", "User"),
+    "admin.unlock": ("解除锁定", "Unlock"),
+    "admin.unlocked": ("已解除 {user} 的锁定", "{user} unlocked"),
+    "admin.reset_password": ("重置密码", "Reset password"),
+    "admin.reset_new": ("新密码（至少 12 位）", "New password (at least 12 characters)"),
+    "admin.password_reset": ("已重置 {user} 的密码", "Password of {user} reset"),
+    "admin.disable": ("停用账户", "Disable account"),
+    "admin.enable": ("重新启用账户", "Enable account"),
+    "admin.disabled": ("已停用 {user}", "{user} disabled"),
+    "admin.enabled": ("已重新启用 {user}", "{user} enabled"),
+    "col.disabled": ("已停用", "Disabled"),
+    "login.disabled": ("账户已停用，请联系管理员。", "Account disabled; ask an admin."),
+    "error.capability_mismatch": (
+        "该车辆不具备此任务所需的能力。（{detail}）",
+        "This unit lacks the capability the task needs. ({detail})",
+    ),
+    "error.not_own_hazard": (
+        "只能清除本车任务或本车所在路段的路险。（{detail}）",
+        "You may clear only hazards on your own task or section. ({detail})",
+    ),
+    "error.password_too_short": ("密码至少 12 位。（{detail}）",
+                                 "Passwords have at least 12 characters. ({detail})"),
+    "error.password_is_username": ("密码不能与用户名相同。（{detail}）",
+                                   "The password must not be the user name. ({detail})"),
+    "error.password_reused": ("不能使用最近 3 次用过的密码。（{detail}）",
+                              "None of the last 3 passwords may be used again. ({detail})"),
+    "error.account_disabled": ("账户已停用。（{detail}）", "The account is disabled. ({detail})"),
 }
 
 

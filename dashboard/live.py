@@ -50,6 +50,7 @@ WATCH_S = 0.5  # how often the watcher compares the counters (cheap: numbers onl
 TICK_S = 60.0  # parts whose clocks advance with time ("tick" topic) rerun this often
 _PARTS = "wo_live_parts"  # session_state: page -> part key -> topics
 _SEEN = "wo_live_seen"  # session_state: page -> part key -> the versions it last showed
+_HELD = "wo_live_held"  # session_state: page -> part keys the watcher leaves alone for now
 _TICK = "tick"
 
 
@@ -175,11 +176,20 @@ def _page() -> str:
     return str(getattr(ctx, "page_script_hash", "") or "")
 
 
-def part(key: str, topics: Iterable[str], url: str) -> None:
-    """Record, from inside the fragment `key`, the topics it shows and their versions now."""
+def part(key: str, topics: Iterable[str], url: str, *, hold: bool = False) -> None:
+    """Record, from inside the fragment `key`, the topics it shows and their versions now.
+
+    With `hold` the watcher leaves the part alone until it is drawn again without (a panel
+    the user is answering, e.g. "cleared?", is not redrawn under the finger).
+    """
     names = sorted(set(topics))
     now = versions(url)
     page = _page()
+    held = st.session_state.setdefault(_HELD, {}).setdefault(page, set())
+    if hold:
+        held.add(key)
+    else:
+        held.discard(key)
     st.session_state.setdefault(_PARTS, {}).setdefault(page, {})[key] = names
     st.session_state.setdefault(_SEEN, {}).setdefault(page, {})[key] = {
         t: now.get(t, 0) for t in names
@@ -228,6 +238,9 @@ def check(url: str) -> list[str]:
     if not parts:
         return []
     seen = st.session_state.get(_SEEN, {}).get(page, {})
+    held = st.session_state.get(_HELD, {}).get(page, set())
+    if held:
+        parts = {k: v for k, v in parts.items() if k not in held}
     return due_parts(parts, seen, versions(url))
 
 

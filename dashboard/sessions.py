@@ -12,6 +12,7 @@ admin's revocation ends it within that time.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,13 @@ __all__ = ["COOKIE", "heartbeat", "logout", "render_cookie", "restore", "start"]
 COOKIE = "wo_session"
 COOKIE_MAX_AGE_S = 12 * 3600  # the server's idle timeout ends a session long before
 CHECK_EVERY_S = 30.0
+RETRY_S = 5.0  # a re-check that could not reach the database is tried again this soon
 _SID = "wo_token"
 _JOB = "wo_cookie_job"  # ("set", token) or ("clear", "") until the browser did it
 _DEAD = "wo_cookie_dead"  # a cookie token the server refused (not tried again)
 _CHECKED = "wo_session_checked"
+
+log = logging.getLogger(__name__)
 
 _COMPONENT = components.declare_component(
     "wo_session_cookie",
@@ -60,16 +64,23 @@ def restore() -> None:
         return
     url = ui.db_url()
     leftover = st.session_state.pop(_SID, None)
-    if leftover:  # ui.check_idle logged out (and audited); the server session ends too
+    if leftover and st.session_state.pop(ui.IDLE_OUT, False):
+        # ui.check_idle logged out (and audited); the server session ends too
         with contextlib.suppress(Exception):
             actions.end_session(url, str(leftover), reason=None)
         st.session_state[_DEAD] = str(leftover)
         st.session_state[_JOB] = ("clear", "")
         return
-    token = _cookie_token()
+    # no user but no idle log-out either (the session state lost its user some other way):
+    # the token this session held, else the cookie's, resumes it when the server still can
+    token = str(leftover or "") or _cookie_token()
     if not token or token == st.session_state.get(_DEAD):
         return
-    user = actions.resume_session(url, token, ui.settings().session_idle_minutes)
+    try:
+        user = actions.resume_session(url, token, ui.settings().session_idle_minutes)
+    except Exception:  # noqa: BLE001 - the database is busy: the log-in page, try again later
+        log.warning("session resume failed; the log-in page is shown", exc_info=True)
+        return
     if user is None:
         st.session_state[_DEAD] = token
         st.session_state[_JOB] = ("clear", "")
@@ -87,7 +98,14 @@ def heartbeat() -> None:
     if time.time() - float(st.session_state.get(_CHECKED, 0.0)) < CHECK_EVERY_S:
         return
     st.session_state[_CHECKED] = time.time()
-    user = actions.resume_session(ui.db_url(), str(token), ui.settings().session_idle_minutes)
+    try:
+        user = actions.resume_session(
+            ui.db_url(), str(token), ui.settings().session_idle_minutes
+        )
+    except Exception:  # noqa: BLE001 - a busy or unreachable database is no revocation
+        log.warning("session re-check failed; retried in %g s", RETRY_S, exc_info=True)
+        st.session_state[_CHECKED] = time.time() - CHECK_EVERY_S + RETRY_S
+        return
     if user is None:
         _forget(str(token))
         ui.logout(reason="revoked", audited=True)

@@ -22,6 +22,7 @@ from incidents.settings import Settings
 __all__ = [
     "BIG_BUTTONS_CSS",
     "DARK_CSS",
+    "IDLE_OUT",
     "check_idle",
     "current_user",
     "flash",
@@ -39,6 +40,7 @@ _USER = "wo_user"
 _LAST = "wo_last_active"
 _LANG = "wo_lang"
 _FLASH = "wo_flash"
+IDLE_OUT = "wo_idle_out"  # set when check_idle logged the user out
 
 # Constant stylesheets (no data in them): big tap targets for gloves, and a night theme.
 BIG_BUTTONS_CSS = """
@@ -100,9 +102,22 @@ def set_user(user: SessionUser) -> None:
 
 
 def current_user() -> SessionUser | None:
-    """The logged-in user, or None."""
+    """The logged-in user, or None.
+
+    The user kept in the session may be an instance of an earlier import of
+    :class:`SessionUser` (Streamlit re-imports the dashboard's modules when a source file
+    changes): such a user is taken over by its fields, never mistaken for "logged out".
+    """
     user = st.session_state.get(_USER)
-    return user if isinstance(user, SessionUser) else None
+    if isinstance(user, SessionUser) or user is None:
+        return user
+    if type(user).__name__ == SessionUser.__name__ and isinstance(
+        getattr(user, "username", None), str
+    ):
+        same = SessionUser(str(user.username), str(user.role), getattr(user, "unit_id", None))
+        st.session_state[_USER] = same
+        return same
+    return None
 
 
 def logout(reason: str = "logout", *, audited: bool = False) -> None:
@@ -124,6 +139,7 @@ def check_idle() -> bool:
     last = float(st.session_state.get(_LAST, time.time()))
     if time.time() - last > minutes * 60:
         logout(reason="idle")
+        st.session_state[IDLE_OUT] = True  # sessions.restore ends the server session too
         flash("warning", t("login.idle", lang(), minutes=minutes))
         return True
     return False

@@ -9,7 +9,7 @@ the database only through :func:`open_engine`, :func:`write_sessions` and
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, is_dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -17,13 +17,16 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+from shapely.geometry import LineString
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from geo.errors import GeoError
 from incidents.clock import operational_now
-from incidents.dispatch import position_state, preposition, recommend
+from incidents.dispatch import current_conditions, position_state, preposition, recommend
 from incidents.fusion import coverage as fusion_coverage
 from incidents.fusion import current_hotspots
+from incidents.live.worker import live_workers
 from incidents.service.actions import open_hazards_by_age, overdue_tasks
 from incidents.settings import Settings
 from incidents.store.engine import make_engine, read_gdf, read_only, session_factory
@@ -64,6 +67,7 @@ __all__ = [
     "hazards_open",
     "hotspots",
     "incidents_open",
+    "incidents_with_notes",
     "now",
     "open_engine",
     "overdue",
@@ -72,14 +76,17 @@ __all__ = [
     "quarantine",
     "read_sessions",
     "recommendations",
+    "recommended",
     "reports",
     "routes",
+    "routes_to_tasks",
     "segments_hazardous",
     "simulation_runs",
     "staging",
     "tasks_open",
     "units",
     "users",
+    "workers",
     "write_sessions",
 ]
 
@@ -361,14 +368,82 @@ def duty_points(session: Session) -> gpd.GeoDataFrame:
 def recommendations(
     session: Session, region: Any, settings: Settings, at: datetime, policy: str = "optimized"
 ) -> pd.DataFrame:
-    """The recommendations a dispatcher can act on, most urgent first.
+    """The recommendations computed now from the current state, most urgent first (the CLI's
+    ``winterops recommend`` view; the dashboard shows the stored ranking, :func:`recommended`).
 
-    Computed from the current state on every read (so a change is reflected at once, with or
-    without a worker); the worker stores the same ranking as ``recommended`` assignment rows
-    for the record. A task that already has its unit gets no plain ``assign``
+    A task that already has its unit gets no plain ``assign``
     (:func:`incidents.dispatch.recommend.build_recommendations` leaves it out).
     """
     return _records(recommend(session, region, settings, at, policy=policy))
+
+
+REC_COLUMNS = [
+    "assignment_id", "task_id", "unit_id", "eta_s", "priority", "capability", "task_kind",
+    "incident_id", "runner_up", "reason", "reason_zh", "policy", "action",
+    "replaces_assignment_id", "unit_short_only", "position_state", "position_age_s",
+    "position_source", "rank_at",
+]
+
+
+def recommended(session: Session) -> pd.DataFrame:
+    """The stored ranking (``recommended`` assignments, written by
+    :func:`incidents.live.pipeline.rank_now`) a dispatcher can still act on, most urgent first.
+
+    A row whose premise is gone is left out at once, before the next ranking removes it: a
+    plain ``assign`` needs its task open and its unit available; a ``reassign`` needs its task
+    open and the assignment it replaces still confirmed or en route.
+    """
+    rows = session.execute(
+        select(Assignment, Task, Unit.status)
+        .join(Task, Task.id == Assignment.task_id)
+        .join(Unit, Unit.id == Assignment.unit_id)
+        .where(Assignment.state == AssignmentState.RECOMMENDED.value,
+               Task.status == TaskStatus.OPEN.value)
+    ).all()
+    moving = {AssignmentState.CONFIRMED.value, AssignmentState.EN_ROUTE.value}
+    replaced = {
+        int(i): str(st)
+        for i, st in session.execute(
+            select(Assignment.id, Assignment.state).where(Assignment.state.in_(moving))
+        )
+    }
+    out, seen = [], set()
+    for a, task, unit_status in rows:
+        ex = dict(a.explanation or {})
+        action = str(ex.get("action") or "assign")
+        replaces = ex.get("replaces_assignment_id")
+        if action == "reassign":
+            if replaces is None or int(replaces) not in replaced:
+                continue
+        elif unit_status != "available":
+            continue
+        if (a.task_id, a.unit_id) in seen:
+            continue
+        seen.add((a.task_id, a.unit_id))
+        out.append({
+            "assignment_id": a.id, "task_id": a.task_id, "unit_id": a.unit_id,
+            "eta_s": float(a.eta_s) if a.eta_s is not None else float("nan"),
+            "priority": float(ex.get("priority") or task.priority or 0.0),
+            "capability": task.capability, "task_kind": task.kind,
+            "incident_id": task.incident_id, "runner_up": ex.get("runner_up"),
+            "reason": str(ex.get("reason") or ""), "reason_zh": str(ex.get("reason_zh") or ""),
+            "policy": ex.get("policy"), "action": action, "replaces_assignment_id": replaces,
+            "unit_short_only": bool(ex.get("unit_short_only", False)),
+            "position_state": ex.get("position_state"),
+            "position_age_s": ex.get("position_age_s"),
+            "position_source": ex.get("position_source"), "rank_at": ex.get("rank_at"),
+        })
+    frame = pd.DataFrame(out, columns=REC_COLUMNS)
+    if frame.empty:
+        return frame
+    frame = frame.sort_values(["priority", "eta_s"], ascending=[False, True], kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def workers(session: Session, at: datetime | None = None) -> list[dict[str, Any]]:
+    """Heartbeats of the live ``winterops worker`` processes
+    (:func:`incidents.live.worker.live_workers`): role, cycle, when."""
+    return live_workers(session, at)
 
 
 def staging(session: Session, region: Any, settings: Settings, at: datetime) -> pd.DataFrame:
@@ -421,3 +496,130 @@ def routes(session: Session, unit_id: str | None = None) -> gpd.GeoDataFrame:
     if unit_id is not None:
         stmt = stmt.where(Assignment.unit_id == unit_id)
     return read_gdf(session, stmt)
+
+
+ROUTE_STATES = (AssignmentState.CONFIRMED.value, AssignmentState.EN_ROUTE.value)
+ROUTE_COLUMNS = ["id", "unit_id", "task_id", "state", "eta_s", "on_network"]
+
+
+def routes_to_tasks(
+    session: Session, region: Any, unit_id: str | None = None
+) -> gpd.GeoDataFrame:
+    """Road routes from each confirmed or en-route unit, where it is now, to its task.
+
+    Each route is the fastest path on ``region.graph`` under the current road conditions
+    (closed segments avoided), drawn from the unit's position to the road, along it, and on
+    to the task; ``eta_s`` is that path's time. A unit that cannot reach its task by road (or
+    a unit or task without a position) keeps the route stored with the assignment, if any
+    (``on_network`` False); without either it has no line.
+
+    Parameters
+    ----------
+    session
+        An open (read) session.
+    region
+        The loaded :class:`geo.region.Region` (its ``graph``); None: stored routes only.
+    unit_id
+        Only this unit's route (the patrol lead's view).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        id, unit_id, task_id, state, eta_s, on_network and the line, EPSG:4326.
+    """
+    stmt = (
+        select(Assignment, Unit.vehicle_class, Unit.geometry, Task.geometry)
+        .join(Unit, Unit.id == Assignment.unit_id)
+        .join(Task, Task.id == Assignment.task_id)
+        .where(Assignment.state.in_(ROUTE_STATES))
+        .order_by(Assignment.id)
+    )
+    if unit_id is not None:
+        stmt = stmt.where(Assignment.unit_id == unit_id)
+    rows = session.execute(stmt).all()
+    routed = _road_routes(session, region, rows)
+    records, lines = [], []
+    for (a, _vc, _ug, _tg), found in zip(rows, routed, strict=True):
+        line, seconds = found if found is not None else (a.route, a.eta_s)
+        if line is None:
+            continue
+        records.append({
+            "id": a.id, "unit_id": a.unit_id, "task_id": a.task_id, "state": a.state,
+            "eta_s": float(seconds) if seconds is not None else float("nan"),
+            "on_network": found is not None,
+        })
+        lines.append(line)
+    return gpd.GeoDataFrame(pd.DataFrame(records, columns=ROUTE_COLUMNS), geometry=lines,
+                            crs=4326)
+
+
+def _road_routes(
+    session: Session, region: Any, rows: Sequence[Any]
+) -> list[tuple[LineString, float] | None]:
+    """Route each (assignment, vehicle class, unit point, task point) row on the road graph."""
+    out: list[tuple[LineString, float] | None] = [None] * len(rows)
+    graph = getattr(region, "graph", None)
+    placed = [i for i, r in enumerate(rows) if r[2] is not None and r[3] is not None]
+    if graph is None or not placed:
+        return out
+    lon = [rows[i][2].x for i in placed] + [rows[i][3].x for i in placed]
+    lat = [rows[i][2].y for i in placed] + [rows[i][3].y for i in placed]
+    try:
+        nodes = graph.nearest_nodes(lon, lat)
+    except GeoError:
+        return out
+    conditions = current_conditions(session)
+    for k, i in enumerate(placed):
+        _a, vc, upos, tpos = rows[i]
+        try:
+            path, seconds = graph.route(int(nodes[k]), int(nodes[k + len(placed)]), vc,
+                                        conditions)
+        except GeoError:
+            continue
+        xy = [(upos.x, upos.y), *path.coords, (tpos.x, tpos.y)]
+        out[i] = (LineString(xy), float(seconds))
+    return out
+
+
+def incidents_with_notes(session: Session, max_notes: int = 5) -> gpd.GeoDataFrame:
+    """Open incidents (:func:`incidents_open`) with what the callers said, for the map popup.
+
+    Adds ``caller_notes``: the free-text notes of the incident's call reports, oldest first,
+    distinct, at most `max_notes`, joined with " / ". The text comes from outside: escape it
+    before display.
+
+    Parameters
+    ----------
+    session
+        An open (read) session.
+    max_notes
+        How many distinct notes to keep per incident.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The open incidents plus ``caller_notes`` ("" when the calls said nothing).
+    """
+    frame = incidents_open(session)
+    ids_per_incident = [
+        [int(r) for r in (ids or []) if isinstance(r, int | str) and str(r).isdigit()]
+        for ids in (frame["report_ids"] if "report_ids" in frame.columns else [])
+    ]
+    wanted = sorted({r for ids in ids_per_incident for r in ids})
+    said: dict[int, str] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        for rid, attrs in session.execute(
+            select(Report.id, Report.attributes).where(Report.id.in_(chunk))
+        ):
+            note = (attrs or {}).get("notes") if isinstance(attrs, dict) else None
+            if isinstance(note, str) and note.strip():
+                said[int(rid)] = note.strip()
+    notes = []
+    for ids in ids_per_incident:
+        seen: list[str] = []
+        for r in sorted(ids):
+            if r in said and said[r] not in seen:
+                seen.append(said[r])
+        notes.append(" / ".join(seen[:max_notes]))
+    return frame.assign(caller_notes=pd.Series(notes, index=frame.index, dtype=object))

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from incidents import queries
 from incidents.cli.app import app
 from incidents.dispatch import recommend
 from incidents.live import (
@@ -18,6 +19,7 @@ from incidents.live import (
     ingest_result,
     list_feeds,
     migrate_settings_feeds,
+    rank_now,
     remove_feed,
     report_patrol_hazard,
     save_feed,
@@ -32,6 +34,7 @@ from incidents.store.models import (
     Incident,
     Report,
     Setting,
+    Unit,
 )
 from incidents.store.region import load_region_into_db
 from ingest.errors import ConfigError
@@ -152,17 +155,56 @@ def test_recommendations_are_kept_equal_to_the_ranking(tmp_path, session_factory
     parsed = parse_payload("calls", calls_csv(region, [("ZH-0201", 3.0, 5)]), "c.csv", region)
     res = ingest_result(session_factory, region, settings, "calls", parsed)
     assert res.fused_at is not None
+    # the pipeline ranked right after the fuse: the new task's card is stored already
+    assert res.ranking is not None and res.ranking["added"] >= 1, res.ranking
     with session_scope(session_factory) as s:
+        stored = queries.recommended(s)
         recs = recommend(s, region, settings, res.fused_at)
-        assert recs
-        first = store_recommendations(s, recs, res.fused_at)
-    assert first["added"] == len([r for r in recs if r.action == "assign"]) and first["removed"] == 0
+    assert recs and set(zip(stored["task_id"], stored["unit_id"], strict=True)) == {
+        (r.task_id, r.unit_id) for r in recs
+    }
+    assert list(stored["reason"]) == [r.reason for r in recs]
     with session_scope(session_factory) as s:
         again = store_recommendations(s, recs, res.fused_at)
-        assert again == {"added": 0, "kept": first["added"], "removed": 0}
+        assert again == {"added": 0, "kept": len(recs), "removed": 0}
         gone = store_recommendations(s, [], res.fused_at)
-        assert gone["removed"] == first["added"]
+        assert gone["removed"] == len(recs)
     assert count(session_factory, Assignment) == 0
+
+
+def test_an_override_retires_the_recommendation_it_replaced(tmp_path, session_factory, settings):
+    """The dashboard's override (its one transaction): the stored card of the replaced unit is
+    gone at once, the sent unit's assignment is confirmed; a re-rank adds nothing back."""
+    from dashboard import actions as dash
+
+    region = tiny_region(tmp_path / "region")
+    with session_scope(session_factory) as s:
+        load_region_into_db(s, region)
+        for u in s.scalars(select(Unit)).all():  # a second unit able to do whatever R1/P1 do
+            s.add(Unit(id=f"ALT-{u.id}", name="alt", vehicle_class=u.vehicle_class,
+                       capabilities=list(u.capabilities or []), status="available",
+                       geometry=at(region, "G999", 30.0), fuel=1.0))
+    parsed = parse_payload("calls", calls_csv(region, [("ZH-0301", 3.0, 5)]), "c.csv", region)
+    res = ingest_result(session_factory, region, settings, "calls", parsed)
+    with session_factory() as s:
+        before = queries.recommended(s)
+    assert len(before), "the pipeline stored a recommendation for the new call"
+    task_id, unit_id = int(before.loc[0, "task_id"]), str(before.loc[0, "unit_id"])
+    other = unit_id.removeprefix("ALT-") if unit_id.startswith("ALT-") else f"ALT-{unit_id}"
+    with session_scope(session_factory) as s:
+        sent = dash._override(s, "system", task_id, other, recommended_unit_id=unit_id)
+        assert sent.unit_id == other and sent.state == "confirmed"
+    with session_factory() as s:
+        after = queries.recommended(s)
+        left = s.scalars(select(Assignment).where(Assignment.state == "recommended",
+                                                  Assignment.task_id == task_id)).all()
+    assert task_id not in set(after["task_id"]), "the replaced card is gone at once"
+    assert left == [], "the replaced recommendation's row is retired, not only hidden"
+    rank_now(session_factory, region, settings, res.fused_at)
+    with session_factory() as s:
+        again = queries.recommended(s)
+    plain = again[again["action"] == "assign"]
+    assert task_id not in set(plain["task_id"]), "a re-rank does not bring it back"
 
 
 def test_feeds_live_in_the_database(session_factory, tmp_path):

@@ -51,16 +51,19 @@ def _do(action: str, fn: object, *args: object, **kwargs: object) -> None:
 
 
 def _run(action: str, fn: object, *args: object, **kwargs: object) -> None:
-    """Run an action from the page body; rerun the whole page."""
+    """Run an action from a part's body, then redraw that part (the message shows in it); the
+    other parts whose data changed follow through the change counters (:mod:`dashboard.live`).
+    A whole-page rerun here would race the watcher's keyed part reruns."""
     _do(action, fn, *args, **kwargs)
-    st.rerun()
+    st.rerun(scope="fragment")
 
 
 def _on_click(action: str, fn: object, *args: object, **kwargs: object) -> None:
     """A button callback: runs even when the card it sits on is gone at the next run (the
-    recommendation was retired meanwhile), then reruns the whole page."""
+    recommendation was retired meanwhile). No rerun here (Streamlit ignores one in a
+    callback): the click reruns the part it sits in, where the card is gone and the message
+    shows; the figures and the map follow through the change counters."""
     _do(action, fn, *args, **kwargs)
-    st.rerun()
 
 
 @st.fragment(key="wo_strip")
@@ -88,7 +91,20 @@ def status_strip() -> None:
         t("dispatch.coverage", lang, minutes=int(settings.coverage_minutes)),
         "—" if cover is None else f"{cover:.0%}",
     )
+    worker_line(lang, url)
     ui.refreshed_caption(now)
+
+
+def worker_line(lang: str, url: str) -> None:
+    """Whether a ``winterops worker`` is alive (its heartbeat), and when it last cycled."""
+    alive = data.workers(url)
+    if not alive:
+        st.warning(t("dispatch.worker_none", lang))
+        return
+    stamps = [pd.to_datetime(w.get("at"), utc=True, errors="coerce") for w in alive]
+    known = [x for x in stamps if not pd.isna(x)]
+    last = fmt_time(max(known)) if known else "—"
+    st.caption(t("dispatch.worker_ok", lang, n=len(alive), time=last))
 
 
 @st.fragment(key="wo_map")
@@ -400,6 +416,7 @@ def _panel(key: str, draw: Callable[[str, str, actions.SessionUser], None]) -> N
     if user is None:
         return
     live.part(key, PANELS[key], url)
+    ui.show_flash()  # the outcome of an action taken in this part (it reran alone)
     draw(lang, url, user)
 
 

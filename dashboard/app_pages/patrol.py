@@ -26,6 +26,7 @@ _TAP = "wo_patrol_tap"
 _DARK = "wo_patrol_dark"
 _FIX = "wo_patrol_fix"  # the browser's last position: {"lon", "lat", "accuracy_m", "t"}
 _CONFIRM = "wo_patrol_confirm"  # assignment id waiting for "cleared" to be confirmed
+_REDRAW = "wo_patrol_redraw"  # a status tap was sent: redraw the whole tablet once
 
 
 def _act(done: str, fn: Any, *args: Any, **kwargs: Any) -> None:
@@ -139,50 +140,56 @@ def _card_text(card: dict[str, Any], lang: str, now: pd.Timestamp) -> list[str]:
 
 
 def _status_buttons(card: dict[str, Any], lang: str, url: str, user: actions.SessionUser) -> None:
-    """One big button per legal next status; "cleared" asks again, on the other side."""
+    """One big button per legal next status; "cleared" asks again, on the other side.
+
+    Every button acts in its ``on_click`` callback: Streamlit runs a callback at the start of
+    whichever run first sees the tap (a keyed rerun of another part, the watcher's tick), so a
+    tap that lands while a part is redrawn is never lost (an ``if st.button(...)`` is true only
+    in a run that draws that very button).
+    """
     aid, version = int(card["assignment_id"]), int(card["version"])
     if st.session_state.get(_CONFIRM) == aid and "cleared" in card["choices"]:
         st.warning(t("patrol.confirm_cleared", lang))
         back, yes = st.columns(2, gap="large")
-        if back.button(t("patrol.back", lang), key=f"wo_back_{aid}", width="stretch"):
-            st.session_state.pop(_CONFIRM, None)
-            st.rerun()
-        if yes.button(
-            t("patrol.yes_cleared", lang), key=f"wo_yes_{aid}", type="primary", width="stretch"
-        ):
-            st.session_state.pop(_CONFIRM, None)
-            _tap(card, "cleared", lang, url, user, version)
+        back.button(t("patrol.back", lang), key=f"wo_back_{aid}", width="stretch",
+                    on_click=_close_confirm)
+        yes.button(t("patrol.yes_cleared", lang), key=f"wo_yes_{aid}", type="primary",
+                   width="stretch", on_click=_on_tap,
+                   args=(aid, "cleared", version, lang, url, user))
         return
     choices = list(card["choices"])
     cols = st.columns(max(1, len(choices)))
     for col, new_state in zip(cols, choices, strict=False):
         label = t(f"patrol.set_{new_state}", lang)
-        if col.button(label, key=f"wo_st_{aid}_{new_state}", type="primary", width="stretch"):
-            if new_state == "cleared":
-                st.session_state[_CONFIRM] = aid
-                st.rerun()
-            _tap(card, new_state, lang, url, user, version)
+        col.button(label, key=f"wo_st_{aid}_{new_state}", type="primary", width="stretch",
+                   on_click=_on_tap, args=(aid, new_state, version, lang, url, user))
 
 
-def _tap(
-    card: dict[str, Any],
-    new_state: str,
-    lang: str,
-    url: str,
-    user: actions.SessionUser,
-    version: int,
+def _close_confirm() -> None:
+    """Callback of "back": the confirm panel closes, nothing is sent."""
+    st.session_state.pop(_CONFIRM, None)
+    ui.touch()
+
+
+def _on_tap(
+    aid: int, new_state: str, version: int, lang: str, url: str, user: actions.SessionUser
 ) -> None:
+    """Callback of a status button: "cleared" first opens the confirm panel; anything else (and
+    "yes, cleared") is sent with the tablet's position, and the page redraws once."""
+    ui.touch()
+    if new_state == "cleared" and st.session_state.get(_CONFIRM) != aid:
+        st.session_state[_CONFIRM] = aid
+        return
+    st.session_state.pop(_CONFIRM, None)
     label = t(f"patrol.set_{new_state}", lang)
-    _act(
-        t("patrol.status_set", lang, state=label),
-        actions.set_status,
-        url,
-        user,
-        int(card["assignment_id"]),
-        new_state,
-        version,
-        position=_fresh_fix(),
-    )
+    try:
+        actions.set_status(url, user, aid, new_state, version, position=_fresh_fix())
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a translated message
+        kind, text = actions.describe_error(exc, lang)
+        ui.flash(kind, text)
+    else:
+        ui.flash("success", t("patrol.status_set", lang, state=label))
+    st.session_state[_REDRAW] = True  # the tasks part redraws the whole tablet (map, status)
 
 
 @st.fragment(key="wo_patrol_tasks")
@@ -195,7 +202,11 @@ def tasks_panel(unit_id: str) -> None:
     lang, url, user = ui.lang(), ui.db_url(), ui.current_user()
     if user is None:
         return
-    live.part("wo_patrol_tasks", TASK_TOPICS, url)
+    if st.session_state.pop(_REDRAW, False):
+        st.rerun()  # from the body (a callback cannot): map and unit status follow the tap
+    # while the lead is asked "cleared?", the watcher leaves this part alone (the panel is not
+    # redrawn under the finger); the answer reruns it
+    live.part("wo_patrol_tasks", TASK_TOPICS, url, hold=st.session_state.get(_CONFIRM) is not None)
     st.markdown(f"### {escape_markdown(t('patrol.tasks', lang))}")
     cards = _cards(url, unit_id)
     if not cards:
@@ -327,6 +338,7 @@ def render() -> None:
     lang, user = ui.lang(), ui.current_user()
     if user is None:
         return
+    st.session_state.pop(_REDRAW, None)  # this run redraws everything already
     st.markdown(ui.BIG_BUTTONS_CSS, unsafe_allow_html=True)  # constant stylesheet, no data
     dark = st.toggle(t("patrol.dark", lang), key=_DARK)
     if dark:

@@ -138,6 +138,9 @@ def serve(
         # air-gapped: Leaflet & co. are served by the app itself from dashboard/static/
         "--server.enableStaticServing=true",
         "--browser.gatherUsageStats=false",
+        # a served dashboard does not watch its sources: a file saved under a running server
+        # made Streamlit re-import the dashboard (logged-in users lost, caches rebuilt)
+        "--server.fileWatcherType=none",
         # the URL to print: also keeps Streamlit from looking up an external IP address
         f"--browser.serverAddress={address or 'localhost'}",
         f"--server.port={port}",
@@ -273,9 +276,9 @@ def users_list(
 
 def register_command_modules(target: typer.Typer) -> None:
     """Register the command groups of the other ``incidents.cli`` modules on ``target``."""
-    from incidents.cli import backup, dispatch, fusion, geo, ingest, region, worker
+    from incidents.cli import audit, backup, dispatch, fusion, geo, ingest, region, worker
 
-    for module in (geo, ingest, fusion, dispatch, worker, backup, region):
+    for module in (geo, ingest, fusion, dispatch, worker, backup, region, audit):
         module.register(target)
 
 

@@ -15,7 +15,9 @@ from incidents.live.pipeline import (
     fuse_now,
     ingest_result,
     ingest_sources,
+    rank_now,
     report_patrol_hazard,
+    retire_recommendations,
     store_recommendations,
 )
 from incidents.live.worker import (
@@ -43,9 +45,11 @@ __all__ = [
     "list_feeds",
     "live_workers",
     "migrate_settings_feeds",
+    "rank_now",
     "release_lease",
     "remove_feed",
     "report_patrol_hazard",
+    "retire_recommendations",
     "save_feed",
     "store_recommendations",
 ]

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from geo.region import Region
 from incidents.clock import operational_now
-from incidents.dispatch import Recommendation, apply_position_reports
+from incidents.dispatch import Recommendation, apply_position_reports, recommend
 from incidents.fusion import FusionSummary, fuse
 from incidents.service.audit import audit
 from incidents.settings import Settings
@@ -47,7 +47,9 @@ __all__ = [
     "fuse_now",
     "ingest_result",
     "ingest_sources",
+    "rank_now",
     "report_patrol_hazard",
+    "retire_recommendations",
     "store_recommendations",
 ]
 
@@ -69,6 +71,7 @@ class PipelineResult:
     positions: dict[str, int] = field(default_factory=dict)
     fusion: FusionSummary | None = None
     fused_at: datetime | None = None
+    ranking: dict[str, int] | None = None  # store_recommendations' counts after the fuse
     seconds: float = 0.0
 
     @property
@@ -89,6 +92,7 @@ class PipelineResult:
             "positions": dict(self.positions),
             "fusion": self.fusion.to_json() if self.fusion is not None else None,
             "fused_at": self.fused_at.isoformat() if self.fused_at else None,
+            "ranking": dict(self.ranking) if self.ranking is not None else None,
             "seconds": round(self.seconds, 3),
         }
 
@@ -151,9 +155,12 @@ def _finish(
     started: float,
     *,
     always: bool = False,
+    rank: bool = True,
 ) -> PipelineResult:
     if result.changed or result.positions or always:
         result.fusion, result.fused_at = fuse_now(factory, region, settings, now)
+        if rank:  # the card of a new call is there as soon as its incident is
+            result.ranking = rank_now(factory, region, settings, result.fused_at)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -166,8 +173,9 @@ def ingest_result(
     result: ParseResult,
     *,
     now: datetime | None = None,
+    rank: bool = True,
 ) -> PipelineResult:
-    """Store one parse result and fuse what it changed.
+    """Store one parse result, fuse what it changed and re-rank the recommendations.
 
     Parameters
     ----------
@@ -183,16 +191,20 @@ def ingest_result(
         A parser's result.
     now
         Fusion clock (default: :func:`incidents.clock.operational_now`).
+    rank
+        After a fuse, store the new ranking (:func:`rank_now`), so a new incident's
+        recommendation is there without waiting for the worker's next cycle.
 
     Returns
     -------
     PipelineResult
-        Store counts and the fusion summary (None when nothing new was stored).
+        Store counts, the fusion summary and ranking counts (None when nothing new was
+        stored).
     """
     t0 = time.perf_counter()
     sink = PipelineSink(factory, now=now)
     sink.store(kind, result)
-    return _finish(factory, region, settings, sink.take(), now, t0)
+    return _finish(factory, region, settings, sink.take(), now, t0, rank=rank)
 
 
 def ingest_sources(
@@ -209,8 +221,10 @@ def ingest_sources(
     parse_now: datetime | None = None,
     now: datetime | None = None,
     fuse_after: bool = True,
+    rank: bool = True,
 ) -> tuple[IngestSummary, PipelineResult]:
-    """Read, archive, parse and store every source of one kind, then fuse once.
+    """Read, archive, parse and store every source of one kind, then fuse once (and re-rank,
+    unless `rank` is False).
 
     `parse_now` is the parsers' clock (relative times in payloads), `now` the fusion clock and
     the sink's alert-expiry clock (default: the operational clock / the present). Without a
@@ -235,7 +249,7 @@ def ingest_sources(
     if region is None or not fuse_after:
         result.seconds = time.perf_counter() - t0
         return summary, result
-    return summary, _finish(factory, region, settings, result, now, t0)
+    return summary, _finish(factory, region, settings, result, now, t0, rank=rank)
 
 
 def report_patrol_hazard(
@@ -291,38 +305,67 @@ def report_patrol_hazard(
             details={"condition": condition, "lon": lon, "lat": lat, "unit_id": unit_id},
             at=when,
         )
-    fuse_now(factory, region, settings, at)
+    _, fused_at = fuse_now(factory, region, settings, at)
+    rank_now(factory, region, settings, fused_at)  # a hazard slows the routes through it
     return rid
+
+
+def _explanation(r: Recommendation, now: datetime) -> dict[str, Any]:
+    """What a stored recommendation keeps beside its task, unit and ETA (the card's facts)."""
+    return {
+        "reason": r.reason,
+        "reason_zh": r.reason_zh,
+        "policy": r.policy,
+        "priority": r.priority,
+        "action": r.action,
+        "replaces_assignment_id": r.replaces_assignment_id,
+        "runner_up": (
+            {"unit_id": r.runner_up[0], "eta_s": round(r.runner_up[1], 1)} if r.runner_up else None
+        ),
+        "unit_short_only": r.unit_short_only,
+        "position_state": r.position_state,
+        "position_age_s": r.position_age_s,
+        "position_source": r.position_source,
+        "rank_at": now.isoformat(),
+    }
 
 
 def store_recommendations(
     session: Session, recs: Sequence[Recommendation], now: datetime, *, eta_slack_s: float = 30.0
 ) -> dict[str, int]:
-    """Keep the ``recommended`` assignments equal to the current ranking.
+    """Keep the ``recommended`` assignments equal to the current ranking (the one truth the
+    dashboard shows).
 
-    A recommendation already stored (same task and unit) keeps its row (its ETA and reason are
-    refreshed when the ETA moved by more than `eta_slack_s`); a new one is added with state
-    ``recommended``; a stored recommendation no longer in the ranking, never acted on, is
-    removed. Confirming one goes through ``service.lifecycle.confirm_assignment``, which takes
-    the matching ``recommended`` row. Returns ``added``, ``kept``, ``removed``.
+    A recommendation already stored (same task and unit) keeps its row (its ETA and
+    explanation are refreshed when the ETA moved by more than `eta_slack_s` or the
+    action changed); a new one is added with state ``recommended``; a stored recommendation no
+    longer in the ranking, never acted on, is removed (a second row of the same pair, left by
+    two rankers at once, too). Both plain ``assign`` and ``reassign`` (move a unit that is out)
+    recommendations are stored; the explanation says which. Confirming one goes through
+    ``service.lifecycle.confirm_assignment``, which takes the matching ``recommended`` row.
+    Returns ``added``, ``kept``, ``removed``.
     """
-    stored = {
-        (a.task_id, a.unit_id): a
-        for a in session.scalars(
-            select(Assignment).where(Assignment.state == AssignmentState.RECOMMENDED.value)
-        )
-    }
+    stored: dict[tuple[int, str], Assignment] = {}
+    extra: list[Assignment] = []
+    for a in session.scalars(
+        select(Assignment)
+        .where(Assignment.state == AssignmentState.RECOMMENDED.value)
+        .order_by(Assignment.id)
+    ):
+        if (a.task_id, a.unit_id) in stored:
+            extra.append(a)
+        else:
+            stored[(a.task_id, a.unit_id)] = a
     out = {"added": 0, "kept": 0, "removed": 0}
     wanted = set()
     for r in recs:
-        if r.action != "assign":
-            continue
         key = (r.task_id, r.unit_id)
+        if key in wanted:
+            continue
         wanted.add(key)
-        explanation = {"reason": r.reason, "reason_zh": r.reason_zh, "policy": r.policy,
-                       "priority": r.priority, "rank_at": now.isoformat()}
-        a = stored.get(key)
-        if a is None:
+        explanation = _explanation(r, now)
+        row = stored.get(key)
+        if row is None:
             session.add(
                 Assignment(
                     task_id=r.task_id,
@@ -336,12 +379,53 @@ def store_recommendations(
             out["added"] += 1
             continue
         out["kept"] += 1
-        if a.eta_s is None or abs(a.eta_s - r.eta_s) > eta_slack_s:
-            a.eta_s, a.explanation = r.eta_s, explanation
+        before = dict(row.explanation or {})
+        moved = row.eta_s is None or abs(row.eta_s - r.eta_s) > eta_slack_s
+        if moved or before.get("action", "assign") != r.action or (
+            before.get("replaces_assignment_id") != r.replaces_assignment_id
+        ):
+            row.eta_s, row.explanation = r.eta_s, explanation
     for key, a in stored.items():
         if key not in wanted and a.confirmed_by is None:
             session.delete(a)
             out["removed"] += 1
+    for a in extra:
+        session.delete(a)
+        out["removed"] += 1
     session.flush()
     return out
 
+
+def rank_now(
+    factory: sessionmaker[Session],
+    region: Region,
+    settings: Settings | None,
+    at: datetime | None = None,
+    policy: str = "optimized",
+) -> dict[str, int]:
+    """Re-rank (:func:`incidents.dispatch.recommend`) and store the ranking
+    (:func:`store_recommendations`) in one transaction, at `at` (default: the operational
+    clock). The one writer of recommendations: the pipeline after a fuse, the worker after any
+    change of tasks, units, assignments or hazards, a dashboard when no worker runs."""
+    with session_scope(factory) as s:
+        when = at if at is not None else operational_now(s)[0]
+        recs = recommend(s, region, settings, when, policy)
+        counts = store_recommendations(s, recs, when)
+    counts["ranked"] = len(recs)
+    return counts
+
+
+def retire_recommendations(session: Session, *, task_id: int, unit_id: str) -> int:
+    """Remove the ``recommended`` rows a confirm or an override made moot: any other unit for
+    `task_id` (the task has its unit now) and `unit_id` for any other task (it is busy now).
+    In the caller's transaction; returns how many went."""
+    rows = session.scalars(
+        select(Assignment).where(
+            Assignment.state == AssignmentState.RECOMMENDED.value,
+            (Assignment.task_id == task_id) | (Assignment.unit_id == unit_id),
+        )
+    ).all()
+    for a in rows:
+        session.delete(a)
+    session.flush()
+    return len(rows)

@@ -10,8 +10,9 @@ One cycle:
    worker sends conditional requests and stores nothing twice;
 3. fuse when something was stored, and at least every ``fuse_every_s`` anyway, so priorities
    and cold-exposure clocks advance (at :func:`incidents.clock.operational_now`);
-4. after a fuse, re-rank (:func:`incidents.dispatch.recommend`) and keep the ``recommended``
-   assignments equal to the ranking (:func:`incidents.live.pipeline.store_recommendations`);
+4. after a fuse, and within a tick of any change of tasks, units, assignments or hazards (a
+   confirm, an override, a tablet tap, an AVL fix: the change counters tell), re-rank and keep
+   the ``recommended`` assignments equal to the ranking (:func:`incidents.live.pipeline.rank_now`);
 5. write a heartbeat (``worker_leases`` row ``worker:<holder>``: role, cycle, last result).
 
 :meth:`Worker.stop` (the CLI wires SIGTERM/SIGINT to it) ends the loop after the current step
@@ -35,10 +36,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo.region import Region
-from incidents.dispatch import recommend
 from incidents.live.feeds import FeedRow, list_feeds
-from incidents.live.pipeline import PipelineSink, fuse_now, store_recommendations
+from incidents.live.pipeline import PipelineSink, fuse_now, rank_now
 from incidents.settings import Settings
+from incidents.store import changes
 from incidents.store.engine import session_scope
 from incidents.store.models import WorkerLease
 from ingest.errors import IngestError
@@ -49,6 +50,7 @@ __all__ = ["FUSE_LEASE", "CycleReport", "Worker", "claim_lease", "live_workers",
 
 FUSE_LEASE = "fuse"
 HEARTBEAT_PREFIX = "worker:"
+RANK_TOPICS = ("assignments", "hazards", "tasks", "units")  # a change of these re-ranks
 
 
 def _now() -> datetime:
@@ -112,6 +114,7 @@ class CycleReport:
     failed: list[str] = field(default_factory=list)
     polled: list[str] = field(default_factory=list)
     fused: bool = False
+    ranked: bool = False
     incidents_created: int = 0
     incidents_updated: int = 0
     recommendations: int = 0
@@ -120,7 +123,9 @@ class CycleReport:
     @property
     def idle(self) -> bool:
         """True for an active cycle that polled nothing, stored nothing and did not fuse."""
-        return self.active and not (self.stored or self.failed or self.polled or self.fused)
+        return self.active and not (
+            self.stored or self.failed or self.polled or self.fused or self.ranked
+        )
 
     def line(self) -> str:
         """One human line, e.g. ``cycle 12: calls +5 reports, fused 3 incidents, ...``."""
@@ -135,6 +140,8 @@ class CycleReport:
             n = max(self.incidents_created, self.incidents_updated)  # refreshed ones include new
             parts.append(f"fused {n} incidents ({self.incidents_created} new)")
             parts.append(f"{self.recommendations} recommendations")
+        elif self.ranked:
+            parts.append(f"re-ranked after a change: {self.recommendations} recommendations")
         return f"cycle {self.cycle}: {', '.join(parts)}, {self.seconds:.2f} s"
 
     def to_json(self) -> dict[str, Any]:
@@ -193,6 +200,7 @@ class Worker:
         self.primed: dict[str, str] = {}  # feed name -> source whose validators are loaded
         self.last_fuse = float("-inf")
         self.last_feed: dict[str, dict[str, Any]] = {}
+        self.ranked: dict[str, int] | None = None  # RANK_TOPICS versions of the last ranking
         self._stop = threading.Event()
 
     # ------------------------------------------------------------------ control
@@ -270,6 +278,8 @@ class Worker:
         if stored.changed or stored.positions or now_m - self.last_fuse >= self.fuse_every_s:
             self._fuse_and_rank(rep)
             self.last_fuse = now_m
+        elif self._rank_due():
+            self._rank(rep)
         rep.seconds = time.perf_counter() - t0
         with session_scope(self.factory) as s:
             claim_lease(s, FUSE_LEASE, self.holder, self.lease_s)  # renew after a long cycle
@@ -333,6 +343,37 @@ class Worker:
         }
         return s
 
+    def _versions(self) -> dict[str, int]:
+        """The change counters of the topics a ranking depends on."""
+        bind = self.factory.kw.get("bind")
+        if bind is None:
+            return {}
+        found = changes.versions(bind)
+        return {t: found.get(t, 0) for t in RANK_TOPICS}
+
+    def _rank_due(self) -> bool:
+        """Whether tasks, units, assignments or hazards changed since the last ranking (a
+        dispatcher confirmed, a tablet tapped, a unit moved): re-rank within a tick."""
+        if self.region is None or self.ranked is None:
+            return False
+        try:
+            return self._versions() != self.ranked
+        except Exception:  # noqa: BLE001 - a database hiccup: the next tick looks again
+            return False
+
+    def _rank(self, rep: CycleReport, at: datetime | None = None) -> None:
+        if self.region is None:
+            return
+        before = self._versions()
+        counts = rank_now(self.factory, self.region, self.settings, at, self.policy)
+        after = self._versions()
+        # the ranking's own write moves "assignments" by one; anything else moved meanwhile
+        # (another writer) leaves the old reading, so the next tick ranks again
+        own = {**before, "assignments": before.get("assignments", 0) + 1}
+        self.ranked = after if after in (before, own) else before
+        rep.ranked = True
+        rep.recommendations = counts["ranked"]
+
     def _fuse_and_rank(self, rep: CycleReport) -> None:
         if self.region is None:
             return
@@ -340,10 +381,7 @@ class Worker:
         rep.fused = True
         rep.incidents_created = summary.incidents_created
         rep.incidents_updated = summary.incidents_updated
-        with session_scope(self.factory) as s:
-            recs = recommend(s, self.region, self.settings, at, self.policy)
-            store_recommendations(s, recs, at)
-        rep.recommendations = sum(1 for r in recs if r.action == "assign")
+        self._rank(rep, at)
 
     def _heartbeat(self, s: Session, role: str, rep: CycleReport | None) -> None:
         name = f"{HEARTBEAT_PREFIX}{self.holder}"[:64]
