@@ -1,4 +1,4 @@
-"""Open incidents as dots coloured by priority band, with the caller's notes in the popup."""
+"""Open incidents as dots coloured by priority band; a click opens the facts and what callers said."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ def build(layers: MapLayers, lang: str) -> LayerPayload:
             "p": rounded("priority", 1),
             "kind": label("kind", "kind", lang),
             "people": "people",
+            "vuln": "vulnerable",
             "title": "title",
+            "said": "caller_notes",
             "notes": "notes",
             "at": "first_report_at",
             "stake": stake,
@@ -55,7 +57,21 @@ def build(layers: MapLayers, lang: str) -> LayerPayload:
                 ("at", "map.first_report"),
             ],
         ),
-        popup=tips(lang, [("id", "map.incident"), ("title", "map.title"), ("notes", "map.notes")]),
+        popup=tips(
+            lang,
+            [
+                ("id", "map.incident"),
+                ("title", "map.title"),
+                ("kind", "map.kind"),
+                ("p", "map.priority"),
+                ("people", "map.people"),
+                ("vuln", "map.vulnerable"),
+                ("stake", "map.stake"),
+                ("at", "map.first_report"),
+                ("said", "map.caller_notes"),
+                ("notes", "map.notes"),
+            ],
+        ),
     )
 
 
