@@ -73,8 +73,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dispatch.failed": ("操作失败：{error}", "Action failed: {error}"),
     "dispatch.no_recs": ("当前没有待确认的建议。", "No recommendations to confirm."),
     "dispatch.worker_ok": (
-        "后台处理程序运行中（{n}个，最近一轮{age}前）：数据源轮询、融合与建议排序自动进行",
-        "Worker running ({n}, last cycle {age} ago): feeds polled, fused and re-ranked",
+        "后台处理程序运行中（{n}个，最近一轮 {time}）：数据源轮询、融合与建议排序自动进行",
+        "Worker running ({n}, last cycle {time}): feeds polled, fused and re-ranked",
     ),
     "dispatch.worker_none": (
         "没有后台处理程序在运行：数据源不轮询，新报告不生成事件，建议不更新。请启动 `winterops worker`。",
