@@ -50,7 +50,9 @@ def worker_cmd(
     once: Annotated[bool, typer.Option("--once", help="Poll every feed once, fuse, stop")] = False,
     interval_s: Annotated[
         float,
-        typer.Option("--interval-s", min=0.1, help="Fuse at least every N seconds (clocks advance)"),
+        typer.Option(
+            "--interval-s", min=0.1, help="Fuse at least every N seconds (clocks advance)"
+        ),
     ] = 60.0,
     lease_s: Annotated[
         float, typer.Option("--lease-s", min=1.0, help="Lease time without renewal (seconds)")
@@ -73,7 +75,9 @@ def worker_cmd(
             migrate_settings_feeds(s)  # feeds an older admin page kept in app_settings
             feeds = [f.name for f in list_feeds(s, enabled_only=True)]
         if not feeds:
-            typer.echo("no enabled feeds: add one on the admin page or with --config FILE", err=True)
+            typer.echo(
+                "no enabled feeds: add one on the admin page or with --config FILE", err=True
+            )
         region = common.load_locator(settings)
         if region is None:
             typer.echo("warning: no region: storing only, nothing is fused", err=True)

@@ -1,4 +1,4 @@
-"""Fusion: reports -> road conditions (hazards), incidents, tasks, hotspots and coverage, with priorities.
+"""Fusion: reports -> road conditions (hazards), incidents, tasks, hotspots, coverage, priorities.
 
 One module per concern: :mod:`~incidents.fusion.pipeline` (:func:`fuse`),
 :mod:`~incidents.fusion.conditions` (snapping, evidence, segment conditions),

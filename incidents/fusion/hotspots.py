@@ -32,7 +32,13 @@ from incidents.store.models import (
     IncidentStatus,
 )
 
-__all__ = ['HOTSPOT_COLUMNS', 'current_hotspots', 'hotspot_weights', 'hotspots_from_evidence', 'hotspots_geojson']
+__all__ = [
+    "HOTSPOT_COLUMNS",
+    "current_hotspots",
+    "hotspot_weights",
+    "hotspots_from_evidence",
+    "hotspots_geojson",
+]
 
 
 HOTSPOT_ALPHA = 0.05
@@ -78,7 +84,7 @@ HOTSPOT_COLUMNS = [
 def hotspots_from_evidence(
     region: Region, evidence: pd.DataFrame, kinds: Mapping[int, str] | None = None
 ) -> gpd.GeoDataFrame:
-    """Rank hotspots from an evidence frame (see :func:`incidents.fusion.conditions.evidence_frame`).
+    """Rank hotspots from an evidence frame (:func:`incidents.fusion.conditions.evidence_frame`).
 
     Evidence weight per segment = the weights of the hazard and incident evidence still
     standing (after the latest clear observation); Gi* over the region's segments; significant
@@ -158,7 +164,7 @@ def hotspots_from_evidence(
 
 
 def _standing(evidence: pd.DataFrame) -> pd.DataFrame:
-    """The hazard and incident evidence not erased by a later clear observation."""
+    """Return the hazard and incident evidence not erased by a later clear observation."""
     ev = evidence.copy()
     ev["observed_at"] = pd.to_datetime(ev["observed_at"], utc=True)
     ev["clear"] = ev["clear"].astype(bool)
@@ -180,7 +186,7 @@ def _stretch(codes: np.ndarray, km0: np.ndarray, km1: np.ndarray) -> str:
 
 
 def _main_kind(part: pd.DataFrame) -> tuple[str, pd.Series]:
-    """The incident or condition kind with the most evidence weight, and the weight per kind."""
+    """Return the kind (incident or condition) with the most evidence weight, and each weight."""
     what = part["incident"].where(part["incident"].notna(), part["condition"])
     by_what = part.groupby(what)["weight"].sum().sort_values(ascending=False)
     return (str(by_what.index[0]) if len(by_what) else "hazard"), by_what
@@ -257,7 +263,7 @@ def _pin_open_incidents(session: Session, evidence: pd.DataFrame, now: datetime)
 
 
 def hotspots_geojson(hotspots: gpd.GeoDataFrame) -> dict[str, Any]:
-    """A GeoJSON FeatureCollection of the ranking (rank, z, p, reason, segment and report ids)."""
+    """Return the ranking as GeoJSON (rank, z, p, reason, segment and report ids)."""
     features = []
     for row in hotspots.to_dict("records"):
         geom = row.pop("geometry")

@@ -49,7 +49,10 @@ def split_incident(
     moving = sorted({int(r) for r in report_ids})
     have = {int(r) for r in inc.report_ids or []}
     if not moving or not set(moving) <= have or set(moving) == have:
-        msg = f"reports {moving!r} must be a proper, non-empty part of incident {incident_id} ({sorted(have)})"
+        msg = (
+            f"reports {moving!r} must be a proper, non-empty part of incident {incident_id} "
+            f"({sorted(have)})"
+        )
         raise IncidentEditError(msg)
     rows = report_rows(session, moving)
     first = min(rows, key=lambda r: r["observed_at"])

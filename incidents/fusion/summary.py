@@ -27,5 +27,5 @@ class FusionSummary:
     tasks_cancelled: int = 0
 
     def to_json(self) -> dict[str, int]:
-        """The summary as a JSON-ready dict."""
+        """Return the summary as a JSON-ready dict."""
         return asdict(self)

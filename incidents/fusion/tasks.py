@@ -71,7 +71,7 @@ class TaskSpec:
 
     @classmethod
     def of(cls, kind: TaskKind | str) -> TaskSpec:
-        """The spec of a task kind (capability = kind)."""
+        """Return the spec of a task kind (capability = kind)."""
         k = TaskKind(kind).value
         return cls(k, k)
 

@@ -75,7 +75,7 @@ class FeedRow:
     last_modified: str | None = None
 
     def config(self) -> FeedConfig:
-        """The runner's :class:`~ingest.runner.FeedConfig` for polling this feed."""
+        """Return the runner's :class:`~ingest.runner.FeedConfig` for polling this feed."""
         return FeedConfig(
             self.name,
             self.kind,

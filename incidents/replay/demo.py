@@ -85,7 +85,7 @@ def reset_database(engine: Engine) -> None:
 
 
 def patrol_unit_for_demo(region: Region) -> str:
-    """The patrol car the demo patrol lead leads: the first one in Abag Banner."""
+    """Return the patrol car the demo patrol lead leads: the first one in Abag Banner."""
     units = region.units
     cars = units[units["vehicle_class"].astype(str) == "patrol_car"]
     for row in cars.itertuples():

@@ -62,7 +62,7 @@ class Scenario:
     title_en: str = ""
 
     def feeds_between(self, after: datetime | None, until: datetime) -> list[FeedFile]:
-        """Feeds released in ``(after, until]`` (all up to `until` when `after` is None)."""
+        """Return the feeds released in ``(after, until]`` (from the start when `after` is None)."""
         return [
             f for f in self.feeds if (after is None or f.release > after) and f.release <= until
         ]

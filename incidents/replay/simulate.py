@@ -11,7 +11,8 @@ feed release:
 2. feed files released since the last step are stored through the pipeline
    (:func:`incidents.live.pipeline.ingest_sources`, the same parsers and sink as
    ``winterops ingest``);
-3. :func:`incidents.live.pipeline.fuse_now` (:func:`incidents.fusion.fuse`) turns reports into conditions, hazards, incidents and tasks;
+3. :func:`incidents.live.pipeline.fuse_now` (:func:`incidents.fusion.fuse`) turns reports into
+   conditions, hazards, incidents and tasks;
 4. :func:`incidents.dispatch.recommend` with the chosen policy, and every recommendation is
    confirmed at once through the service layer (as a dispatcher would in one click) and the unit
    sets off (``en_route``). Units en route move along their network route, so a unit that is
@@ -31,9 +32,9 @@ Metrics (incidents that were not merged into another)
   at that moment, busy or not (a unit on scene 1 km away counts): nothing can beat it, but it
   ignores that those units are busy.
 
-The result is a dict (``metrics``), and with ``store=`` a :class:`~incidents.store.models.SimulationRun`
-row holding the metrics and the time series (open tasks, free units, people waiting) and one row
-per incident for the review page.
+The result is a :class:`SimResult` (metrics from :mod:`incidents.replay.metrics`, the time series:
+open tasks, free units, people waiting, and one row per incident); :func:`store_run` keeps it
+as a :class:`~incidents.store.models.SimulationRun` row for the review page.
 """
 
 from __future__ import annotations

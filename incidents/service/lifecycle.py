@@ -1,9 +1,9 @@
-"""Assignment lifecycle: an explicit transition table, optimistic versions, unit/task status.
+r"""Assignment lifecycle: an explicit transition table, optimistic versions, unit/task status.
 
 ::
 
     recommended -> confirmed -> en_route -> on_scene -> cleared
-         |             |  \\         |           |
+         |             |  \         |           |
          +-------------+---+--------+-----------+--> cancelled
                        +---+--> reassigned (closed; the service layer creates a new one)
 
@@ -113,7 +113,7 @@ ORDER: tuple[AssignmentState, ...] = (
 def next_states(
     state: str | AssignmentState, among: frozenset[AssignmentState] | None = None
 ) -> tuple[AssignmentState, ...]:
-    """The legal next states of `state` (``TRANSITIONS``), in lifecycle order.
+    """Return the legal next states of `state` (``TRANSITIONS``), in lifecycle order.
 
     Parameters
     ----------
@@ -347,7 +347,7 @@ def confirm_assignment(
     eta_s: float | None = None,
     explanation: Mapping[str, Any] | None = None,
 ) -> Assignment:
-    """A dispatcher confirms `unit_id` for `task_id`: claim the unit, then record the assignment.
+    """Confirm `unit_id` for `task_id` (a dispatcher's act): claim the unit, record the assignment.
 
     The unit is claimed with ``UPDATE units SET status='assigned', version=version+1 WHERE
     id=:id AND status='available' AND version=:v``; when no row changes, someone else got there

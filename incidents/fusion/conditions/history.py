@@ -22,7 +22,14 @@ from incidents.store.models import (
     SegmentCondition,
 )
 
-__all__ = ['ConditionSummary', 'current_conditions', 'desired_states', 'update_conditions', 'observed_hazard_segments', 'to_segments_frame']
+__all__ = [
+    "ConditionSummary",
+    "current_conditions",
+    "desired_states",
+    "update_conditions",
+    "observed_hazard_segments",
+    "to_segments_frame",
+]
 
 
 @dataclass
@@ -193,7 +200,7 @@ def observed_hazard_segments(states: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_segments_frame(region: Region, segment_ids: Sequence[str]) -> gpd.GeoDataFrame:
-    """The region's segment rows for `segment_ids`, in that order."""
+    """Return the region's segment rows for `segment_ids`, in that order."""
     segs = region.network.segments.set_index("segment_id")
     return gpd.GeoDataFrame(
         segs.loc[list(segment_ids)].reset_index(), crs=region.network.segments.crs

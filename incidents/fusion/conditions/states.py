@@ -30,11 +30,17 @@ from incidents.store.models import (
     Condition,
 )
 
-__all__ = ['standing_mask_cleared', 'segment_states', 'alert_condition', 'live_alerts', 'forecast_states']
+__all__ = [
+    "standing_mask_cleared",
+    "segment_states",
+    "alert_condition",
+    "live_alerts",
+    "forecast_states",
+]
 
 
 def standing_mask_cleared(ev: pd.DataFrame, last_clear: pd.Series) -> pd.Series:
-    """True for evidence rows observed at or before their segment's latest clear observation."""
+    """Mark the evidence rows observed at or before their segment's latest clear observation."""
     if len(last_clear) == 0:
         return pd.Series(False, index=ev.index)
     lc = pd.to_datetime(ev["segment_id"].map(last_clear), utc=True)
