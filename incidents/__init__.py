@@ -1,7 +1,8 @@
 """winterops incidents layer: model, storage, fusion, priority, dispatch, audit, CLI.
 
 One subpackage per room (``store``, ``fusion``, ``dispatch``, ``service``, ``live``, ``replay``,
-``exports``, ``cli``) plus ``clock``, ``settings``, ``errors`` and ``queries``. :data:`__all__`
+``exports``, ``cli``) plus ``clock``, ``settings``, ``errors``, ``queries`` and ``review`` (the
+after-action review of the real response). :data:`__all__`
 lists them; importing the package imports none of them (``from incidents.fusion import fuse``).
 """
 
@@ -15,6 +16,7 @@ __all__ = [
     "live",
     "queries",
     "replay",
+    "review",
     "service",
     "settings",
     "store",

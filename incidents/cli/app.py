@@ -276,9 +276,19 @@ def users_list(
 
 def register_command_modules(target: typer.Typer) -> None:
     """Register the command groups of the other ``incidents.cli`` modules on ``target``."""
-    from incidents.cli import audit, backup, dispatch, fusion, geo, ingest, region, worker
+    from incidents.cli import (
+        audit,
+        backup,
+        dispatch,
+        fusion,
+        geo,
+        ingest,
+        region,
+        review,
+        worker,
+    )
 
-    for module in (geo, ingest, fusion, dispatch, worker, backup, region, audit):
+    for module in (geo, ingest, fusion, dispatch, worker, backup, region, audit, review):
         module.register(target)
 
 
