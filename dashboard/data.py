@@ -408,6 +408,7 @@ LAYER_TOPICS: dict[str, tuple[str, ...]] = {
     "units": ("settings", "tick", "units"),
     "routes": ("assignments", "hazards", "units"),
     "duty_points": (),
+    "drone_coverage": ("reports", "tick"),
 }
 FIELD_KEYS: dict[str, tuple[str, ...]] = {
     "alerts": ("alerts",),
@@ -417,6 +418,7 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
     "units": ("units",),
     "routes": ("routes",),
     "duty_points": ("duty_points", "warming_points"),
+    "drone_coverage": ("drone_coverage",),
 }
 
 
@@ -441,6 +443,8 @@ def _read_field(
     if field == "routes":
         # unit -> task along the roads, from where the unit is now
         return queries.routes_to_tasks(session, region(str(settings.region_dir)), unit_id)
+    if field == "drone_coverage":
+        return queries.drone_coverage(session, now)
     return queries.duty_points(session)
 
 

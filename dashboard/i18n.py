@@ -233,6 +233,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "layer.routes": ("派遣路线", "Assignment routes"),
     "layer.duty_points": ("执勤点", "Duty points"),
     "layer.warming_points": ("取暖点", "Warming points"),
+    "layer.drone_coverage": ("无人机已巡路段（24小时）", "Drone-patrolled roads (24 h)"),
     "layer.outlines": ("旗县边界", "Banner outlines"),
     "layer.roads": ("道路", "Roads"),
     "legend.title": ("图例", "Legend"),
@@ -272,6 +273,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "map.task": ("任务", "Task"),
     "map.eta_min": ("预计（分钟）", "ETA (min)"),
     "map.hours": ("开放时间", "Hours"),
+    "map.flight": ("航次", "Flight"),
+    "map.road_km": ("巡查道路（公里）", "Road patrolled (km)"),
+    "map.flight_start": ("起飞", "Took off"),
+    "map.flight_end": ("结束", "Ended"),
     # vocabularies
     "condition.closed": ("封闭", "closed"),
     "condition.black_ice": ("暗冰", "black ice"),

@@ -76,6 +76,7 @@ HOTSPOT_COLOUR = "#ff006e"
 ROUTE_COLOUR = "#00b4d8"
 DUTY_COLOUR = "#264653"
 WARMING_COLOUR = "#e76f51"
+DRONE_COLOUR = "#2a9d8f"
 STALE_UNIT_STYLE: dict[str, Any] = {
     "radius": 6, "color": "#555555", "weight": 2, "dashArray": "2 3",
     "fillColor": "#bdbdbd", "fillOpacity": 0.2, "opacity": 0.9,
@@ -116,6 +117,9 @@ class MapLayers:
         id, unit_id, task_id, state, eta_s (lines)
     duty_points
         id, kind (duty_point|duty_station|warming_point), name, hours, road_code, km (points)
+    drone_coverage
+        flight_id, road_km, started_at, ended_at (lines: the road stretches each recent
+        drone flight patrolled)
     """
 
     alerts: gpd.GeoDataFrame | None = None
@@ -125,6 +129,7 @@ class MapLayers:
     units: gpd.GeoDataFrame | None = None
     routes: gpd.GeoDataFrame | None = None
     duty_points: gpd.GeoDataFrame | None = None
+    drone_coverage: gpd.GeoDataFrame | None = None
 
 
 @dataclass(frozen=True)

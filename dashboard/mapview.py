@@ -41,6 +41,7 @@ from dashboard.mappayload import (
     CONDITION_COLOURS,
     DEFAULT_CENTER,
     DEFAULT_ZOOM,
+    DRONE_COLOUR,
     DUTY_COLOUR,
     HOTSPOT_COLOUR,
     PRIORITY_COLOURS,
@@ -145,6 +146,7 @@ class Legend(MacroElement):
         parts.append(row(ROUTE_COLOUR, t("layer.routes", lang), line=True))
         parts.append(row(DUTY_COLOUR, t("layer.duty_points", lang)))
         parts.append(row(WARMING_COLOUR, t("layer.warming_points", lang)))
+        parts.append(row(DRONE_COLOUR, t("layer.drone_coverage", lang), line=True))
         title = escape_text(t("legend.title", lang))
         self.html = (
             f'<details{" open" if open_ else ""} style="background:{bg};color:{fg};'

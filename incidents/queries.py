@@ -17,10 +17,12 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 from shapely.geometry import LineString
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from geo.crs import METRIC_CRS
 from geo.errors import GeoError
 from incidents.clock import operational_now
 from incidents.dispatch import current_conditions, position_state, preposition, recommend
@@ -60,6 +62,7 @@ __all__ = [
     "assignments",
     "audit_tail",
     "coverage_share",
+    "drone_coverage",
     "duty_points",
     "feed_config",
     "feed_status",
@@ -623,3 +626,71 @@ def incidents_with_notes(session: Session, max_notes: int = 5) -> gpd.GeoDataFra
                 seen.append(said[r])
         notes.append(" / ".join(seen[:max_notes]))
     return frame.assign(caller_notes=pd.Series(notes, index=frame.index, dtype=object))
+
+
+DRONE_COVERAGE_COLUMNS = [
+    "report_id", "flight_id", "started_at", "ended_at", "road_km", "segments", "on_roads",
+]
+
+
+def drone_coverage(session: Session, at: datetime, hours: float = 24.0) -> gpd.GeoDataFrame:
+    """Road stretches patrolled by each drone flight that ended within `hours` before `at`.
+
+    One row per stored ``drone_track`` report: its geometry is the union of the road segments
+    the track passed over (``attributes.segment_ids``, from ingest), else the flown track
+    itself when it touched no known segment (``on_roads`` False). ``road_km`` is the figure
+    ingest stored (``attributes.road_km``), else the length of those segments.
+
+    Parameters
+    ----------
+    session
+        An open (read) session.
+    at
+        The operational now.
+    hours
+        How far back a flight still counts.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        report_id, flight_id, started_at, ended_at, road_km, segments, on_roads and the lines,
+        EPSG:4326, newest flight first.
+    """
+    since = at - timedelta(hours=hours)
+    rows = session.execute(
+        select(Report.id, Report.observed_at, Report.attributes, Report.geometry)
+        .where(Report.kind == "drone_track", Report.observed_at >= since - timedelta(hours=6),
+               Report.observed_at <= at)
+        .order_by(Report.observed_at.desc(), Report.id)
+    ).all()
+    flights = [(rid, obs, dict(attrs or {}), geom) for rid, obs, attrs, geom in rows]
+    flights = [f for f in flights if (_aware(f[2].get("ended_at")) or _aware(f[1]) or at) >= since]
+    wanted = sorted({str(s) for f in flights for s in (f[2].get("segment_ids") or [])})
+    seg_geom: dict[str, Any] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        for sid, geom in session.execute(
+            select(Segment.id, Segment.geometry).where(Segment.id.in_(chunk))
+        ):
+            if geom is not None:
+                seg_geom[str(sid)] = geom
+    records, lines = [], []
+    for rid, observed, attrs, track in flights:
+        segs = [seg_geom[str(s)] for s in (attrs.get("segment_ids") or []) if str(s) in seg_geom]
+        line = shapely.line_merge(shapely.union_all(segs)) if segs else track
+        if line is None or line.is_empty:
+            continue
+        road_km = attrs.get("road_km")
+        if not isinstance(road_km, int | float) and segs:
+            road_km = float(gpd.GeoSeries(segs, crs=4326).to_crs(METRIC_CRS).length.sum()) / 1000
+        records.append({
+            "report_id": rid, "flight_id": str(attrs.get("flight_id") or rid),
+            "started_at": _aware(observed), "ended_at": _aware(attrs.get("ended_at")),
+            "road_km": float(road_km) if isinstance(road_km, int | float) else float("nan"),
+            "segments": len(segs), "on_roads": bool(segs),
+        })
+        lines.append(line)
+    frame = pd.DataFrame(records, columns=DRONE_COVERAGE_COLUMNS)
+    for column in ("started_at", "ended_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return gpd.GeoDataFrame(frame, geometry=lines, crs=4326)

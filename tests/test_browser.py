@@ -201,7 +201,7 @@ def test_admin_every_page(server: tuple[str, str], browser: Any, viewport_name: 
     try:
         s.login("admin")
         frame = s.map_frame()
-        _check_map(frame, expect_layers=8)
+        _check_map(frame, expect_layers=9)
         opened = frame.evaluate(OPEN_ALL_JS)
         assert opened["n"] > 0, "features drawn"
         shown = "\n".join(opened["texts"])
@@ -231,7 +231,7 @@ def test_patrol_lead_tablet(server: tuple[str, str], browser: Any) -> None:
     try:
         s.login("patrol")
         frame = s.map_frame()
-        _check_map(frame, expect_layers=8)
+        _check_map(frame, expect_layers=9)
         frame.evaluate(OPEN_ALL_JS)
         buttons = s.page.locator("[data-testid='stButton'] button")
         assert buttons.count() >= 1

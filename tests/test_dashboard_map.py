@@ -54,8 +54,13 @@ def _layers(n_segments: int = 40, hostile: str = HOSTILE, seed: int = 1) -> mapv
                               geometry=[shapely.LineString([(117, 45), (118.3, 45.2)])], crs=4326)
     hotspots = gpd.GeoDataFrame({"rank": [1], "z": [3.4567], "reason": [hostile]},
                                 geometry=[lines[0]], crs=4326)
+    drone = gpd.GeoDataFrame({"flight_id": [hostile], "road_km": [14.643],
+                              "started_at": pd.to_datetime(["2025-12-13T17:57Z"]),
+                              "ended_at": pd.to_datetime(["2025-12-13T18:32Z"])},
+                             geometry=[lines[1]], crs=4326)
     return mapview.MapLayers(alerts=alerts, segments=segments, hotspots=hotspots,
-                             incidents=incidents, units=units, routes=routes, duty_points=duty)
+                             incidents=incidents, units=units, routes=routes, duty_points=duty,
+                             drone_coverage=drone)
 
 
 def _decode(payload: mapview.LayerPayload) -> dict:
@@ -98,7 +103,7 @@ def test_payloads_one_per_layer_with_counts() -> None:
     assert [p.key for p in payloads] == list(mapview.LAYER_KEYS)
     counts = {p.key: p.count for p in payloads}
     assert counts == {"alerts": 1, "segments": 40, "hotspots": 1, "incidents": 3, "units": 2,
-                      "routes": 1, "duty_points": 1, "warming_points": 1}
+                      "routes": 1, "duty_points": 1, "warming_points": 1, "drone_coverage": 1}
 
 
 def test_payload_properties_escaped_and_categorised() -> None:
@@ -227,3 +232,27 @@ def test_stale_unit_positions_are_drawn_as_stale() -> None:
     assert units["pos"] == ["实时", "过时（42 分钟前）"]
     palette = json.loads(payloads["units"].palette_json)
     assert palette[t("map.pos_stale_key", "zh")]["fillOpacity"] < 0.5, "drawn hollow"
+
+
+def test_drone_coverage_layer_per_flight() -> None:
+    payloads = {p.key: p for p in mapview.layer_payloads(_layers(), "en")}
+    drone = payloads["drone_coverage"]
+    props = dict(zip(*(_decode(drone)[k] for k in ("p", "v")), strict=True))
+    assert props["flight"] == [escape.escape_text(HOSTILE)]
+    assert props["km"] == [14.6]
+    assert props["from"] == ["12-14 01:57"] and props["to"] == ["12-14 02:32"]
+    assert drone.name == "Drone-patrolled roads (24 h)"
+    assert [a for _, a in drone.tooltip] == ["Flight", "Road patrolled (km)", "Took off", "Ended"]
+    # drawn under the road conditions
+    keys = [p.key for p in mapview.layer_payloads(_layers(), "en")]
+    assert keys.index("drone_coverage") < keys.index("segments")
+
+
+def test_every_layer_module_is_registered_once() -> None:
+    from dashboard import layers
+
+    modules = {p.stem for p in Path(layers.__file__).parent.glob("*.py")} - {
+        "__init__", "base", "registry"}
+    assert modules == set(layers.LAYER_KEYS)
+    assert len(set(layers.LAYER_KEYS)) == len(layers.LAYERS) == len(mapview.LAYER_KEYS)
+

@@ -1,9 +1,10 @@
-"""Route lines and incident popups on the dispatcher's map, from the database (issue 10).
+"""Map reads from the database: route lines, incident popups, drone patrol coverage.
 
 On SQLite and PostGIS: a confirmed or en-route assignment gets a line from where its unit is
-now, along the roads, to its task (:func:`incidents.queries.routes_to_tasks`); an incident's
-popup carries what its callers said (:func:`incidents.queries.incidents_with_notes`), escaped
-by the layer.
+now, along the roads, to its task (:func:`incidents.queries.routes_to_tasks`, issue 10); an
+incident's popup carries what its callers said (:func:`incidents.queries.incidents_with_notes`),
+escaped by the layer; each recent drone flight draws the road stretches it patrolled
+(:func:`incidents.queries.drone_coverage`, issue 11).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shapely
 from shapely.geometry import Point
 
 from dashboard import escape
+from dashboard.layers import drone_coverage as drone_layer
 from dashboard.layers import incidents as incident_layer
 from dashboard.layers import routes as route_layer
 from dashboard.mappayload import MapLayers
@@ -24,7 +26,7 @@ from incidents import queries
 from incidents.service import actions as service
 from incidents.service.users import create_user
 from incidents.store.engine import session_scope
-from incidents.store.models import Incident, Report, Task, Unit
+from incidents.store.models import Incident, Report, Segment, Task, Unit
 from tests.test_dispatch import LAT0, NOW, add_task, add_unit, lon_at
 from tests.test_dispatch import tiny as tiny  # noqa: F401 - the fixture
 
@@ -140,3 +142,42 @@ def test_incident_popup_shows_what_callers_said_escaped(session_factory):
     assert props["said"][0] == escape.escape_text(f"{HOSTILE} / 车辆被困，雪太大")
     assert "<img" not in payload.data_json
     assert ("said", "报警人描述") in payload.popup and ("vuln", "老幼病弱") in payload.popup
+
+
+
+def _track(key: str, start, attrs: dict, line: shapely.LineString) -> Report:
+    return Report(kind="drone_track", natural_key=key, source="test.gpx", observed_at=start,
+                  received_at=start, geometry=line, subtype="track", attributes=attrs)
+
+
+def test_drone_coverage_draws_the_patrolled_road_per_recent_flight(session_factory):
+    segs = {f"G999:{k}.0": shapely.LineString([(lon_at(k), LAT0), (lon_at(k + 1), LAT0)])
+            for k in range(3)}
+    flown = shapely.LineString([(lon_at(0), LAT0 + 0.001), (lon_at(2), LAT0 + 0.001)])
+    with session_scope(session_factory) as s:
+        for sid, geom in segs.items():
+            km = float(sid.split(":")[1])
+            s.add(Segment(id=sid, road_code="G999", km_from=km, km_to=km + 1, geometry=geom))
+        s.add(_track("recent", NOW - timedelta(hours=2), {
+            "flight_id": HOSTILE, "road_km": 2.0, "segment_ids": ["G999:0.0", "G999:1.0", "X:9"],
+            "ended_at": (NOW - timedelta(hours=1, minutes=25)).isoformat()}, flown))
+        s.add(_track("old", NOW - timedelta(hours=30), {
+            "flight_id": "F-old", "road_km": 3.0, "segment_ids": ["G999:2.0"],
+            "ended_at": (NOW - timedelta(hours=29)).isoformat()}, flown))
+        s.add(_track("offroad", NOW - timedelta(hours=3), {
+            "flight_id": "F-field", "road_km": None, "segment_ids": []}, flown))
+        s.add(_track("unmeasured", NOW - timedelta(hours=4), {
+            "flight_id": "F-no-km", "segment_ids": ["G999:2.0"]}, flown))
+    with session_factory() as s:
+        cover = queries.drone_coverage(s, NOW)
+    assert list(cover["flight_id"]) == [HOSTILE, "F-field", "F-no-km"], "newest first, 24 h"
+    recent, field, unmeasured = (cover.iloc[i] for i in range(3))
+    assert recent["on_roads"] and recent["segments"] == 2 and recent["road_km"] == 2.0
+    expected = shapely.line_merge(shapely.union_all([segs["G999:0.0"], segs["G999:1.0"]]))
+    assert recent.geometry.equals(expected), "the road stretches, not the flown track"
+    assert not field["on_roads"] and field.geometry.equals(flown) and np.isnan(field["road_km"])
+    assert abs(unmeasured["road_km"] - 1.0) < 0.02, "no stored figure: the segments' length"
+    payload = drone_layer.build(MapLayers(drone_coverage=cover), "zh")
+    props = dict(zip(*(json.loads(payload.data_json)[k] for k in ("p", "v")), strict=True))
+    assert payload.count == 3 and props["km"][0] == 2.0
+    assert props["flight"][0] == escape.escape_text(HOSTILE) and "<img" not in payload.data_json

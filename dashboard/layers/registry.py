@@ -9,6 +9,7 @@ in ``dashboard/data.py``).
 from __future__ import annotations
 
 import dashboard.layers.alerts as alerts
+import dashboard.layers.drone_coverage as drone_coverage
 import dashboard.layers.duty_points as duty_points
 import dashboard.layers.hotspots as hotspots
 import dashboard.layers.incidents as incidents
@@ -23,6 +24,7 @@ __all__ = ["LAYERS", "LAYER_KEYS", "layer_payloads"]
 
 LAYERS: tuple[MapLayer, ...] = (
     alerts.LAYER,
+    drone_coverage.LAYER,
     segments.LAYER,
     hotspots.LAYER,
     incidents.LAYER,
