@@ -152,7 +152,12 @@ def test_eido_follows_the_nena_sample(filled: sessionmaker[Session], realdata: P
     assert (
         "<gml:pos>44.100000 114.900000</gml:pos>" in doc["locationComponent"][0]["locationByValue"]
     )
-    assert doc["unitComponent"][0]["unitIdentifier"] == "XL-ABG-RV01"
+    unit = doc["emergencyResourceComponent"][0]
+    assert unit["emergencyResourceName"] == "XL-ABG-RV01"
+    assert unit["emergencyResourceTypeCommonRegistryText"] == "rescue"
+    assert unit["primaryUnitStatusRegistryText"] == "Dispatched"  # confirmed
+    assert doc["dispatchComponent"][0]["emergencyResourceReference"] == [{"$ref": unit["$id"]}]
+    assert doc["incidentComponent"]["incidentTypeCommonRegistryText"] == "stranded"
     assert doc["callbackComponent"][0]["callBackInformationUri"] == ["tel:138****5678"]
 
 
@@ -273,7 +278,7 @@ def test_registry_renders_every_kind_like_its_writer(
         out = {kind: render(s, kind, "hazards") for kind in EXPORT_KINDS}
         assert out["csv"].decode("utf-8") == csv_layer(s, "hazards")
         assert json.loads(out["geojson"]) == geojson_layer(s, "hazards")
-        assert json.loads(out["eido"])[0]["incidentComponent"][0]["peopleCount"] == 72
+        assert json.loads(out["eido"])[0]["incidentComponent"]["peopleCount"] == 72
         cap = parse_cap(out["cap"], "registry.xml")
         assert cap.quarantine == [] and cap.alerts is not None and len(cap.alerts) == 1
         write_gpkg(s, tmp_path / "direct.gpkg")

@@ -1,7 +1,8 @@
-"""One layer as CSV, safe against formula injection.
+"""One layer as CSV (RFC 4180), safe against formula injection.
 
 A text cell starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return is prefixed with
-``'``.
+``'``. Records end with CRLF, so a cell holding a carriage return or a line feed is quoted and
+cannot start a new row (whose first cell would escape the prefix).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def csv_layer(session: Session, layer: str = "incidents") -> str:
     gdf = layer_frame(session, layer)
     buf = io.StringIO()
     cols = [c for c in gdf.columns if c != "geometry"]
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv.writer(buf, lineterminator="\r\n")
     w.writerow([*cols, "wkt"])
     for row in gdf.itertuples(index=False):
         d = row._asdict()

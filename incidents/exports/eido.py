@@ -1,7 +1,8 @@
 """NENA EIDO JSON, one document per incident.
 
-Components: call, callback, agency, agent, additional data, location as PIDF-LO, person,
-incident and unit; linked with ``$id`` / ``$ref``.
+Components: incident, call, callback, agency, agent, additional data, location as PIDF-LO,
+person, emergency resource (one per assignment) and dispatch; linked with ``$id`` / ``$ref``.
+Validated against NENA's EIDO schema (``Schema/openapi.yaml`` of NENA911/EIDO-JSON) in the tests.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from incidents.store.models import (
     IncidentStatus,
     Report,
     Task,
+    Unit,
     utcnow,
 )
 
@@ -117,22 +119,43 @@ def _call_components(
     return call, callback, person, note
 
 
-def _unit_components(
-    session: Session, inc: Incident, agency: str, iid: str
+# assignment state -> NENA primary unit status; the winterops state is kept as unitStatusInternal
+PRIMARY_UNIT_STATUS = {
+    "recommended": "Available",
+    "confirmed": "Dispatched",
+    "en_route": "Enroute",
+    "on_scene": "OnScene",
+    "cleared": "Cleared",
+    "cancelled": "Cancelled",
+    "reassigned": "Reassigned",
+}
+
+
+def _resource_components(
+    session: Session, inc: Incident, agency: str, ref_agent: dict[str, str], iid: str
 ) -> list[dict[str, Any]]:
-    """One unit component per assignment of a task of the incident."""
+    """One emergency resource component per assignment of a task of the incident."""
     units = []
     for t in session.scalars(select(Task).where(Task.incident_id == inc.id)).all():
         for a in session.scalars(select(Assignment).where(Assignment.task_id == t.id)):
+            unit = session.get(Unit, a.unit_id)
             units.append(
                 {
                     "$id": f"urn:winterops:unit:{a.unit_id}:assignment:{a.id}",
                     "lastUpdateTimeStamp": iso(a.confirmed_at or a.recommended_at),
                     "updatedByAgencyReference": {"$ref": agency},
-                    "unitIdentifier": a.unit_id,
-                    "unitStatusRegistryText": a.state,
-                    "unitTaskText": t.kind,
-                    "incidentReference": {"$ref": iid},
+                    "emergencyResourceTypeCommonRegistryText": (
+                        unit.vehicle_class if unit is not None else "unknown"
+                    ),
+                    "emergencyResourceName": a.unit_id,
+                    "resourceAttributeRegistryText": list(
+                        (unit.capabilities or []) if unit is not None else []
+                    ),
+                    "primaryUnitStatusRegistryText": PRIMARY_UNIT_STATUS.get(a.state, a.state),
+                    "secondaryUnitStatusRegistryText": [],
+                    "unitStatusInternal": [a.state, t.kind],
+                    "agentReference": [ref_agent],
+                    "activeOnIncidentId": iid,
                 }
             )
     return units
@@ -173,7 +196,7 @@ def _document(
     ]
     calls, callbacks, persons, extra = ([p[i] for p in parts] for i in range(4))
     locations = _location_components(inc, agency, loc_id)
-    units = _unit_components(session, inc, agency, iid)
+    units = _resource_components(session, inc, agency, ref_agent, iid)
     return {
         "$id": iid,
         "lastUpdateTimeStamp": stamp,
@@ -181,23 +204,22 @@ def _document(
         "updatedByAgentReference": ref_agent,
         "eidoVersion": "1.0",
         "issuingElementIdentification": f"winterops.{agency}",
-        "incidentComponent": [
-            {
-                "$id": f"urn:winterops:incident-component:{inc.id}",
-                "lastUpdateTimeStamp": iso(inc.last_report_at),
-                "updatedByAgencyReference": ref_agency,
-                "incidentTrackingIdentifier": iid,
-                "incidentTypeCommonRegistryText": [inc.kind],
-                "incidentStatusCommonRegistryText": [inc.status],
-                "incidentSummaryText": inc.title,
-                "incidentPriorityNumber": round(float(inc.priority or 0), 1),
-                "locationReference": [{"$ref": loc_id}] if locations else [],
-                "callReference": [{"$ref": c["$id"]} for c in calls],
-                "unitReference": [{"$ref": u["$id"]} for u in units],
-                "peopleCount": int(inc.people or 0),
-                "vehicleCount": int(inc.vehicles or 0),
-            }
-        ],
+        "incidentComponent": {
+            "$id": f"urn:winterops:incident-component:{inc.id}",
+            "lastUpdateTimeStamp": iso(inc.last_report_at) or stamp,
+            "updatedByAgencyReference": ref_agency,
+            "incidentTrackingIdentifier": iid,
+            "internalIncidentId": str(inc.id),
+            "incidentTypeCommonRegistryText": inc.kind,
+            "incidentStatusCommonRegistryText": [inc.status],
+            "incidentSummaryText": inc.title,
+            "incidentPriorityInternalText": f"{float(inc.priority or 0):.1f}",
+            "locationReference": [{"$ref": loc_id}] if locations else [],
+            "personReference": [{"$ref": p["$id"]} for p in persons],
+            "callReference": [{"$ref": c["$id"]} for c in calls],
+            "peopleCount": int(inc.people or 0),
+            "vehicleCount": int(inc.vehicles or 0),
+        },
         "callComponent": calls,
         "callbackComponent": callbacks,
         "agencyComponent": [
@@ -223,6 +245,17 @@ def _document(
         "additionalDataComponent": extra,
         "locationComponent": locations,
         "personComponent": persons,
-        "unitComponent": units,
+        "emergencyResourceComponent": units,
+        "dispatchComponent": [
+            {
+                "$id": f"urn:winterops:dispatch:incident:{inc.id}",
+                "lastUpdateTimeStamp": stamp,
+                "updatedByAgencyReference": ref_agency,
+                "agencyReference": ref_agency,
+                "emergencyResourceReference": [{"$ref": u["$id"]} for u in units],
+            }
+        ]
+        if units
+        else [],
         "@context": {"@vocab": "./JSON-LD_Contexts/EmergencyIncidentDataObjectType.jsonld"},
     }

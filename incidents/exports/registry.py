@@ -60,7 +60,7 @@ def _gpkg_bytes(session: Session, _layer: str) -> bytes:
     with tempfile.TemporaryDirectory(prefix="winterops-gpkg-") as tmp:
         path = Path(tmp) / "export.gpkg"
         write_gpkg(session, path)
-        return path.read_bytes() if path.exists() else b""
+        return path.read_bytes()
 
 
 WRITERS: dict[str, ExportWriter] = {

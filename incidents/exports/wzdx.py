@@ -1,12 +1,16 @@
-"""WZDx v4.2 GeoJSON road events for closures and winter restrictions."""
+"""WZDx v4.2 work zone feed (GeoJSON) for closures and winter restrictions.
+
+Validated against the official WZDx 4.2 ``WorkZoneFeed.json`` in the tests
+(``tests/test_export_schemas.py``).
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from shapely.geometry import mapping
+from shapely.geometry import MultiPoint, mapping
 from sqlalchemy.orm import Session
 
 from incidents.exports.common import CONDITION_EN, CONDITION_ZH, open_hazards, road_label, zulu
@@ -24,15 +28,24 @@ SPEED_KPH = {"black_ice": 40.0, "drifting_snow": 30.0, "snow_packed": 50.0, "poo
 
 
 def wzdx_feed(
-    session: Session, *, publisher: str = "winterops", now: datetime | None = None
+    session: Session,
+    *,
+    publisher: str = "winterops",
+    now: datetime | None = None,
+    horizon_h: float = 6.0,
 ) -> dict[str, Any]:
-    """WZDx v4.2 road-event feed (GeoJSON) for closures and winter restrictions.
+    """WZDx v4.2 work zone feed (GeoJSON) for closures and winter restrictions.
 
-    A closed segment is a road event with ``vehicle_impact`` ``all-lanes-closed``; black ice,
-    drifting snow, snow-packed roads and poor visibility are ``restriction`` events with a
-    reduced speed limit. Geometry: the hazard's road segment (LineString, WGS84).
+    Every open hazard is a ``work-zone`` road event of winter maintenance (``types_of_work``
+    ``maintenance``; WZDx 4.2's feed carries only work zones and detours, its
+    ``restriction`` events are gone): a closed segment has ``vehicle_impact``
+    ``all-lanes-closed``; black ice, drifting snow, snow-packed roads and poor visibility keep
+    the lanes open with a reduced speed limit (``reduced_speed_limit_kph``). ``end_date``
+    (required) is `horizon_h` hours after `now`, not verified. Geometry: the hazard's road
+    segment (LineString, WGS84); any other shape is given by its centroid as a MultiPoint.
     """
     now = now or utcnow()
+    end = zulu(now + timedelta(hours=horizon_h))
     features = []
     for h in open_hazards(session):
         if h.geometry is None:
@@ -40,7 +53,7 @@ def wzdx_feed(
         closed = h.condition == "closed"
         core = {
             "data_source_id": "1",
-            "event_type": "work-zone" if closed else "restriction",
+            "event_type": "work-zone",
             "road_names": [h.road_code or "unknown"],
             "direction": "unknown",
             "name": f"hazard-{h.id}",
@@ -52,25 +65,23 @@ def wzdx_feed(
         props: dict[str, Any] = {
             "core_details": core,
             "start_date": zulu(h.first_seen),
-            "end_date": None,
+            "end_date": end,
             "is_start_date_verified": True,
             "is_end_date_verified": False,
             "is_start_position_verified": False,
             "is_end_position_verified": False,
             "location_method": "other",
             "vehicle_impact": "all-lanes-closed" if closed else "all-lanes-open",
+            "types_of_work": [{"type_name": "maintenance", "is_architectural_change": False}],
         }
         if h.km is not None:
             props["beginning_milepost"] = round(float(h.km), 3)
             props["ending_milepost"] = round(float(h.km) + 1.0, 3)
-        if closed:
-            props["work_zone_type"] = "static"
-        else:
+        if not closed:
             props["reduced_speed_limit_kph"] = SPEED_KPH.get(h.condition, 40.0)
-            props["restrictions"] = [
-                {"type": "reduced-speed", "value": SPEED_KPH.get(h.condition, 40.0), "unit": "kph"}
-            ]
-        geom = h.geometry if h.geometry.geom_type == "LineString" else h.geometry.centroid
+        geom = h.geometry
+        if geom.geom_type != "LineString":
+            geom = MultiPoint([geom.centroid])
         features.append(
             {
                 "id": str(uuid.uuid5(NS_WZDX, f"hazard-{h.id}")),
