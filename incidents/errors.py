@@ -5,7 +5,9 @@ WinteropsError
 ├── ConflictError(WinteropsError, RuntimeError)   someone else changed the record first (version)
 ├── NotFoundError(WinteropsError, LookupError)    no such record
 ├── PermissionDenied(WinteropsError, PermissionError)  the user may not do this
-├── AuthError(WinteropsError, PermissionError)    wrong user name or password, or account locked
+├── AuthError(WinteropsError, PermissionError)    wrong user name or password, account locked
+│                                                 or disabled
+├── PasswordPolicyError(WinteropsError, ValueError)  a password the policy refuses
 ├── AuditImmutableError(WinteropsError, RuntimeError)  an UPDATE or DELETE on the audit log
 ├── ScenarioError(WinteropsError, ValueError)     a storm scenario file is unusable
 ├── RegionImportError(WinteropsError, ValueError) region files that cannot be imported (.problems)
@@ -17,6 +19,10 @@ WinteropsError
     ├── DatabaseUrlError(StoreError, ValueError)  a database URL the store cannot use
     ├── NaiveDatetimeError(StoreError, ValueError) a datetime without a timezone given to a column
     └── SettingValueError(StoreError, ValueError) a runtime setting with an unusable value
+
+Every error carries a ``code`` (a stable, translatable key: the dashboard shows
+``error.<code>`` from its catalogue when it has one); the class default unless the raiser names
+a finer one, e.g. ``PermissionDenied(msg, code="capability_mismatch")``.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ __all__ = [
     "IncidentEditError",
     "NaiveDatetimeError",
     "NotFoundError",
+    "PasswordPolicyError",
     "PermissionDenied",
     "RegionImportError",
     "ScenarioError",
@@ -43,7 +50,23 @@ __all__ = [
 
 
 class WinteropsError(Exception):
-    """Base class of every incidents-layer error."""
+    """Base class of every incidents-layer error.
+
+    Parameters
+    ----------
+    *args
+        The message (naming the offending value) and any further arguments.
+    code
+        A stable key saying what went wrong (translated by the dashboard); the class's
+        ``code`` when omitted.
+    """
+
+    code = "failed"
+
+    def __init__(self, *args: object, code: str | None = None) -> None:
+        super().__init__(*args)
+        if code is not None:
+            self.code = code
 
 
 class TransitionError(WinteropsError, ValueError):
@@ -61,9 +84,19 @@ class NotFoundError(WinteropsError, LookupError):
 class PermissionDenied(WinteropsError, PermissionError):
     """The user's role or unit does not allow this action."""
 
+    code = "denied"
+
 
 class AuthError(WinteropsError, PermissionError):
-    """Wrong user name or password, or the account is locked."""
+    """Wrong user name or password, or the account is locked or disabled."""
+
+    code = "auth"
+
+
+class PasswordPolicyError(WinteropsError, ValueError):
+    """A password the policy refuses: too short, the user name, or one of the last ones."""
+
+    code = "password_policy"
 
 
 class AuditImmutableError(WinteropsError, RuntimeError):

@@ -68,7 +68,7 @@ def test_bad_values_are_refused_naming_the_value(session_factory, temperature, w
 
 
 def test_every_key_is_registered_with_its_own_name():
-    assert set(runtime.KEYS) == {"observations", "clock", "feeds"}
+    assert set(runtime.KEYS) == {"observations", "clock", "feeds", "audit_verification"}
     for name, key in runtime.KEYS.items():
         assert key.name == name
         assert key.read({}) == key.default

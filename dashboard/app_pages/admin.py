@@ -1,6 +1,7 @@
-"""Admin page: users and roles, units, feed configuration (in the database: what the worker
-polls), log-in sessions, the latest audit events. Every change goes through an audited service
-that refuses anyone but an admin."""
+"""Admin page: users and roles (unlock, reset password, disable), units, feed configuration (in
+the database: what the worker polls), log-in sessions, the latest audit events and when the
+audit hash chain was last verified. Every change goes through an audited service that refuses
+anyone but an admin."""
 
 from __future__ import annotations
 
@@ -11,9 +12,29 @@ import streamlit as st
 
 from dashboard import actions, data, live, ui
 from dashboard.escape import escape_markdown
-from dashboard.i18n import fmt_time, t
+from dashboard.i18n import STRINGS, fmt_time, t
 from incidents.live.pipeline import feed_kinds
+from incidents.service.actions import act
+from incidents.service.audit import verify_audit_chain
 from incidents.store.enums import Role
+from incidents.store.runtime import audit_check
+
+
+def _describe(exc: BaseException, lang: str) -> tuple[str, str]:
+    """A refusal as ``(kind, text)``: its own ``error.<code>`` message when the catalogue has
+    one, else the generic description."""
+    key = f"error.{getattr(exc, 'code', '')}"
+    if key in STRINGS:
+        return "error", t(key, lang, detail=str(exc)[:300])
+    return actions.describe_error(exc, lang)
+
+
+def _service(url: str, user: actions.SessionUser, fn: Any, *args: Any) -> Any:
+    """Run one admin service in its own transaction (a refusal is audited after the rollback)."""
+    try:
+        return act(data.session_factory(url), fn, user.username, *args)
+    finally:
+        data.invalidate()
 
 
 def users_section(lang: str, url: str, user: actions.SessionUser) -> None:
@@ -155,8 +176,28 @@ def sessions_section(lang: str, url: str, user: actions.SessionUser) -> None:
         st.rerun()
 
 
-def audit_section(lang: str, url: str) -> None:
-    """The latest audit events."""
+def chain_section(lang: str, url: str, user: actions.SessionUser) -> None:
+    """When the audit hash chain was last verified (and what broke), and a button to verify."""
+    with data.reader(url)() as session:
+        check = audit_check(session)
+    if check is None:
+        st.info(t("admin.audit_never", lang))
+    elif check.ok:
+        st.success(t("admin.audit_verified", lang, time=fmt_time(check.at), checked=check.checked))
+    else:
+        problem = escape_markdown(check.problem or "")
+        st.error(t("admin.audit_broken", lang, time=fmt_time(check.at), problem=problem))
+    if st.button(t("admin.audit_verify", lang), key="wo_audit_verify"):
+        try:
+            _service(url, user, verify_audit_chain)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a translated message
+            ui.flash(*_describe(exc, lang))
+        st.rerun()
+
+
+def audit_section(lang: str, url: str, user: actions.SessionUser) -> None:
+    """When the audit chain was last verified, then the latest audit events."""
+    chain_section(lang, url, user)
     events = data.audit_tail(url)
     if events.empty:
         st.info(t("common.none", lang))
@@ -200,7 +241,7 @@ def render() -> None:
         with tabs[3]:
             sessions_section(lang, url, user)
         with tabs[4]:
-            audit_section(lang, url)
+            audit_section(lang, url, user)
     except Exception as exc:  # noqa: BLE001 - a broken database shows a message, not a trace
         st.error(t("common.db_error", lang, error=escape_markdown(exc)))
 

@@ -13,6 +13,7 @@ not be used (unknown scenario, unreadable data), 2 unusable arguments.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -176,6 +177,8 @@ def export_cmd(
 ) -> None:
     """Export incidents, hazards and units in a standard exchange format."""
     from incidents import exports  # the package: its registry renders every format
+    from incidents.cli.audit import cli_actor
+    from incidents.service.audit import audit
 
     if kind not in exports.EXPORT_KINDS:
         die(
@@ -196,9 +199,14 @@ def export_cmd(
             if kind == "gpkg":  # written in place: a GeoPackage is not for standard output
                 assert out is not None
                 counts = exports.write_gpkg(s, out)
+                audit(s, cli_actor(), "export", f"export:{kind}",
+                      details={"out": str(out), "layers": counts})
                 typer.echo(json.dumps({"out": str(out), "layers": counts}))
                 return
             data = exports.render(s, kind, layer)
+            audit(s, cli_actor(), "export", f"export:{kind}",
+                  details={"layer": layer, "out": str(out) if out else "-", "bytes": len(data),
+                           "sha256": hashlib.sha256(data).hexdigest()})
     finally:
         engine.dispose()
     if out is None:

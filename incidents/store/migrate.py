@@ -113,7 +113,7 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     if type_ == "type" and isinstance(obj, GeometryType):
         autogen_context.imports.add("from incidents.store.models import GeometryType")
         return f"GeometryType({obj.geometry_type!r}, spatial_index={obj.spatial_index!r})"
-    if type_ == "type" and type(obj).__module__ == "incidents.store.models":
+    if type_ == "type" and type(obj).__module__.startswith("incidents.store.models"):
         autogen_context.imports.add("import incidents.store.models")
         return f"incidents.store.models.{type(obj).__name__}()"
     return False

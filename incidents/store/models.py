@@ -3,37 +3,31 @@
 Geometry columns use :class:`GeometryType`: PostGIS ``geometry(…, 4326)`` with a spatial index
 on PostgreSQL, WKB bytes on SQLite (no SpatiaLite needed). Python values are shapely geometries
 in WGS84 lon/lat. Every time is a timezone-aware UTC ``datetime``. The vocabularies (string
-enums) live in :mod:`incidents.store.enums` and are importable from here too.
+enums) live in :mod:`incidents.store.enums`, the base and column types in
+:mod:`incidents.store.models_base`, users and sessions in :mod:`incidents.store.models_people`
+and the audit log with its hash chain in :mod:`incidents.store.models_audit`; every name is
+importable from here too.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import shapely
-from geoalchemy2 import Geometry  # imported eagerly: it registers the PostGIS DDL hooks
-from geoalchemy2.shape import to_shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from incidents.errors import NaiveDatetimeError
 from incidents.store.enums import (
     AlertState,
     AssignmentState,
@@ -48,6 +42,9 @@ from incidents.store.enums import (
     UnitStatus,
     VehicleClass,
 )
+from incidents.store.models_audit import AuditEvent, AuditLink
+from incidents.store.models_base import Base, GeometryType, UTCDateTime, utcnow
+from incidents.store.models_people import PasswordHistory, User, UserSession
 
 __all__ = [
     "Alert",
@@ -55,6 +52,7 @@ __all__ = [
     "Assignment",
     "AssignmentState",
     "AuditEvent",
+    "AuditLink",
     "Base",
     "ChangeCounter",
     "Condition",
@@ -64,13 +62,18 @@ __all__ = [
     "Hazard",
     "HazardState",
     "Incident",
+    "PasswordHistory",
+    "Place",
     "IncidentKind",
     "IncidentStatus",
     "Quarantine",
     "RawPayload",
+    "RegionHistory",
+    "RegionImport",
     "Report",
     "ReportKind",
     "RoadChief",
+    "RoadSection",
     "Role",
     "Segment",
     "SegmentCondition",
@@ -88,88 +91,6 @@ __all__ = [
     "WorkerLease",
     "utcnow",
 ]
-
-
-def utcnow() -> datetime:
-    """Return the current time, timezone-aware, in UTC."""
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp stored in UTC and always returned timezone-aware.
-
-    SQLite keeps no zone; PostgreSQL uses ``timestamptz``. Naive values are refused, so a
-    caller cannot store local time by mistake.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            msg = f"naive datetime {value!r}: give a timezone (UTC is stored)"
-            raise NaiveDatetimeError(msg)
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-class GeometryType(TypeDecorator[BaseGeometry]):
-    """A WGS84 shapely geometry: PostGIS geometry on PostgreSQL, WKB on other databases."""
-
-    impl = LargeBinary
-    cache_ok = True
-
-    def __init__(self, geometry_type: str = "GEOMETRY", spatial_index: bool = True) -> None:
-        super().__init__()
-        self.geometry_type = geometry_type
-        self.spatial_index = spatial_index
-
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect is not None and dialect.name == "postgresql":
-            return dialect.type_descriptor(
-                Geometry(
-                    geometry_type=self.geometry_type,
-                    srid=4326,
-                    spatial_index=self.spatial_index,
-                )
-            )
-        if dialect is None:  # GeoAlchemy2's DDL hooks ask without a dialect
-            return LargeBinary()
-        return dialect.type_descriptor(LargeBinary())
-
-    def process_bind_param(self, value: BaseGeometry | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if dialect.name == "postgresql":
-            return f"SRID=4326;{value.wkt}"
-        return shapely.to_wkb(value)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> BaseGeometry | None:
-        if value is None:
-            return None
-        if dialect.name == "postgresql":
-            return to_shape(value)
-        return shapely.from_wkb(bytes(value))
-
-
-class Base(DeclarativeBase):
-    """Declarative base of every winterops table."""
-
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
-
-
-# --------------------------------------------------------------------------------------------
-# Vocabularies
-# --------------------------------------------------------------------------------------------
 
 
 # --------------------------------------------------------------------------------------------
@@ -465,39 +386,8 @@ class DutyPoint(Base):
 
 
 # --------------------------------------------------------------------------------------------
-# People, audit, feeds
+# Feeds, settings, live operations (people and audit: models_people, models_audit)
 # --------------------------------------------------------------------------------------------
-
-
-class User(Base):
-    """A person who logs in; failed attempts are counted here, not in a browser session."""
-
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(16))
-    unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"))
-    display_name: Mapped[str | None] = mapped_column(String(128))
-    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_login_at: Mapped[datetime | None]
-
-
-class AuditEvent(Base):
-    """Who did what, when (UTC), and the outcome. The database refuses UPDATE and DELETE."""
-
-    __tablename__ = "audit_events"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    actor: Mapped[str] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(64))
-    target: Mapped[str | None] = mapped_column(String(128))
-    outcome: Mapped[str] = mapped_column(String(32))  # ok / denied / conflict / error
-    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class FeedStatus(Base):
@@ -562,18 +452,6 @@ class WorkerLease(Base):
     acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # where it left off
-
-
-class UserSession(Base):
-    """A server-side log-in session: survives a browser reload, revocable, idle timeout."""
-
-    __tablename__ = "user_sessions"
-
-    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the token
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
-    revoked_at: Mapped[datetime | None]
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ key                       value                                            typed
 ``observations``          ``{"temperature_c": -32, "wind_kmh": 25}``       :func:`observation`
 ``clock``                 ``{"now": ISO, "set_at": ISO (optional)}``       :func:`clock_setting`
 ``feeds`` (legacy)        ``{"feeds": [{...}, ...]}``                      :func:`legacy_feeds`
+``audit_verification``    ``{"at", "ok", "checked", "head_seq", ...}``     :func:`audit_check`
 ========================= ================================================ ==================
 """
 
@@ -30,18 +31,22 @@ from incidents.errors import SettingValueError
 from incidents.store.models import Setting
 
 __all__ = [
+    "AUDIT_CHECK",
     "CLOCK",
     "KEYS",
     "LEGACY_FEEDS",
     "OBSERVATIONS",
+    "AuditCheck",
     "ClockSetting",
     "Observation",
     "RuntimeKey",
+    "audit_check",
     "clear_setting",
     "clock_setting",
     "get_setting",
     "legacy_feeds",
     "observation",
+    "set_audit_check",
     "set_clock_setting",
     "set_legacy_feeds",
     "set_observation",
@@ -169,7 +174,6 @@ OBSERVATIONS: RuntimeKey[Observation] = RuntimeKey(
 )
 CLOCK: RuntimeKey[ClockSetting | None] = RuntimeKey("clock", None, _read_clock, _write_clock)
 LEGACY_FEEDS: RuntimeKey[list[dict[str, Any]]] = RuntimeKey("feeds", [], _read_feeds, _write_feeds)
-KEYS: Mapping[str, RuntimeKey[Any]] = {k.name: k for k in (OBSERVATIONS, CLOCK, LEGACY_FEEDS)}
 
 
 def get_setting(session: Session, key: RuntimeKey[T]) -> T:
@@ -236,3 +240,69 @@ def legacy_feeds(session: Session) -> list[dict[str, Any]]:
 def set_legacy_feeds(session: Session, feeds: list[dict[str, Any]]) -> None:
     """Replace the legacy feed list."""
     set_setting(session, LEGACY_FEEDS, feeds)
+
+
+# --------------------------------------------------------------------------------------------
+# The last verification of the audit hash chain (``winterops audit verify``, the admin page)
+# --------------------------------------------------------------------------------------------
+
+
+class AuditCheck(NamedTuple):
+    """The outcome of the last audit-chain verification.
+
+    ``head_seq``/``head_hash`` are the last link seen, so the next verification notices a chain
+    cut back or rewritten since; ``problem`` names the first broken link (None when intact).
+    """
+
+    at: datetime
+    ok: bool
+    checked: int
+    head_seq: int
+    head_hash: str
+    problem: str | None = None
+    broken_seq: int | None = None
+
+
+def _read_audit_check(value: Mapping[str, Any]) -> AuditCheck | None:
+    if not value.get("at"):
+        return None
+    broken = value.get("broken_seq")
+    return AuditCheck(
+        _time(value["at"]), bool(value["ok"]), int(value["checked"]), int(value["head_seq"]),
+        str(value["head_hash"]), value.get("problem"), None if broken is None else int(broken),
+    )
+
+
+def _write_audit_check(value: AuditCheck | None) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value.at, datetime) or value.at.tzinfo is None:
+        msg = f"audit check time must be a timezone-aware datetime, not {value.at!r}"
+        raise SettingValueError(msg)
+    if value.checked < 0 or value.head_seq < 0:
+        msg = f"audit check counts must not be negative: {value.checked}, {value.head_seq}"
+        raise SettingValueError(msg)
+    return {
+        "at": value.at.isoformat(), "ok": bool(value.ok), "checked": int(value.checked),
+        "head_seq": int(value.head_seq), "head_hash": str(value.head_hash),
+        "problem": value.problem, "broken_seq": value.broken_seq,
+    }
+
+
+AUDIT_CHECK: RuntimeKey[AuditCheck | None] = RuntimeKey(
+    "audit_verification", None, _read_audit_check, _write_audit_check
+)
+KEYS: Mapping[str, RuntimeKey[Any]] = {
+    k.name: k for k in (OBSERVATIONS, CLOCK, LEGACY_FEEDS, AUDIT_CHECK)
+}
+"""Every runtime key by name."""
+
+
+def audit_check(session: Session) -> AuditCheck | None:
+    """The last audit-chain verification (None when the chain was never verified)."""
+    return get_setting(session, AUDIT_CHECK)
+
+
+def set_audit_check(session: Session, check: AuditCheck) -> None:
+    """Record an audit-chain verification (in the caller's transaction)."""
+    set_setting(session, AUDIT_CHECK, check)

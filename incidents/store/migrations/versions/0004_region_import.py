@@ -2,10 +2,10 @@
 warming-point capacity.
 
 The spatial index of ``places.geometry`` is created with its table (GeoAlchemy2 attaches it).
-down_revision is 0002 until helper "security"'s 0003 lands (the lead rechains).
+Follows 0003 (security: audit hash chain, password history).
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-02 19:01:29.807906
 """
 
@@ -20,7 +20,7 @@ import incidents.store.models
 from incidents.store.models import GeometryType
 
 revision: str = '0004'
-down_revision: str | None = '0002'
+down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
