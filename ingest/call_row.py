@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +24,7 @@ from ingest.call_vocab import (
     NEED_TOKENS,
     implied_needs,
     needs_in,
+    needs_in_many,
     vehicle_class,
 )
 from ingest.validate import (
@@ -41,6 +42,7 @@ __all__ = [
     "COUNT_FIELDS",
     "CallContext",
     "call_attributes",
+    "call_attributes_many",
     "call_row",
     "fast_mask_phone",
     "location_attributes",
@@ -149,13 +151,29 @@ def _needs_of(
     text: str, notes: str, vc: str | None, event: str, injured: bool
 ) -> tuple[list[str], tuple[str, ...]]:
     """(needs, implied needs) of a call's needs cell, notes, class and event."""
-    found = _needs_cell(text).union(needs_in(notes)) if notes else _needs_cell(text)
+    return _needs_with(text, needs_in(notes) if notes else (), notes, vc, event, injured)
+
+
+@functools.lru_cache(maxsize=8192)
+def _needs_base(
+    text: str, note_needs: tuple[str, ...], injured: bool
+) -> tuple[frozenset[str], tuple[str, ...]]:
+    """(needs, the same sorted) of a needs cell, the needs of the notes and an injury."""
+    found = _needs_cell(text).union(note_needs) if note_needs else _needs_cell(text)
     if injured:
         found = found | {"medical"}
+    return found, tuple(sorted(found))
+
+
+def _needs_with(
+    text: str, note_needs: tuple[str, ...], notes: str, vc: str | None, event: str, injured: bool
+) -> tuple[list[str], tuple[str, ...]]:
+    """:func:`_needs_of` given the needs found in the notes (``needs_in(notes)``)."""
+    found, ordered = _needs_base(text, note_needs, injured)
     if vc not in HEAVY_CLASSES:
-        return sorted(found), ()
-    implied = implied_needs(vc, f"{notes} {event}", tuple(sorted(found)))
-    return sorted(found.union(implied)), implied
+        return list(ordered), ()
+    implied = implied_needs(vc, f"{notes} {event}", ordered)
+    return (sorted(found.union(implied)) if implied else list(ordered)), implied
 
 
 @functools.lru_cache(maxsize=4096)
@@ -213,6 +231,78 @@ def call_attributes(
     attrs["event_type"] = event
     attrs["encoding"] = encoding
     return attrs, flags
+
+
+def _clean(v: str) -> str | None:
+    """:func:`_text` of a stripped CSV cell."""
+    return v if v and v != "nan" and v != "None" else None
+
+
+def _masked_phone(p: str) -> str | None:
+    if len(p) == 11 and p.isdigit():
+        return p[:3] + "****" + p[-4:]
+    return mask_phone(p)
+
+
+def call_attributes_many(
+    cols: Mapping[str, Sequence[str]], index: Sequence[int], encoding: str
+) -> list[tuple[dict[str, Any], list[str]]]:
+    """:func:`call_attributes` of the rows `index` of CSV columns, built column by column.
+
+    The columns hold stripped cells (as :func:`ingest.calls.parse_table` makes them); the
+    result equals ``call_attributes({k: cols[k][i] for k in cols}, cols["call_id"][i], ...)``
+    for each row, with the per-row work cut to lookups in caches of distinct cells.
+    """
+    n = len(index)
+
+    def column(key: str) -> list[str] | None:
+        c = cols.get(key)
+        return None if c is None else [c[i] for i in index]
+
+    blank = [""] * n
+    keys = COUNT_FIELDS if "injured" in cols else _COUNTS_WITHOUT_INJURED
+    counts = [_counts_of(keys, t) for t in zip(*(column(k) or blank for k in keys), strict=True)]
+    injured = column("injured") or blank
+    notes = [_clean(v) for v in column("notes") or blank]
+    note_needs = needs_in_many([v or "" for v in notes])
+    vc_raw = [_clean(v) for v in column("vehicle_class") or blank]
+    events = [_clean(v) for v in column("event_type") or blank]
+    needs_text = column("needs") or blank
+    phones = [_masked_phone(p) for p in column("phone") or blank]
+    callers = column("caller")
+    masked = {v: mask_name(v) for v in set(callers)} if callers is not None else {}
+    extras = [(k, [_clean(v) for v in c]) for k in ("plate", "admin") if (c := column(k))]
+    ids = column("call_id") or blank
+    out: list[tuple[dict[str, Any], list[str]]] = []
+    for j in range(n):
+        items, count_flags = counts[j]
+        attrs: dict[str, Any] = {"call_id": ids[j]}
+        attrs.update(items)
+        flags = list(count_flags)
+        note = notes[j]
+        vc, flag = _class_of(vc_raw[j], note)
+        if flag:
+            flags.append(flag)
+        attrs["vehicle_class"] = vc
+        attrs["vehicle_class_raw"] = vc_raw[j]
+        hurt = bool(injured[j]) and (_count_of("injured", injured[j])[0] or 0) > 0
+        event = events[j]
+        needs, implied = _needs_with(
+            needs_text[j], note_needs[j], note or "", vc, event or "", hurt
+        )
+        attrs["needs"] = needs
+        if implied:
+            attrs["needs_implied"] = list(implied)
+        attrs["phone_masked"] = phones[j]
+        if callers is not None:
+            attrs["caller_masked"] = masked[callers[j]]
+        for key, values in extras:
+            attrs[key] = values[j]
+        attrs["notes"] = note
+        attrs["event_type"] = event
+        attrs["encoding"] = encoding
+        out.append((attrs, flags))
+    return out
 
 
 def location_attributes(

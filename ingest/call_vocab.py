@@ -30,9 +30,12 @@ and a tow asked for a heavy vehicle is a heavy tow.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import re
 import unicodedata
+from collections.abc import Sequence
 
 __all__ = [
     "ALIASES",
@@ -48,6 +51,7 @@ __all__ = [
     "datum_name",
     "implied_needs",
     "needs_in",
+    "needs_in_many",
     "vehicle_class",
 ]
 
@@ -288,6 +292,33 @@ def needs_in(text: str) -> tuple[str, ...]:
     if "heavy_tow" in found:
         found.discard("tow")
     return tuple(sorted(found))
+
+
+_SEP = "\x1f"  # unit separator: joins many texts for one normalisation and one scan
+
+
+def needs_in_many(texts: Sequence[str]) -> list[tuple[str, ...]]:
+    """Return ``[needs_in(t) for t in texts]``, normalising and scanning all texts at once."""
+    joined = _SEP.join(texts)
+    if not texts or joined.count(_SEP) != len(texts) - 1:
+        return [needs_in(t) for t in texts]
+    s = unicodedata.normalize("NFKC", joined).lower()
+    parts = s.split(_SEP)
+    if len(parts) != len(texts):
+        return [needs_in(t) for t in texts]
+    starts = list(itertools.accumulate((len(p) + 1 for p in parts[:-1]), initial=0))
+    found: dict[int, set[str]] = {}
+    hits = [(m.start(), m.group()) for m in _NEED_ZH.finditer(s)]
+    if _LATIN.search(s):  # a whole English word needs Latin letters in its own text
+        hits += [(m.start(), m.group()) for m in _NEED_EN.finditer(s)]
+    for at, word in hits:
+        found.setdefault(bisect.bisect_right(starts, at) - 1, set()).add(_NEED_OF[word])
+    out: list[tuple[str, ...]] = [()] * len(texts)
+    for row, needs in found.items():
+        if "heavy_tow" in needs:
+            needs.discard("tow")
+        out[row] = tuple(sorted(needs))
+    return out
 
 
 def implied_needs(vclass: str | None, text: str, needs: tuple[str, ...]) -> tuple[str, ...]:

@@ -81,7 +81,13 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from ingest.call_fast import FastRows, fast_lane
-from ingest.call_row import CallContext, call_attributes, call_row, present
+from ingest.call_row import (
+    CallContext,
+    call_attributes,
+    call_attributes_many,
+    call_row,
+    present,
+)
 from ingest.call_vocab import ALIASES, FIELDS, call_time_text, canonical_header, datum_name
 from ingest.decoding import ENCODINGS, STRAY_FLAG, Decoded, decode_text
 from ingest.errors import ConfigError, ParseError
@@ -349,8 +355,8 @@ def _gc_paused() -> Iterator[None]:
 
 def _records(
     rows: Sequence[Sequence[str]], keys: Sequence[str | None]
-) -> tuple[list[int], list[dict[str, str]], dict[str, list[str]]]:
-    """(line numbers, records, columns) of the non-blank rows; cells stripped."""
+) -> tuple[list[int], dict[str, list[str]]]:
+    """(line numbers, columns) of the non-blank rows; cells stripped."""
     width = len(keys)
     lines: list[int] = []
     kept: list[Sequence[str]] = []
@@ -364,11 +370,12 @@ def _records(
         for (_, k), kept_col in zip(fields, _columns(kept, fields), strict=True)
     }
     _normalise_columns(cols)
-    names = list(cols)
-    recs = [dict(zip(names, vals, strict=True)) for vals in zip(*cols.values(), strict=True)]
-    if not names:
-        recs = [{} for _ in kept]
-    return lines, recs, cols
+    return lines, cols
+
+
+def _record(cols: Mapping[str, Sequence[str]], i: int) -> dict[str, str]:
+    """Row `i` of the columns as a record (field -> cell)."""
+    return {k: c[i] for k, c in cols.items()}
 
 
 def _normalise_columns(cols: dict[str, list[str]]) -> None:
@@ -386,7 +393,10 @@ def _normalise_columns(cols: dict[str, list[str]]) -> None:
 
 
 def _columns(rows: Sequence[Sequence[str]], fields: Sequence[tuple[int, str]]) -> list[list[str]]:
-    return [[r[j] for r in rows] for j, _ in fields]
+    if not rows:
+        return [[] for _ in fields]
+    table = list(zip(*rows, strict=False))  # the transpose in C; every row has >= the width
+    return [list(table[j]) for j, _ in fields]
 
 
 def parse_table(
@@ -402,21 +412,23 @@ def parse_table(
     `fast` is False; every other row through :func:`ingest.call_row.call_row`.
     """
     with _gc_paused():  # also here for callers of parse_table (tests, benchmarks)
-        lines, recs, cols = _records(rows, keys)
-        n = len(recs)
+        lines, cols = _records(rows, keys)
+        n = len(lines)
         taken = fast_lane(
             cols if fast else {}, n, default_datum=ctx.datum, locator=ctx.locator, now=ctx.now
         )
         out: list[tuple[Any, ...] | None] = [None] * n
-        quarantine = _slow_rows(rows, keys, lines, recs, taken, ctx, out)
-        for j, i in enumerate(taken.index.tolist()):
-            rec = recs[i]
-            attrs, more = call_attributes(rec, rec["call_id"], ctx.encoding)
+        quarantine = _slow_rows(rows, keys, lines, cols, taken, ctx, out)
+        index = taken.index.tolist()
+        ids = cols.get("call_id", [])
+        attributes = call_attributes_many(cols, index, ctx.encoding)
+        for j, i in enumerate(index):
+            attrs, more = attributes[j]
             attrs["location_method"] = "coordinates"
             attrs["original"] = taken.originals[j]
             flags = (["future_time"] if taken.future[j] else []) + taken.loc_flags[j] + more
             out[i] = (
-                "call", rec["call_id"], ctx.source, ctx.sha, taken.observed[j], "stranded_vehicle",
+                "call", ids[i], ctx.source, ctx.sha, taken.observed[j], "stranded_vehicle",
                 None, None, None, None, flags, attrs, taken.points[j],
             )  # fmt: skip
         return ParseResult(_frame([r for r in out if r is not None]), quarantine, None)
@@ -426,21 +438,21 @@ def _slow_rows(
     rows: Sequence[Sequence[str]],
     keys: Sequence[str | None],
     lines: list[int],
-    recs: list[dict[str, str]],
+    cols: Mapping[str, Sequence[str]],
     taken: FastRows,
     ctx: CallContext,
     out: list[tuple[Any, ...] | None],
 ) -> list[QuarantineRow]:
     """The row-by-row lane for the rows the column-wise lane left; fills `out`."""
-    in_fast = np.zeros(len(recs), dtype=bool)
+    in_fast = np.zeros(len(lines), dtype=bool)
     in_fast[taken.index] = True
-    left = np.flatnonzero(~in_fast).tolist()
-    sctx = _with_cache([("", recs[i]) for i in left], ctx)
+    recs = {i: _record(cols, i) for i in np.flatnonzero(~in_fast).tolist()}
+    sctx = _with_cache([("", r) for r in recs.values()], ctx)
     quarantine: list[QuarantineRow] = []
-    for i in left:
+    for i, record in recs.items():
         try:
-            out[i] = _as_tuple(call_row(recs[i], sctx))
+            out[i] = _as_tuple(call_row(record, sctx))
         except RecordError as e:
-            rec: dict[str, Any] = {**recs[i], "_raw": _shown(keys, rows[lines[i] - 2])}
+            rec: dict[str, Any] = {**record, "_raw": _shown(keys, rows[lines[i] - 2])}
             quarantine.append(_quarantine(f"line {lines[i]}", rec, str(e), ctx))
     return quarantine

@@ -2,7 +2,8 @@
 
 Order: a named encoding (strict); UTF-8 with or without BOM; the encoding detected by
 :mod:`charset_normalizer` among UTF-8, GB18030, GBK and Big5 (GBK and GB2312 are read as their
-superset GB18030). Never a silent latin-1 guess.
+superset GB18030); on a large payload the first 256 kB are asked first, and the whole only when
+that guess does not read every byte. Never a silent latin-1 guess.
 
 A payload that is clean text but for a few stray bytes (a 0xA0 pasted into a free-text cell
 of a flight log) is not refused: each stray byte becomes U+FFFD, the byte offsets and lines are
@@ -92,6 +93,12 @@ def decode_text(data: bytes, encoding: str | None = None) -> Decoded:
         pass
     else:
         return Decoded(text, "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8")
+    guess = _detect(_head(data)) if len(data) > _HEAD else None
+    if guess is not None:
+        try:
+            return Decoded(data.decode(guess), guess)
+        except UnicodeDecodeError:
+            pass
     guess = _detect(data)
     if guess is not None:
         try:
@@ -107,6 +114,15 @@ def decode_text(data: bytes, encoding: str | None = None) -> Decoded:
         f"more than {stray_allowed(len(data))} undecodable bytes in {len(data)})"
     )
     raise ParseError(msg)
+
+
+_HEAD = 256 * 1024
+
+
+def _head(data: bytes) -> bytes:
+    """The first lines of a large payload (cut at a newline: never inside a character)."""
+    cut = data.rfind(b"\n", 0, _HEAD)
+    return data[: cut + 1] if cut > 0 else data[:_HEAD]
 
 
 def _detect(data: bytes) -> str | None:
