@@ -58,17 +58,21 @@ from incidents.store.models import (
 
 __all__ = [
     "ACTIVE_STATES",
+    "EXPORT_TABLES",
     "alerts",
     "assignments",
     "audit_tail",
     "coverage_share",
     "drone_coverage",
     "duty_points",
+    "export_table",
     "feed_config",
     "feed_status",
     "hazards_by_age",
     "hazards_open",
     "hotspots",
+    "incident_assignments",
+    "incidents_listed",
     "incidents_open",
     "incidents_with_notes",
     "now",
@@ -81,6 +85,7 @@ __all__ = [
     "recommendations",
     "recommended",
     "reports",
+    "reports_listed",
     "routes",
     "routes_to_tasks",
     "segments_hazardous",
@@ -694,3 +699,70 @@ def drone_coverage(session: Session, at: datetime, hours: float = 24.0) -> gpd.G
     for column in ("started_at", "ended_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return gpd.GeoDataFrame(frame, geometry=lines, crs=4326)
+
+
+# ------------------------------------------------------------------------------------------
+# Exports (incidents.exports): whole tables, and the rows the exchange formats link
+# ------------------------------------------------------------------------------------------
+
+EXPORT_TABLES: dict[str, Any] = {
+    "incidents": Incident,
+    "hazards": Hazard,
+    "tasks": Task,
+    "units": Unit,
+    "assignments": Assignment,
+}
+
+
+def export_table(session: Session, table: str) -> gpd.GeoDataFrame:
+    """Every row of an exported table (a key of :data:`EXPORT_TABLES`), all columns, id order.
+
+    The geometry is the table's own column (``route`` for assignments), EPSG:4326.
+
+    Raises
+    ------
+    KeyError
+        `table` is not a key of :data:`EXPORT_TABLES` (``incidents.exports`` checks first).
+    """
+    model = EXPORT_TABLES[table]
+    return read_gdf(session, select(*model.__table__.columns).order_by(model.id))
+
+
+def incidents_listed(session: Session, incident_ids: Iterable[int]) -> gpd.GeoDataFrame:
+    """The incidents with these ids, whatever their status, in id order (points)."""
+    ids = sorted({int(i) for i in incident_ids})
+    return read_gdf(
+        session,
+        select(*Incident.__table__.columns).where(Incident.id.in_(ids)).order_by(Incident.id),
+    )
+
+
+def reports_listed(session: Session, report_ids: Iterable[int]) -> pd.DataFrame:
+    """The reports with these ids (without geometry), in id order."""
+    ids = sorted({int(i) for i in report_ids})
+    cols = [c for c in Report.__table__.columns if c.name != "geometry"]
+    return _frame(session, select(*cols).where(Report.id.in_(ids)).order_by(Report.id))
+
+
+def incident_assignments(session: Session, incident_ids: Iterable[int]) -> pd.DataFrame:
+    """Every assignment (any state) of a task of these incidents, task then assignment order.
+
+    With the task's ``task_kind`` and ``incident_id`` and the unit's ``vehicle_class`` and
+    ``unit_capabilities`` (no route).
+    """
+    ids = sorted({int(i) for i in incident_ids})
+    cols = [c for c in Assignment.__table__.columns if c.name != "route"]
+    stmt = (
+        select(
+            *cols,
+            Task.kind.label("task_kind"),
+            Task.incident_id,
+            Unit.vehicle_class,
+            Unit.capabilities.label("unit_capabilities"),
+        )
+        .join(Task, Task.id == Assignment.task_id)
+        .outerjoin(Unit, Unit.id == Assignment.unit_id)
+        .where(Task.incident_id.in_(ids))
+        .order_by(Task.id, Assignment.id)
+    )
+    return _frame(session, stmt)

@@ -1,19 +1,25 @@
-"""What the export formats share: agency, condition words, timestamps, open hazards, road labels."""
+"""What the export formats share: agency, condition words, timestamps, rows, road labels.
+
+Every export reads through the read model (:mod:`incidents.queries`, the same reads as the
+dashboard's); :func:`rows` turns its frames into plain rows (Python values, None for missing).
+"""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
 
-from sqlalchemy import select
+import pandas as pd
 from sqlalchemy.orm import Session
 
 from geo.stakes import format_stake
-from incidents.store.models import (
-    Hazard,
-    HazardState,
-)
+from incidents import queries
 
-__all__ = ['AGENCY', 'CONDITION_ZH', 'CONDITION_EN', 'iso', 'zulu', 'open_hazards', 'road_label']
+__all__ = [
+    'AGENCY', 'CONDITION_ZH', 'CONDITION_EN', 'iso', 'zulu', 'rows', 'open_hazards', 'road_label'
+]
 
 
 AGENCY = "winterops.nmg.local"
@@ -47,15 +53,29 @@ def zulu(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def open_hazards(session: Session) -> list[Hazard]:
-    """Hazards not cleared, oldest first."""
-    return list(
-        session.scalars(
-            select(Hazard)
-            .where(Hazard.state != HazardState.CLEARED.value)
-            .order_by(Hazard.first_seen, Hazard.id)
-        )
-    )
+def _plain(value: Any) -> Any:
+    """A frame cell as a plain Python value (NaN/NaT -> None, Timestamp -> datetime)."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def rows(frame: pd.DataFrame) -> list[SimpleNamespace]:
+    """The rows of a read-model frame as attribute rows of plain Python values."""
+    return [
+        SimpleNamespace(**{str(k): _plain(v) for k, v in rec.items()})
+        for rec in frame.to_dict("records")
+    ]
+
+
+def open_hazards(session: Session) -> list[SimpleNamespace]:
+    """Hazards not cleared (:func:`incidents.queries.hazards_open`), oldest first, then by id."""
+    frame = queries.hazards_open(session)
+    return rows(frame.sort_values(["first_seen", "id"], kind="stable"))
 
 
 def road_label(code: str | None, km: float | None) -> str:

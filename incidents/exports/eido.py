@@ -9,22 +9,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incidents.exports.common import AGENCY, iso
-from incidents.store.models import (
-    Assignment,
-    Incident,
-    IncidentStatus,
-    Report,
-    Task,
-    Unit,
-    utcnow,
-)
+from incidents import queries
+from incidents.exports.common import AGENCY, iso, rows
+from incidents.store.models import utcnow
 
 __all__ = ["eido_documents"]
 
@@ -59,16 +52,32 @@ def eido_documents(
     now = now or utcnow()
     stamp = iso(now)
     agent_id = f"{agent}@{agency}"
-    stmt = select(Incident).order_by(Incident.id)
     if incident_ids:
-        stmt = stmt.where(Incident.id.in_(incident_ids))
+        frame = queries.incidents_listed(session, incident_ids)
     else:
-        stmt = stmt.where(Incident.status == IncidentStatus.OPEN.value)
-    return [_document(session, inc, agency, agent_id, stamp) for inc in session.scalars(stmt)]
+        frame = queries.incidents_open(session).sort_values("id", kind="stable")
+    incidents = rows(frame)
+    ids = [inc.id for inc in incidents]
+    assignments: dict[int, list[SimpleNamespace]] = {i: [] for i in ids}
+    for a in rows(queries.incident_assignments(session, ids)):
+        assignments[a.incident_id].append(a)
+    report_ids = {int(r) for inc in incidents for r in (inc.report_ids or [])}
+    reports = {r.id: r for r in rows(queries.reports_listed(session, report_ids))}
+    return [
+        _document(
+            inc,
+            [reports[int(r)] for r in sorted(inc.report_ids or []) if int(r) in reports],
+            assignments[inc.id],
+            agency,
+            agent_id,
+            stamp,
+        )
+        for inc in incidents
+    ]
 
 
 def _call_components(
-    r: Report, agency: str, ref_agent: dict[str, str], loc_id: str, stamp: str | None
+    r: SimpleNamespace, agency: str, ref_agent: dict[str, str], loc_id: str, stamp: str | None
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
     """The call, callback, person and additional-data components of one call report."""
     ref_agency = {"$ref": agency}
@@ -132,36 +141,28 @@ PRIMARY_UNIT_STATUS = {
 
 
 def _resource_components(
-    session: Session, inc: Incident, agency: str, ref_agent: dict[str, str], iid: str
+    assignments: list[SimpleNamespace], agency: str, ref_agent: dict[str, str], iid: str
 ) -> list[dict[str, Any]]:
     """One emergency resource component per assignment of a task of the incident."""
-    units = []
-    for t in session.scalars(select(Task).where(Task.incident_id == inc.id)).all():
-        for a in session.scalars(select(Assignment).where(Assignment.task_id == t.id)):
-            unit = session.get(Unit, a.unit_id)
-            units.append(
-                {
-                    "$id": f"urn:winterops:unit:{a.unit_id}:assignment:{a.id}",
-                    "lastUpdateTimeStamp": iso(a.confirmed_at or a.recommended_at),
-                    "updatedByAgencyReference": {"$ref": agency},
-                    "emergencyResourceTypeCommonRegistryText": (
-                        unit.vehicle_class if unit is not None else "unknown"
-                    ),
-                    "emergencyResourceName": a.unit_id,
-                    "resourceAttributeRegistryText": list(
-                        (unit.capabilities or []) if unit is not None else []
-                    ),
-                    "primaryUnitStatusRegistryText": PRIMARY_UNIT_STATUS.get(a.state, a.state),
-                    "secondaryUnitStatusRegistryText": [],
-                    "unitStatusInternal": [a.state, t.kind],
-                    "agentReference": [ref_agent],
-                    "activeOnIncidentId": iid,
-                }
-            )
-    return units
+    return [
+        {
+            "$id": f"urn:winterops:unit:{a.unit_id}:assignment:{a.id}",
+            "lastUpdateTimeStamp": iso(a.confirmed_at or a.recommended_at),
+            "updatedByAgencyReference": {"$ref": agency},
+            "emergencyResourceTypeCommonRegistryText": a.vehicle_class or "unknown",
+            "emergencyResourceName": a.unit_id,
+            "resourceAttributeRegistryText": list(a.unit_capabilities or []),
+            "primaryUnitStatusRegistryText": PRIMARY_UNIT_STATUS.get(a.state, a.state),
+            "secondaryUnitStatusRegistryText": [],
+            "unitStatusInternal": [a.state, a.task_kind],
+            "agentReference": [ref_agent],
+            "activeOnIncidentId": iid,
+        }
+        for a in assignments
+    ]
 
 
-def _location_components(inc: Incident, agency: str, loc_id: str) -> list[dict[str, Any]]:
+def _location_components(inc: SimpleNamespace, agency: str, loc_id: str) -> list[dict[str, Any]]:
     p = inc.geometry
     if p is None:
         return []
@@ -177,26 +178,24 @@ def _location_components(inc: Incident, agency: str, loc_id: str) -> list[dict[s
 
 
 def _document(
-    session: Session, inc: Incident, agency: str, agent_id: str, stamp: str | None
+    inc: SimpleNamespace,
+    reports: list[SimpleNamespace],
+    assignments: list[SimpleNamespace],
+    agency: str,
+    agent_id: str,
+    stamp: str | None,
 ) -> dict[str, Any]:
-    """The EIDO document of one incident."""
+    """The EIDO document of one incident, its reports (id order) and its assignments."""
     iid = f"urn:emergency:uid:incidentid:{inc.id}:{agency}"
     ref_agency = {"$ref": agency}
     ref_agent = {"$ref": agent_id}
-    reports = (
-        session.scalars(
-            select(Report).where(Report.id.in_(list(inc.report_ids or []))).order_by(Report.id)
-        ).all()
-        if inc.report_ids
-        else []
-    )
     loc_id = f"urn:winterops:location:incident:{inc.id}"
     parts = [
         _call_components(r, agency, ref_agent, loc_id, stamp) for r in reports if r.kind == "call"
     ]
     calls, callbacks, persons, extra = ([p[i] for p in parts] for i in range(4))
     locations = _location_components(inc, agency, loc_id)
-    units = _resource_components(session, inc, agency, ref_agent, iid)
+    units = _resource_components(assignments, agency, ref_agent, iid)
     return {
         "$id": iid,
         "lastUpdateTimeStamp": stamp,

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from incidents import queries
 from incidents.errors import UnknownLayerError
-from incidents.exports.common import iso
-from incidents.store.models import Assignment, Hazard, Incident, Task, Unit
+from incidents.exports.common import iso, rows
 
 __all__ = ["LAYERS", "layer_frame", "layers"]
 
 
-def _incident_row(i: Incident) -> dict[str, Any]:
+def _incident_row(i: Any) -> dict[str, Any]:
     return {
         "id": i.id,
         "kind": i.kind,
@@ -35,7 +35,7 @@ def _incident_row(i: Incident) -> dict[str, Any]:
     }
 
 
-def _hazard_row(h: Hazard) -> dict[str, Any]:
+def _hazard_row(h: Any) -> dict[str, Any]:
     return {
         "id": h.id,
         "condition": h.condition,
@@ -51,7 +51,7 @@ def _hazard_row(h: Hazard) -> dict[str, Any]:
     }
 
 
-def _task_row(t: Task) -> dict[str, Any]:
+def _task_row(t: Any) -> dict[str, Any]:
     return {
         "id": t.id,
         "incident_id": t.incident_id,
@@ -63,7 +63,7 @@ def _task_row(t: Task) -> dict[str, Any]:
     }
 
 
-def _unit_row(u: Unit) -> dict[str, Any]:
+def _unit_row(u: Any) -> dict[str, Any]:
     return {
         "id": u.id,
         "name": u.name,
@@ -77,7 +77,7 @@ def _unit_row(u: Unit) -> dict[str, Any]:
     }
 
 
-def _assignment_row(a: Assignment) -> dict[str, Any]:
+def _assignment_row(a: Any) -> dict[str, Any]:
     return {
         "id": a.id,
         "unit_id": a.unit_id,
@@ -91,23 +91,29 @@ def _assignment_row(a: Assignment) -> dict[str, Any]:
     }
 
 
-# layer -> (model, row, geometry); a new layer is one line here and one row function
-_LAYERS: dict[str, tuple[Any, Callable[[Any], dict[str, Any]], Callable[[Any], Any]]] = {
-    "incidents": (Incident, _incident_row, lambda i: i.geometry),
-    "hazards": (Hazard, _hazard_row, lambda h: h.geometry),
-    "tasks": (Task, _task_row, lambda t: t.geometry),
-    "units": (Unit, _unit_row, lambda u: u.geometry),
-    "assignments": (Assignment, _assignment_row, lambda a: a.route),
+# layer -> (row, geometry); a new layer is one line here, one row function and its table in
+# incidents.queries.EXPORT_TABLES
+_LAYERS: dict[str, tuple[Callable[[Any], dict[str, Any]], Callable[[Any], Any]]] = {
+    "incidents": (_incident_row, lambda i: i.geometry),
+    "hazards": (_hazard_row, lambda h: h.geometry),
+    "tasks": (_task_row, lambda t: t.geometry),
+    "units": (_unit_row, lambda u: u.geometry),
+    "assignments": (_assignment_row, lambda a: a.route),
 }
 LAYERS = tuple(_LAYERS)
 
 
-def _frame(rows: list[dict[str, Any]], geoms: list[BaseGeometry | None]) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame(pd.DataFrame(rows), geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
+def _frame(
+    records: list[dict[str, Any]], geoms: list[BaseGeometry | None], columns: list[str]
+) -> gpd.GeoDataFrame:
+    frame = pd.DataFrame(records, columns=columns)
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
 
 
 def layer_frame(session: Session, layer: str) -> gpd.GeoDataFrame:
     """One layer (see :data:`LAYERS`) as a WGS84 frame, rows in id order.
+
+    Read through :func:`incidents.queries.export_table`.
 
     Raises
     ------
@@ -117,9 +123,12 @@ def layer_frame(session: Session, layer: str) -> gpd.GeoDataFrame:
     if layer not in _LAYERS:
         msg = f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}"
         raise UnknownLayerError(msg)
-    model, row, geometry = _LAYERS[layer]
-    records = session.scalars(select(model).order_by(model.id)).all()
-    return _frame([row(r) for r in records], [geometry(r) for r in records])
+    row, geometry = _LAYERS[layer]
+    table = queries.export_table(session, layer)
+    records = rows(table)
+    # the columns of a row built from nothing, so an empty layer keeps its header
+    columns = list(row(SimpleNamespace(**dict.fromkeys(table.columns))))
+    return _frame([row(r) for r in records], [geometry(r) for r in records], columns)
 
 
 def layers(session: Session) -> dict[str, gpd.GeoDataFrame]:

@@ -6,15 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from shapely.geometry import mapping
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incidents.exports.common import AGENCY, CONDITION_EN, iso, open_hazards, road_label
-from incidents.store.models import (
-    Incident,
-    IncidentStatus,
-    utcnow,
-)
+from incidents import queries
+from incidents.exports.common import AGENCY, CONDITION_EN, iso, open_hazards, road_label, rows
+from incidents.store.models import utcnow
 
 __all__ = ['open511_events']
 
@@ -26,9 +22,7 @@ def open511_events(
     now = now or utcnow()
     base = f"https://{jurisdiction}"
     events = []
-    for inc in session.scalars(
-        select(Incident).where(Incident.status == IncidentStatus.OPEN.value).order_by(Incident.id)
-    ):
+    for inc in rows(queries.incidents_open(session).sort_values("id", kind="stable")):
         if inc.geometry is None:
             continue
         sev = "MAJOR" if inc.people >= 10 or inc.priority >= 100 else "MODERATE"
