@@ -6,6 +6,7 @@ those modules, and importing the package imports none of them.
 """
 
 __all__ = [
+    "alert_text",
     "archive",
     "avl",
     "call_counts",

@@ -300,7 +300,7 @@ def _table_fix(
 
 
 def _unit_from_source(source: str) -> str | None:
-    """The unit named by a file name or URL path (``…/XL-ABG-PC1.nmea`` -> ``XL-ABG-PC1``)."""
+    """Return the unit a file name or URL path names (``…/XL-ABG-PC1.nmea``: ``XL-ABG-PC1``)."""
     path = urlsplit(source).path if "://" in source else source.replace("\\", "/")
     stem = PurePosixPath(path).stem.strip()
     return stem or None

@@ -111,12 +111,12 @@ class Count:
 
     @classmethod
     def exact(cls, n: int) -> Count:
-        """An exact count."""
+        """Make an exact count."""
         return cls(n, n, n)
 
     @classmethod
     def between(cls, low: int, high: int) -> Count:
-        """An estimate in ``[low, high]``; the value is the middle (rounded half up)."""
+        """Make an estimate in ``[low, high]``; the value is the middle (rounded half up)."""
         low, high = sorted((max(0, low), max(0, high)))
         if high > MAX_COUNT:
             return cls(None, low, high, True, implausible=True)

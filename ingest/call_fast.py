@@ -58,7 +58,7 @@ def _floats(values: Sequence[Any]) -> NDArray[np.float64]:
 
 
 def _datums(col: Sequence[Any] | None, n: int, default: str | None) -> NDArray[Any]:
-    """The normalised datum of every row (None where unknown: left to the row lane)."""
+    """Return the normalised datum of every row (None where unknown: left to the row lane)."""
     known: dict[Any, str | None] = {}
     raw = list(col) if col is not None else [None] * n
     out = np.empty(n, dtype=object)

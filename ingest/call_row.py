@@ -69,7 +69,7 @@ class CallContext:
 
 
 def present(v: Any) -> bool:
-    """A cell that holds something (not empty, ``nan`` or ``None``)."""
+    """Return a cell that holds something (not empty, ``nan`` or ``None``)."""
     return v is not None and str(v).strip() not in ("", "nan", "None")
 
 
@@ -81,7 +81,7 @@ def fast_mask_phone(phone: Any) -> str | None:
 
 
 def mask_name(name: Any) -> str | None:
-    """A caller's name masked after its first character (``张三`` -> ``张*``)."""
+    """Return a caller's name masked after its first character (``张三`` -> ``张*``)."""
     s = str(name or "").strip()
     if not s or s.lower() == "nan":
         return None
@@ -142,7 +142,7 @@ def _counts(rec: Mapping[str, Any], attrs: dict[str, Any], flags: list[str]) -> 
 
 @functools.lru_cache(maxsize=4096)
 def _needs_cell(text: str) -> frozenset[str]:
-    """The needs of a needs cell (``燃油、取暖``, ``油;水``); cached (exports repeat them)."""
+    """Return the needs of a needs cell (``燃油、取暖``, ``油;水``); cached (exports repeat them)."""
     tokens = {NEED_TOKENS[t] for t in _SPLIT.split(text.strip().lower()) if t in NEED_TOKENS}
     return frozenset(tokens.union(needs_in(text)))
 
@@ -203,7 +203,7 @@ def _text(rec: Mapping[str, Any], key: str) -> str | None:
 def call_attributes(
     rec: Mapping[str, Any], call_id: str, encoding: str
 ) -> tuple[dict[str, Any], list[str]]:
-    """The attributes and warning flags of one call (see :mod:`ingest.calls`); never raises."""
+    """Return the attributes and warning flags of one call (:mod:`ingest.calls`); never raise."""
     flags: list[str] = []
     attrs: dict[str, Any] = {"call_id": call_id}
     _counts(rec, attrs, flags)
@@ -331,7 +331,7 @@ def report_row(
     attrs: dict[str, Any],
     ctx: CallContext,
 ) -> dict[str, Any]:
-    """The report-frame row of a call."""
+    """Return the report-frame row of a call."""
     return {
         "kind": "call",
         "natural_key": call_id,

@@ -151,7 +151,7 @@ _HEADER_JUNK = re.compile(r"[\s_:：（(）)\[\]【】*]+")
 
 
 def canonical_header(header: str) -> str | None:
-    """The field a header names (case, width, spaces and ``*`` marks ignored), or None."""
+    """Return the field a header names (case, width, spaces and ``*`` marks ignored), or None."""
     h = unicodedata.normalize("NFKC", header).strip().lstrip("\ufeff").lower()
     hit = ALIASES.get(h) or ALIASES.get(_HEADER_JUNK.sub("", h))
     if hit is None:  # "工单内容(摘要)", "报警人[姓名]": the words before the brackets
@@ -224,7 +224,7 @@ _CLASS_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 
 @functools.lru_cache(maxsize=4096)
 def vehicle_class(text: str) -> str | None:
-    """The project vehicle class of a vehicle type as written (see the module docstring).
+    """Return the project vehicle class of a vehicle type as written (see the module docstring).
 
     Returns None for a type that names no class (``摩托车``, ``不详``).
     """
@@ -284,7 +284,7 @@ _OFF_ROAD = re.compile(
 
 @functools.lru_cache(maxsize=8192)
 def needs_in(text: str) -> tuple[str, ...]:
-    """The needs named anywhere in `text` (sorted, each once); ``拖车`` tow, ``吊车`` heavy_tow."""
+    """Return the needs named anywhere in `text`, sorted (``拖车`` tow, ``吊车`` heavy_tow)."""
     s = unicodedata.normalize("NFKC", text).lower()
     found = {_NEED_OF[w] for w in _NEED_ZH.findall(s)}
     if _LATIN.search(s):
@@ -322,8 +322,10 @@ def needs_in_many(texts: Sequence[str]) -> list[tuple[str, ...]]:
 
 
 def implied_needs(vclass: str | None, text: str, needs: tuple[str, ...]) -> tuple[str, ...]:
-    """Needs the vehicle class implies given the call's words: a heavy vehicle off the road, or
-    a tow asked for a heavy vehicle, needs a heavy tow (returns only what is added)."""
+    """Return the needs the vehicle class implies given the call's words (only what is added).
+
+    A heavy vehicle off the road, or a tow asked for a heavy vehicle, needs a heavy tow.
+    """
     if vclass not in HEAVY_CLASSES or "heavy_tow" in needs:
         return ()
     if "tow" in needs or _OFF_ROAD.search(unicodedata.normalize("NFKC", text).lower()):
@@ -342,7 +344,7 @@ DATUMS: dict[str, str] = {
 
 
 def datum_name(value: str) -> str:
-    """The datum a cell names (``GCJ02``, ``火星坐标``, ``百度`` ...), or the cell unchanged.
+    """Return the datum a cell names (``GCJ02``, ``火星坐标``, ``百度`` ...), or the cell unchanged.
 
     CGCS2000 (BeiDou) is taken as WGS84: they differ by centimetres.
     """

@@ -245,7 +245,7 @@ def _json_records(text: str, source: str, mapping: CallMapping) -> list[tuple[st
 
 
 def _header_keys(header: Sequence[str], mapping: CallMapping, source: str) -> list[str | None]:
-    """The field of each column; a field named by two columns is read from the first."""
+    """Return the field of each column; a field named by two columns is read from the first."""
     keys: list[str | None] = []
     for h in header:
         key = _alias(h, mapping)
@@ -299,7 +299,7 @@ def _with_cache(records: Sequence[tuple[str, Mapping[str, Any]]], ctx: CallConte
 
 
 def _rowwise(records: list[tuple[str, dict[str, Any]]], ctx: CallContext) -> ParseResult:
-    """The row-by-row lane for every record (JSON payloads)."""
+    """Run the row-by-row lane for every record (JSON payloads)."""
     ctx = _with_cache(records, ctx)
     out: list[dict[str, Any]] = []
     quarantine: list[QuarantineRow] = []
@@ -312,7 +312,7 @@ def _rowwise(records: list[tuple[str, dict[str, Any]]], ctx: CallContext) -> Par
 
 
 def _shown(keys: Sequence[str | None], row: Sequence[str]) -> str:
-    """The record text kept for quarantine: phone masked (never stored or shown in full)."""
+    """Return the record text kept for quarantine: phone masked (never stored or shown in full)."""
     ks = list(keys) + [None] * max(0, len(row) - len(keys))
     return ",".join(
         (mask_phone(c) or "") if k == "phone" else c for k, c in zip(ks, row, strict=False)
@@ -320,7 +320,7 @@ def _shown(keys: Sequence[str | None], row: Sequence[str]) -> str:
 
 
 def _frame(rows: list[tuple[Any, ...]]) -> gpd.GeoDataFrame:
-    """A report frame (as :func:`ingest.records.report_frame`) from rows in column order."""
+    """Return a report frame (as :func:`ingest.records.report_frame`) from rows in column order."""
     if not rows:
         return report_frame([])
     cols = list(zip(*rows, strict=True))
@@ -342,8 +342,10 @@ def _as_tuple(row: Mapping[str, Any]) -> tuple[Any, ...]:
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while many small dicts are built (it would walk them
-    again and again and halve the rate); the rows hold no reference cycles."""
+    """Pause the cyclic garbage collector while many small dicts are built.
+
+    It would walk them again and again and halve the rate; the rows hold no reference cycles.
+    """
     was = gc.isenabled()
     gc.disable()
     try:
@@ -379,8 +381,10 @@ def _record(cols: Mapping[str, Sequence[str]], i: int) -> dict[str, str]:
 
 
 def _normalise_columns(cols: dict[str, list[str]]) -> None:
-    """Datum names (``火星坐标`` -> gcj02) and Chinese date-times (``2025年12月14日 9时05分``)
-    rewritten in place, once per distinct cell, for both lanes."""
+    """Rewrite datum names and Chinese date-times in place, once per distinct cell.
+
+    ``火星坐标`` becomes gcj02, ``2025年12月14日 9时05分`` ``2025-12-14 09:05:00``; for both lanes.
+    """
     for key, fix in (("datum", datum_name), ("time", call_time_text)):
         if key in cols:
             seen: dict[str, str] = {}
@@ -443,7 +447,7 @@ def _slow_rows(
     ctx: CallContext,
     out: list[tuple[Any, ...] | None],
 ) -> list[QuarantineRow]:
-    """The row-by-row lane for the rows the column-wise lane left; fills `out`."""
+    """Run the row-by-row lane for the rows the column-wise lane left; fills `out`."""
     in_fast = np.zeros(len(lines), dtype=bool)
     in_fast[taken.index] = True
     recs = {i: _record(cols, i) for i in np.flatnonzero(~in_fast).tolist()}

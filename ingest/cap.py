@@ -49,6 +49,14 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 from shapely.validation import make_valid
 
+from ingest.alert_text import (
+    CERTAINTY_CONFIDENCE,
+    COLOUR_SEVERITY,
+    classify_hazard,
+    colour_level,
+    highest_wind,
+    lowest_temperature,
+)
 from ingest.errors import HostileXMLError, ParseError
 from ingest.records import (
     ParseResult,
@@ -70,58 +78,7 @@ CAP_NAMESPACES = frozenset(
     }
 )
 NOT_LIVE_STATUSES = frozenset({"Test", "Exercise", "Draft", "System"})
-COLOUR_SEVERITY = {"blue": "Minor", "yellow": "Moderate", "orange": "Severe", "red": "Extreme"}
-CERTAINTY_CONFIDENCE = {"Observed": 1.0, "Likely": 0.8, "Possible": 0.5, "Unlikely": 0.2}
 
-# Ordered: first match wins (specific before general).
-HAZARD_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("blowing_snow", ("风吹雪", "吹雪", "blowing snow", "drifting snow", "snowdrift")),
-    ("road_icing", ("道路结冰", "路面结冰", "结冰", "black ice", "road icing", "icy road")),
-    ("freezing_rain", ("冻雨", "freezing rain", "freezing drizzle", "ice storm")),
-    ("extreme_cold", ("极寒", "严寒", "wind chill", "extreme cold", "风寒")),
-    ("cold_wave", ("寒潮", "低温", "降温", "cold wave", "cold snap", "frost", "hard freeze")),
-    (
-        "blizzard",
-        (
-            "暴雪",
-            "大雪",
-            "雪灾",
-            "降雪",
-            "blizzard",
-            "heavy snow",
-            "snowstorm",
-            "snow squall",
-            "winter storm",
-            "snowfall",
-            "neige",
-            "snö",
-        ),
-    ),
-    ("low_visibility", ("大雾", "浓雾", "能见度", "whiteout", "low visibility", "dense fog")),
-    (
-        "gale",
-        (
-            "大风",
-            "gale",
-            "high wind",
-            "wind advisory",
-            "wind warning",
-            "strong wind",
-            "wind speed",
-            "vindur",
-            ": wind",
-        ),
-    ),
-)
-_COLOURS = (("红色", "red"), ("橙色", "orange"), ("黄色", "yellow"), ("蓝色", "blue"))
-_EN_COLOUR = re.compile(r"\b(red|orange|yellow|blue)\s+(warning|alert|signal|level)", re.I)
-_TEMP = re.compile(r"(零下|minus\s*)?(-|−)?\s*(\d+(?:\.\d+)?)\s*(℃|°\s*C|摄氏度|度)", re.I)
-_TEMP_F = re.compile(r"(-|−)?\s*(\d+(?:\.\d+)?)\s*°?\s*F\b")
-_WIND = re.compile(
-    r"(\d+(?:\.\d+)?)\s*(km/h|kmh|公里/小时|千米/小时|mph|m/s|米/秒|knots?|kt)\b", re.I
-)
-_BEAUFORT = re.compile(r"(\d{1,2})\s*级")
-BEAUFORT_KMH = [1, 5, 11, 19, 28, 38, 49, 61, 74, 88, 102, 117, 133, 149, 166, 183, 202, 220]
 _GEOD = Geod(ellps="WGS84")
 _DIGITS = re.compile(r"^\d{6}(\d{6})?$")
 FOREIGN_SCHEMES = ("SAME", "FIPS", "UGC", "CLC", "CAP-CP", "EMMA", "NUTS", "WARNCELL", "ISO3166")
@@ -260,12 +217,10 @@ def parse_references(text: str | None) -> tuple[list[str], list[str]]:
     return keys, bad
 
 
-def _alert_row(
-    el: ET.Element,
-    locator: Locator | None,
-    now: datetime | None,
-    zones: Mapping[str, BaseGeometry] | None,
-) -> dict[str, Any]:
+def _alert_header(
+    el: ET.Element, now: datetime | None
+) -> tuple[str, str, datetime, str, str, list[str], list[str]]:
+    """Return (identifier, sender, sent, status, msgType, references, flags) of a CAP alert."""
     flags: list[str] = []
     ns = _ns(el.tag) if isinstance(el.tag, str) else ""
     if ns not in CAP_NAMESPACES:
@@ -294,9 +249,13 @@ def _alert_row(
         flags.append("update_without_references")
     if status in NOT_LIVE_STATUSES:
         flags.append("not_live")
+    return identifier, sender, sent, status, msg_type, references, flags
 
-    infos = [_info(i, now) for i in _children(el, "info")]
-    info = _preferred(infos)
+
+def _alert_areas(
+    el: ET.Element, locator: Locator | None, zones: Mapping[str, BaseGeometry] | None
+) -> tuple[BaseGeometry | None, list[str], list[str], list[str]]:
+    """(area union or None, area codes, unresolved codes, problems) of every info's areas."""
     geoms: list[BaseGeometry] = []
     codes: list[str] = []
     unresolved: list[str] = []
@@ -308,52 +267,79 @@ def _alert_row(
             codes += c
             unresolved += u
             problems += p
-    codes = list(dict.fromkeys(codes))
-    unresolved = list(dict.fromkeys(unresolved))
     geometry = unary_union(geoms) if geoms else None
     if geometry is not None and geometry.is_empty:
         geometry = None
-    if geometry is None and msg_type in ("Alert", "Update") and status not in NOT_LIVE_STATUSES:
-        if not infos:
-            msg = f"alert {identifier}: no <info> block, so no event or area"
-        elif unresolved:
-            shown = ", ".join(unresolved[:5]) + (" ..." if len(unresolved) > 5 else "")
-            msg = (
-                f"alert {identifier}: area given only as geocodes that cannot be resolved "
-                f"({shown}); Chinese admin codes need a loaded region, other schemes a zone file"
-            )
-        elif problems:
-            msg = f"alert {identifier}: no usable area ({'; '.join(problems[:3])})"
-        else:
-            descs = [a["areaDesc"] for i in infos for a in i["areas"] if a.get("areaDesc")]
-            named = f" (areaDesc only: {', '.join(descs[:3])!s})" if descs else ""
-            msg = f"alert {identifier}: no polygon, circle or geocode to place it{named}"
-        raise RecordError(msg)
-    if unresolved:
-        flags.append("unresolved_area_codes")
-    if problems:
-        flags.append("area_problems")
+    return geometry, list(dict.fromkeys(codes)), list(dict.fromkeys(unresolved)), problems
 
+
+def _no_area_reason(
+    identifier: str, infos: list[dict[str, Any]], unresolved: list[str], problems: list[str]
+) -> str:
+    """Return the quarantine reason of a live alert that cannot be placed."""
+    if not infos:
+        return f"alert {identifier}: no <info> block, so no event or area"
+    if unresolved:
+        shown = ", ".join(unresolved[:5]) + (" ..." if len(unresolved) > 5 else "")
+        return (
+            f"alert {identifier}: area given only as geocodes that cannot be resolved "
+            f"({shown}); Chinese admin codes need a loaded region, other schemes a zone file"
+        )
+    if problems:
+        return f"alert {identifier}: no usable area ({'; '.join(problems[:3])})"
+    descs = [a["areaDesc"] for i in infos for a in i["areas"] if a.get("areaDesc")]
+    named = f" (areaDesc only: {', '.join(descs[:3])!s})" if descs else ""
+    return f"alert {identifier}: no polygon, circle or geocode to place it{named}"
+
+
+def _alert_words(
+    infos: list[dict[str, Any]], info: dict[str, Any], now: datetime | None, flags: list[str]
+) -> dict[str, Any]:
+    """Hazard class, colour, severity, onset, expiry, temperature and wind of the infos."""
     by_field = [
         " ".join(str(i.get(k) or "") for i in infos) for k in ("event", "headline", "description")
     ]
     by_field.insert(1, " ".join(v for i in infos for _, v in i.get("eventCodes", [])))
     text_all = " ".join(by_field)
-    hazard = next((h for h in map(classify_hazard, by_field) if h), None)
     colour = colour_level(text_all)
-    severity = info.get("severity") if info else None
-    if colour:
-        severity = COLOUR_SEVERITY[colour]
-    expires = info.get("expires_dt") if info else None
+    expires = info.get("expires_dt")
     if expires is None:
         all_exp = [i["expires_dt"] for i in infos if i.get("expires_dt")]
         expires = max(all_exp) if all_exp else None
-    onset = (info.get("onset_dt") or info.get("effective_dt")) if info else None
     if expires is not None and expires < (now or datetime.now(UTC)):
         flags.append("expired")
+    words = {
+        "hazard_class": next((h for h in map(classify_hazard, by_field) if h), None),
+        "severity": COLOUR_SEVERITY[colour] if colour else info.get("severity"),
+        "colour": colour,
+        "onset": info.get("onset_dt") or info.get("effective_dt"),
+        "expires": expires,
+        "temperature_c": lowest_temperature(text_all),
+        "wind_kmh": highest_wind(text_all),
+    }
     for i in infos:  # JSON-friendly copies only
         for k in ("expires_dt", "onset_dt", "effective_dt"):
             i.pop(k, None)
+    return words
+
+
+def _alert_row(
+    el: ET.Element,
+    locator: Locator | None,
+    now: datetime | None,
+    zones: Mapping[str, BaseGeometry] | None,
+) -> dict[str, Any]:
+    identifier, sender, sent, status, msg_type, references, flags = _alert_header(el, now)
+    infos = [_info(i, now) for i in _children(el, "info")]
+    info = _preferred(infos)
+    geometry, codes, unresolved, problems = _alert_areas(el, locator, zones)
+    if geometry is None and msg_type in ("Alert", "Update") and status not in NOT_LIVE_STATUSES:
+        raise RecordError(_no_area_reason(identifier, infos, unresolved, problems))
+    if unresolved:
+        flags.append("unresolved_area_codes")
+    if problems:
+        flags.append("area_problems")
+    words = _alert_words(infos, info, now, flags)
     return {
         "natural_key": alert_key(sender, identifier, sent),
         "sender": sender,
@@ -362,22 +348,17 @@ def _alert_row(
         "msg_type": msg_type,
         "status": status,
         "references": references,
-        "event": info.get("event") if info else None,
-        "hazard_class": hazard,
-        "severity": severity,
-        "colour": colour,
-        "onset": onset or sent,
-        "expires": expires,
-        "headline": info.get("headline") if info else None,
-        "description": info.get("description") if info else None,
-        "language": info.get("language") if info else None,
+        "event": info.get("event"),
+        **words,
+        "onset": words["onset"] or sent,
+        "headline": info.get("headline"),
+        "description": info.get("description"),
+        "language": info.get("language"),
         "infos": infos,
         "area_codes": codes,
-        "temperature_c": lowest_temperature(text_all),
-        "wind_kmh": highest_wind(text_all),
         "geometry": geometry,
         "_flags": flags,
-        "_certainty": info.get("certainty") if info else None,
+        "_certainty": info.get("certainty"),
         "_unresolved": unresolved,
     }
 
@@ -565,63 +546,3 @@ def cap_circle(text: str) -> BaseGeometry:
     az = [i * 360.0 / 64 for i in range(64)]
     lons, lats, _ = _GEOD.fwd([lon] * 64, [lat] * 64, az, [r_km * 1000.0] * 64)
     return Polygon(list(zip(lons, lats, strict=True)))
-
-
-def classify_hazard(text: str) -> str | None:
-    """Return the winter hazard class named in `text` (zh or en), or None."""
-    low = text.lower()
-    for cls, words in HAZARD_KEYWORDS:
-        if any(w in low for w in words):
-            return cls
-    return None
-
-
-def colour_level(text: str) -> str | None:
-    """Return the Chinese warning colour level (blue/yellow/orange/red) in `text`, or None."""
-    for zh, en in _COLOURS:
-        if zh + "预警" in text or zh + "警报" in text or zh + "信号" in text:
-            return en
-    m = _EN_COLOUR.search(text)
-    if m:
-        return m.group(1).lower()
-    for zh, en in _COLOURS:
-        if zh in text:
-            return en
-    return None
-
-
-def lowest_temperature(text: str) -> float | None:
-    """Return the lowest temperature (°C) mentioned in `text`, or None."""
-    temps = []
-    for m in _TEMP.finditer(text):
-        v = float(m.group(3))
-        if m.group(1) or m.group(2):
-            v = -v
-        if -90 <= v <= 60:
-            temps.append(v)
-    for m in _TEMP_F.finditer(text):
-        v = float(m.group(2)) * (-1 if m.group(1) else 1)
-        c = (v - 32) * 5 / 9
-        if -90 <= c <= 60:
-            temps.append(round(c, 1))
-    return min(temps) if temps else None
-
-
-def highest_wind(text: str) -> float | None:
-    """Return the highest wind speed (km/h) mentioned in `text`, or None."""
-    winds = []
-    for m in _WIND.finditer(text):
-        v, unit = float(m.group(1)), m.group(2).lower()
-        if unit == "mph":
-            v *= 1.609344
-        elif unit in ("m/s", "米/秒"):
-            v *= 3.6
-        elif unit.startswith("kn") or unit == "kt":
-            v *= 1.852
-        winds.append(round(v, 1))
-    for m in _BEAUFORT.finditer(text):
-        b = int(m.group(1))
-        if 0 <= b < len(BEAUFORT_KMH):
-            winds.append(float(BEAUFORT_KMH[b]))
-    winds = [w for w in winds if w < 500]
-    return max(winds) if winds else None

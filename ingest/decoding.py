@@ -120,7 +120,7 @@ _HEAD = 256 * 1024
 
 
 def _head(data: bytes) -> bytes:
-    """The first lines of a large payload (cut at a newline: never inside a character)."""
+    """Return the first lines of a large payload (cut at a newline: never inside a character)."""
     cut = data.rfind(b"\n", 0, _HEAD)
     return data[: cut + 1] if cut > 0 else data[:_HEAD]
 
@@ -134,7 +134,7 @@ def _detect(data: bytes) -> str | None:
 
 
 def _with_stray_bytes(data: bytes, enc: str) -> Decoded | None:
-    """`data` read as `enc` with its few undecodable bytes replaced, or None."""
+    """Read `data` as `enc` with its few undecodable bytes replaced, or None."""
     allowed = stray_allowed(len(data))
     bom = 3 if enc == "utf-8" and data.startswith(b"\xef\xbb\xbf") else 0
     codec = "utf-8-sig" if bom else enc

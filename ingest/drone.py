@@ -337,7 +337,7 @@ def _track_columns(header: list[str], fmt: str) -> _TrackColumns:
 
 
 def _row_time(row: list[str], cols: _TrackColumns) -> str | None:
-    """The time text of a track row (date column prefixed, UTC marked), or None."""
+    """Return the time text of a track row (date column prefixed, UTC marked), or None."""
     itime, idate = cols.time, cols.date
     if itime is None or itime >= len(row) or not row[itime].strip():
         return None

@@ -32,6 +32,7 @@ class CappedRetry(Retry):
     max_retry_after: float = 30.0
 
     def get_retry_after(self, response: Any) -> float | None:
+        """Return the server's ``Retry-After`` in seconds, capped at `max_retry_after`."""
         value = super().get_retry_after(response)
         if value is None:
             return None
@@ -78,6 +79,7 @@ class Fetcher:
     session: requests.Session = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        """Build the requests session with the capped retry policy."""
         retry_cls = type(
             "CappedRetryN", (CappedRetry,), {"max_retry_after": self.max_retry_after_s}
         )

@@ -20,16 +20,15 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
-from ingest.cap import (
+from ingest.alert_text import (
     CERTAINTY_CONFIDENCE,
     COLOUR_SEVERITY,
-    NOT_LIVE_STATUSES,
-    alert_key,
     classify_hazard,
     colour_level,
     highest_wind,
     lowest_temperature,
 )
+from ingest.cap import NOT_LIVE_STATUSES, alert_key
 from ingest.errors import ParseError
 from ingest.records import (
     ParseResult,
@@ -105,17 +104,12 @@ def _time(props: Mapping[str, Any], key: str, now: datetime | None) -> datetime 
         raise RecordError(msg) from None
 
 
-def _feature(
-    feat: Any,
-    source: str,
-    sha: str,
-    now: datetime | None,
-    zones: Mapping[str, BaseGeometry] | None,
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def _properties(feat: Any) -> tuple[dict[str, Any], str, str]:
+    """(properties, identifier, sender) of a feature, or RecordError naming what is missing."""
     if not isinstance(feat, dict) or not isinstance(feat.get("properties"), dict):
         msg = "feature has no properties object"
         raise RecordError(msg)
-    p = feat["properties"]
+    p: dict[str, Any] = feat["properties"]
     identifier = _str(p.get("identifier") or p.get("id"))
     sender = _str(p.get("sender"))
     if not identifier or not sender or not p.get("sent"):
@@ -124,15 +118,11 @@ def _feature(
             missing.append("sent")
         msg = f"alert lacks {', '.join(missing)}"
         raise RecordError(msg)
-    sent = _time(p, "sent", now)
-    assert sent is not None
-    onset = _time(p, "onset", now) or _time(p, "effective", now)
-    expires = _time(p, "expires", now)
-    ends = _time(p, "ends", now)
-    flags: list[str] = []
-    flags += parse_time(sent, now=now)[1]
-    status = (_str(p.get("status")) or "Actual").capitalize()
-    msg_type = (_str(p.get("messageType") or p.get("msgType")) or "Alert").capitalize()
+    return p, str(identifier), str(sender)
+
+
+def _references(p: Mapping[str, Any], flags: list[str]) -> list[str]:
+    """Return the keys of the alerts a feature references (flag ``unreadable_references``)."""
     references: list[str] = []
     for ref in p.get("references") or []:
         if not isinstance(ref, dict):
@@ -143,9 +133,26 @@ def _feature(
             flags.append("unreadable_references")
             continue
         references.append(alert_key(str(ref.get("sender")), str(ref.get("identifier")), rs))
-    if status in NOT_LIVE_STATUSES:
-        flags.append("not_live")
+    return references
 
+
+def _area_codes(p: Mapping[str, Any]) -> list[str]:
+    """``UGC:<zone>`` of the affected zones, then ``SCHEME:code`` of the geocodes, each once."""
+    zone_ids = [str(z).rstrip("/").rsplit("/", 1)[-1] for z in p.get("affectedZones") or []]
+    geocode = p.get("geocode") if isinstance(p.get("geocode"), dict) else {}
+    codes = [f"UGC:{z}" for z in zone_ids]
+    for scheme, values in (geocode or {}).items():
+        for v in values if isinstance(values, list) else [values]:
+            key = f"{str(scheme).upper()}:{v}"
+            if key not in codes:
+                codes.append(key)
+    return codes
+
+
+def _geometry(
+    feat: Mapping[str, Any], codes: list[str], zones: Mapping[str, BaseGeometry] | None
+) -> BaseGeometry | None:
+    """Return the feature's geometry, else the union of its zones found in `zones`, else None."""
     geometry: BaseGeometry | None = None
     g = feat.get("geometry")
     if isinstance(g, dict):
@@ -156,17 +163,53 @@ def _feature(
             raise RecordError(msg) from None
         if geometry.is_empty:
             geometry = None
-    zone_ids = [str(z).rstrip("/").rsplit("/", 1)[-1] for z in p.get("affectedZones") or []]
-    geocode = p.get("geocode") if isinstance(p.get("geocode"), dict) else {}
-    codes = [f"UGC:{z}" for z in zone_ids]
-    for scheme, values in (geocode or {}).items():
-        for v in values if isinstance(values, list) else [values]:
-            key = f"{str(scheme).upper()}:{v}"
-            if key not in codes:
-                codes.append(key)
     if geometry is None and zones:
         found = [zones[c] for c in codes if c in zones]
         geometry = unary_union(found) if found else None
+    return geometry
+
+
+def _info(p: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the one info block of a feature (CAP names)."""
+    params = p.get("parameters") if isinstance(p.get("parameters"), dict) else {}
+    return {
+        "language": _str(p.get("language")) or "en-US",
+        "category": _str(p.get("category")),
+        "event": _str(p.get("event")),
+        "urgency": _str(p.get("urgency")),
+        "severity": _str(p.get("severity")),
+        "certainty": _str(p.get("certainty")),
+        "senderName": _str(p.get("senderName")),
+        "headline": _str(p.get("headline")),
+        "description": _str(p.get("description")),
+        "instruction": _str(p.get("instruction")),
+        "areaDesc": _str(p.get("areaDesc")),
+        "parameters": {k: (v if isinstance(v, list) else [v]) for k, v in (params or {}).items()},
+    }
+
+
+def _feature(
+    feat: Any,
+    source: str,
+    sha: str,
+    now: datetime | None,
+    zones: Mapping[str, BaseGeometry] | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    p, identifier, sender = _properties(feat)
+    sent = _time(p, "sent", now)
+    assert sent is not None
+    onset = _time(p, "onset", now) or _time(p, "effective", now)
+    expires = _time(p, "expires", now)
+    ends = _time(p, "ends", now)
+    flags: list[str] = []
+    flags += parse_time(sent, now=now)[1]
+    status = (_str(p.get("status")) or "Actual").capitalize()
+    msg_type = (_str(p.get("messageType") or p.get("msgType")) or "Alert").capitalize()
+    references = _references(p, flags)
+    if status in NOT_LIVE_STATUSES:
+        flags.append("not_live")
+    codes = _area_codes(p)
+    geometry = _geometry(feat, codes, zones)
     if geometry is None and msg_type != "Cancel" and status not in NOT_LIVE_STATUSES:
         shown = ", ".join(codes[:5]) + (" ..." if len(codes) > 5 else "")
         msg = (
@@ -175,36 +218,17 @@ def _feature(
         )
         raise RecordError(msg)
     expires = expires or ends
-    params = p.get("parameters") if isinstance(p.get("parameters"), dict) else {}
-    params = {k: (v if isinstance(v, list) else [v]) for k, v in (params or {}).items()}
-    event = _str(p.get("event"))
-    headline = _str(p.get("headline"))
-    description = _str(p.get("description"))
+    info = _info(p)
+    event, headline, description = info["event"], info["headline"], info["description"]
     text_all = " ".join(x for x in (event, headline, description) if x)
     colour = colour_level(text_all)
-    severity = _str(p.get("severity"))
-    if colour:
-        severity = COLOUR_SEVERITY[colour]
+    severity = COLOUR_SEVERITY[colour] if colour else info["severity"]
     if expires is not None and expires < (now or datetime.now(UTC)):
         flags.append("expired")
     hazard = next(
         (h for h in map(classify_hazard, (event or "", headline or "", description or "")) if h),
         None,
     )
-    info = {
-        "language": _str(p.get("language")) or "en-US",
-        "category": _str(p.get("category")),
-        "event": event,
-        "urgency": _str(p.get("urgency")),
-        "severity": _str(p.get("severity")),
-        "certainty": _str(p.get("certainty")),
-        "senderName": _str(p.get("senderName")),
-        "headline": headline,
-        "description": description,
-        "instruction": _str(p.get("instruction")),
-        "areaDesc": _str(p.get("areaDesc")),
-        "parameters": params,
-    }
     alert = {
         "natural_key": alert_key(sender, identifier, sent),
         "sender": sender,
@@ -228,27 +252,34 @@ def _feature(
         "wind_kmh": highest_wind(text_all),
         "geometry": geometry,
     }
-    report = {
+    return alert, _report(alert, source, sha, info["certainty"], flags)
+
+
+def _report(
+    alert: Mapping[str, Any], source: str, sha: str, certainty: str | None, flags: list[str]
+) -> dict[str, Any]:
+    """Return the report row of an alert."""
+    expires = alert["expires"]
+    return {
         "kind": "alert",
         "natural_key": alert["natural_key"],
         "source": source,
         "raw_sha256": sha,
-        "observed_at": sent,
-        "subtype": hazard or (event or "alert")[:64],
-        "confidence": CERTAINTY_CONFIDENCE.get(str(info["certainty"])),
+        "observed_at": alert["sent"],
+        "subtype": alert["hazard_class"] or (alert["event"] or "alert")[:64],
+        "confidence": CERTAINTY_CONFIDENCE.get(str(certainty)),
         "road_code": None,
         "km": None,
         "place": None,
         "flags": flags,
         "attributes": {
-            "event": event,
-            "msg_type": msg_type,
-            "status": status,
-            "severity": severity,
-            "colour": colour,
+            "event": alert["event"],
+            "msg_type": alert["msg_type"],
+            "status": alert["status"],
+            "severity": alert["severity"],
+            "colour": alert["colour"],
             "expires": expires.isoformat() if expires else None,
-            "headline": headline,
+            "headline": alert["headline"],
         },
-        "geometry": geometry,
+        "geometry": alert["geometry"],
     }
-    return alert, report

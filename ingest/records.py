@@ -124,6 +124,7 @@ class ParseResult:
     alerts: gpd.GeoDataFrame | None = None
 
     def __len__(self) -> int:
+        """Return the number of report rows."""
         return len(self.frame)
 
 

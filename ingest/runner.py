@@ -54,6 +54,7 @@ class StoreCounts:
     duplicates: int = 0
 
     def __iadd__(self, other: StoreCounts) -> StoreCounts:
+        """Add `other`'s counts to these."""
         self.accepted += other.accepted
         self.updated += other.updated
         self.cancelled += other.cancelled
@@ -88,7 +89,7 @@ class IngestSummary:
     changed_shas: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """The CLI's ``--json`` object (design contract, plus ``unreadable`` and ``payloads``)."""
+        """Return the CLI's ``--json`` object (the design contract, ``unreadable``, ``payloads``)."""
         return {
             "kind": self.kind,
             "sources": self.sources,
@@ -118,7 +119,7 @@ class Payload:
 
 
 def is_url(source: str) -> bool:
-    """True for http(s) URLs."""
+    """Return True for http(s) URLs."""
     return source.startswith(("http://", "https://"))
 
 
@@ -353,7 +354,7 @@ def load_watch_config(path: Path) -> list[FeedConfig]:
 
 
 def is_stale(last_success: datetime | None, interval_s: float, now: datetime) -> bool:
-    """A feed is stale when it has not succeeded within two intervals."""
+    """Tell whether a feed is stale: it has not succeeded within two intervals."""
     if last_success is None:
         return True
     return now - last_success > timedelta(seconds=2 * interval_s)

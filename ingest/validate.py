@@ -193,8 +193,11 @@ ConversionCache = dict[tuple[str, float, float], tuple[float, float]]
 
 
 def convert_many(points: list[tuple[Any, Any, str | None]]) -> ConversionCache:
-    """Convert many GCJ-02/BD-09 points at once (vectorised); returns a cache for
-    :func:`locate_coordinates`. Unusable points are left out (they fail later, one by one)."""
+    """Convert many GCJ-02/BD-09 points at once (vectorised) into a cache.
+
+    The cache is for :func:`locate_coordinates`. Unusable points are left out (they fail later,
+    one by one).
+    """
     groups: dict[str, list[tuple[float, float]]] = {}
     for lon, lat, datum in points:
         try:
