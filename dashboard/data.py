@@ -112,23 +112,11 @@ def region(region_dir: str) -> Any:
         return None
 
 
-def _read_region_file(path: Path, level: str | None = None) -> gpd.GeoDataFrame | None:
-    if not path.is_file():
-        return None
-    gdf = gpd.read_file(path)
-    if level is not None and "level" in gdf.columns:
-        gdf = gdf[gdf["level"] == level]
-    return gdf
-
-
 @st.cache_resource(show_spinner=False)
 def basemap(region_dir: str, lang: str, dark: bool) -> list[mapview.LayerPayload]:
-    """Banner outlines and roads of ``data/region``, serialised once per language and theme."""
-    folder = Path(region_dir)
-    base = mapview.Basemap(
-        outlines=_read_region_file(folder / "places.geojson", "banner"),
-        roads=_read_region_file(folder / "roads.geojson"),
-    )
+    """Banner outlines, roads and place names of ``data/region``, serialised once per language
+    and theme (:func:`dashboard.basemap.read_basemap`)."""
+    base = mapview.read_basemap(Path(region_dir))
     return mapview.basemap_payloads(base, lang, dark)
 
 

@@ -91,10 +91,11 @@ PropSource = Callable[[pd.DataFrame], pd.Series] | str
 
 @dataclass(frozen=True)
 class Basemap:
-    """The static vector basemap: banner outlines and roads (WGS84 GeoDataFrames or None)."""
+    """The static vector basemap: banner outlines, roads, towns (WGS84 GeoDataFrames or None)."""
 
     outlines: gpd.GeoDataFrame | None = None
     roads: gpd.GeoDataFrame | None = None
+    towns: gpd.GeoDataFrame | None = None
 
 
 @dataclass(frozen=True)

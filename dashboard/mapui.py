@@ -168,7 +168,7 @@ def show_map(
     zoom: int | None = None,
     returned: Sequence[str] = (),
     hidden: Sequence[str] = (),
-    legend_open: bool = True,
+    legend_open: bool = False,
     remember: bool = False,
 ) -> dict[str, Any]:
     """Draw the situation map and return what ``st_folium`` reports (only `returned` keys).
@@ -188,7 +188,8 @@ def show_map(
     hidden
         Layer keys switched off at first.
     legend_open
-        Whether the legend starts unfolded (folded on the tablet, where space is short).
+        Whether the legend starts unfolded (folded by default: it never covers the map
+        unless asked).
     remember
         Keep the user's view and layer choices in the session (see the module docstring);
         a layer switch then reruns the fragment holding the map (a pan or zoom nothing).

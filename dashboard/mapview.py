@@ -33,6 +33,7 @@ from branca.element import Figure, MacroElement
 from folium.template import Template
 
 from dashboard.assets import LocalMap
+from dashboard.basemap import LabelLayer, MetricScale, basemap_payloads, label_css, read_basemap
 from dashboard.escape import escape_text
 from dashboard.i18n import t
 from dashboard.layers import LAYER_KEYS, layer_payloads
@@ -75,6 +76,7 @@ __all__ = [
     "map_html",
     "payload_from_frame",
     "priority_band",
+    "read_basemap",
 ]
 
 
@@ -116,7 +118,7 @@ class Legend(MacroElement):
         """
     )
 
-    def __init__(self, lang: str, dark: bool = False, open_: bool = True) -> None:
+    def __init__(self, lang: str, dark: bool = False, open_: bool = False) -> None:
         super().__init__()
         self._name = "Legend"
         bg, fg = ("#1e2228", "#e8e8e8") if dark else ("#ffffff", "#222222")
@@ -131,67 +133,41 @@ class Legend(MacroElement):
             )
             return f'<div><span style="{shape}"></span>{escape_text(label)}</div>'
 
-        parts = [f"<b>{escape_text(t('legend.conditions', lang))}</b>"]
-        parts += [
-            row(c, t(f"condition.{k}", lang), line=True) for k, c in CONDITION_COLOURS.items()
+        def section(key: str, rows: list[str]) -> str:
+            head = f"<b>{escape_text(t(key, lang))}</b>" if key else ""
+            return f'<div style="break-inside:avoid;margin-bottom:4px">{head}{"".join(rows)}</div>'
+
+        parts = [
+            section("legend.conditions", [
+                row(c, t(f"condition.{k}", lang), line=True) for k, c in CONDITION_COLOURS.items()
+            ]),
+            section("legend.alerts", [
+                row(c, t(f"colour.{k}", lang), line=True) for k, c in ALERT_COLOURS.items()
+            ]),
+            section("legend.priority", [
+                row(c, t(f"band.{k}", lang)) for k, c in PRIORITY_COLOURS.items()
+            ]),
+            section("legend.units", [
+                *(row(c, t(f"status.{k}", lang)) for k, c in UNIT_STATUS_COLOURS.items()),
+                row("#bdbdbd", t("map.pos_stale_key", lang)),
+            ]),
+            section("legend.other", [
+                row(HOTSPOT_COLOUR, t("layer.hotspots", lang), line=True),
+                row(ROUTE_COLOUR, t("layer.routes", lang), line=True),
+                row(DRONE_COLOUR, t("layer.drone_coverage", lang), line=True),
+                row(DUTY_COLOUR, t("layer.duty_points", lang)),
+                row(WARMING_COLOUR, t("layer.warming_points", lang)),
+            ]),
         ]
-        parts.append(f"<b>{escape_text(t('legend.alerts', lang))}</b>")
-        parts += [row(c, t(f"colour.{k}", lang), line=True) for k, c in ALERT_COLOURS.items()]
-        parts.append(f"<b>{escape_text(t('legend.priority', lang))}</b>")
-        parts += [row(c, t(f"band.{k}", lang)) for k, c in PRIORITY_COLOURS.items()]
-        parts.append(f"<b>{escape_text(t('legend.units', lang))}</b>")
-        parts += [row(c, t(f"status.{k}", lang)) for k, c in UNIT_STATUS_COLOURS.items()]
-        parts.append(row("#bdbdbd", t("map.pos_stale_key", lang)))
-        parts.append(row(HOTSPOT_COLOUR, t("layer.hotspots", lang), line=True))
-        parts.append(row(ROUTE_COLOUR, t("layer.routes", lang), line=True))
-        parts.append(row(DUTY_COLOUR, t("layer.duty_points", lang)))
-        parts.append(row(WARMING_COLOUR, t("layer.warming_points", lang)))
-        parts.append(row(DRONE_COLOUR, t("layer.drone_coverage", lang), line=True))
         title = escape_text(t("legend.title", lang))
         self.html = (
             f'<details{" open" if open_ else ""} style="background:{bg};color:{fg};'
             "padding:6px 8px;border-radius:4px;font:12px/1.35 sans-serif;"
             'box-shadow:0 1px 4px rgba(0,0,0,.4)">'
             f'<summary style="cursor:pointer;font-weight:bold">{title}</summary>'
-            f'<div style="max-height:300px;overflow-y:auto">{"".join(parts)}</div></details>'
+            '<div style="max-height:min(240px,40vh);overflow-y:auto;columns:2;column-gap:14px;'
+            f'margin-top:4px">{"".join(parts)}</div></details>'
         )
-
-
-def basemap_payloads(basemap: Basemap, lang: str = "zh", dark: bool = False) -> list[LayerPayload]:
-    """Serialise the banner outlines and the roads of the basemap."""
-    outline_colour, road_colour = ("#6b7785", "#9aa5b1") if dark else ("#8a96a3", "#6b6b6b")
-    name_col = "name_zh" if lang == "zh" else "name_en"
-    return [
-        payload_from_frame(
-            "outlines",
-            t("layer.outlines", lang),
-            basemap.outlines,
-            {"name": name_col},
-            {
-                "": {
-                    "color": outline_colour,
-                    "weight": 1,
-                    "fill": True,
-                    "fillOpacity": 0.0,
-                    "dashArray": "4 3",
-                }
-            },
-            decimals=3,
-            simplify=0.005,
-            tooltip=[("name", "")],
-            tooltip_labels=False,
-        ),
-        payload_from_frame(
-            "roads",
-            t("layer.roads", lang),
-            basemap.roads,
-            {"road": "road_code", "name": name_col},
-            {"": {"color": road_colour, "weight": 1.5, "opacity": 0.8}},
-            simplify=0.001,
-            tooltip=[("road", ""), ("name", "")],
-            tooltip_labels=False,
-        ),
-    ]
 
 
 def build_base_map(
@@ -204,7 +180,7 @@ def build_base_map(
     zoom: int | None = None,
     dark: bool = False,
     legend: bool = True,
-    legend_open: bool = True,
+    legend_open: bool = False,
 ) -> LocalMap:
     """Build the static part of the map: outlines, roads, legend, optional intranet tiles.
 
@@ -227,7 +203,7 @@ def build_base_map(
         location=list(center or DEFAULT_CENTER),
         zoom_start=zoom or DEFAULT_ZOOM,
         tiles=None,
-        control_scale=True,
+        control_scale=False,
         prefer_canvas=True,
         min_zoom=4,
         max_zoom=16,
@@ -236,8 +212,9 @@ def build_base_map(
     folium.Element(
         f"<style>.leaflet-container{{background:{background} !important}}"
         ".leaflet-popup-content th,.leaflet-tooltip th{white-space:nowrap;padding-right:8px}"
-        ".leaflet-popup-content td{word-break:break-word}</style>"
+        ".leaflet-popup-content td{word-break:break-word}</style>" + label_css(dark)
     ).add_to(cast(Figure, fmap.get_root()).header)
+    MetricScale().add_to(fmap)
     if tile_url:
         folium.TileLayer(
             tiles=tile_url,
@@ -247,7 +224,9 @@ def build_base_map(
         ).add_to(fmap)
     payloads = basemap_payloads(basemap, lang, dark) if isinstance(basemap, Basemap) else basemap
     for payload in payloads:
-        if payload.count:
+        if payload.count and payload.key == "labels":
+            LabelLayer(payload).add_to(fmap)
+        elif payload.count:
             CompactGeoJson(payload, control=False).add_to(fmap)
     if legend:
         Legend(lang, dark=dark, open_=legend_open).add_to(fmap)

@@ -256,3 +256,37 @@ def test_every_layer_module_is_registered_once() -> None:
     assert modules == set(layers.LAYER_KEYS)
     assert len(set(layers.LAYER_KEYS)) == len(layers.LAYERS) == len(mapview.LAYER_KEYS)
 
+
+
+# --- the offline base layer ---------------------------------------------------------------
+
+
+def test_scale_is_metric_and_legend_starts_folded() -> None:
+    html = mapview.map_html(mapview.build_map(mapview.Basemap(), _layers()))
+    assert "L.control.scale({metric: true, imperial: false" in html
+    assert "L.control.scale()" not in html
+    assert "<details open" not in html and "wo-legend" in html
+
+
+def test_offline_base_layer_names_towns_and_banners(tmp_path: Path) -> None:
+    if not (REGION / "towns.csv").is_file():
+        pytest.skip("region data not present")
+    base = mapview.read_basemap(REGION)
+    assert base.towns is not None and base.outlines is not None and base.roads is not None
+    payloads = {p.key: p for p in mapview.basemap_payloads(base, "zh")}
+    labels = dict(zip(*(_decode(payloads["labels"])[k] for k in ("p", "v")), strict=True))
+    assert labels["k"].count("town") == len(base.towns)
+    assert labels["k"].count("banner") == len(base.outlines)
+    assert "锡林浩特" in labels["name"] and "阿巴嘎旗" in labels["name"]
+    roads = dict(zip(*(_decode(payloads["roads"])[k] for k in ("p", "v")), strict=True))
+    palette = json.loads(payloads["roads"].palette_json)
+    assert palette["expressway"]["weight"] > palette["national"]["weight"] > palette[""]["weight"]
+    assert "national" in roads["k"]
+    # a hostile place name stays text
+    (tmp_path / "towns.csv").write_text(
+        "name_zh,name_en,kind,lon,lat\n" + f'"{HOSTILE}",x,town,116.0,44.0\n', encoding="utf-8")
+    hostile = mapview.read_basemap(tmp_path)
+    html = mapview.map_html(mapview.build_map(mapview.basemap_payloads(hostile, "zh"),
+                                              mapview.MapLayers()))
+    assert "<img src=x" not in html and "wo-label-town" in html
+    assert escape.escape_text(HOSTILE).replace("&", "\\u0026") in html

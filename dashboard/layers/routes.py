@@ -17,6 +17,15 @@ __all__ = ["LAYER", "build"]
 
 def build(layers: MapLayers, lang: str) -> LayerPayload:
     """Serialise the routes."""
+    facts = tips(
+        lang,
+        [
+            ("unit", "map.unit"),
+            ("task", "map.task"),
+            ("state", "map.status"),
+            ("eta", "map.eta_min"),
+        ],
+    )
     return payload_from_frame(
         "routes",
         t("layer.routes", lang),
@@ -30,15 +39,8 @@ def build(layers: MapLayers, lang: str) -> LayerPayload:
         },
         {"": {"color": ROUTE_COLOUR, "weight": 4, "opacity": 0.9, "dashArray": "8 6"}},
         simplify=SIMPLIFY_DEG,
-        tooltip=tips(
-            lang,
-            [
-                ("unit", "map.unit"),
-                ("task", "map.task"),
-                ("state", "map.status"),
-                ("eta", "map.eta_min"),
-            ],
-        ),
+        tooltip=facts,
+        popup=facts,
     )
 
 

@@ -54,6 +54,16 @@ def build(layers: MapLayers, lang: str) -> LayerPayload:
     """Serialise the units."""
     palette = {t(f"status.{s}", lang): dot(c, 6, weight=2) for s, c in UNIT_STATUS_COLOURS.items()}
     palette[t("map.pos_stale_key", lang)] = STALE_UNIT_STYLE
+    facts = tips(
+        lang,
+        [
+            ("id", "map.unit"),
+            ("name", "map.name"),
+            ("vc", "map.vehicle"),
+            ("k", "map.status"),
+            ("pos", "map.position"),
+        ],
+    )
     return payload_from_frame(
         "units",
         t("layer.units", lang),
@@ -68,16 +78,8 @@ def build(layers: MapLayers, lang: str) -> LayerPayload:
         {**palette, "": palette[t("status.out_of_service", lang)]},
         decimals=POINT_DECIMALS,
         points=True,
-        tooltip=tips(
-            lang,
-            [
-                ("id", "map.unit"),
-                ("name", "map.name"),
-                ("vc", "map.vehicle"),
-                ("k", "map.status"),
-                ("pos", "map.position"),
-            ],
-        ),
+        tooltip=facts,
+        popup=facts,
     )
 
 
