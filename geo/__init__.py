@@ -8,6 +8,7 @@ package imports none of them.
 module     what it holds
 =========== ==================================================================
 cache      :class:`~geo.cache.LockedLRU`, the thread-safe in-process cache
+corepaths  exact travel times on the graph with its degree-2 chains contracted
 coverage   coverage share and per-segment response times
 crs        coordinate systems, datums (GCJ-02/BD-09), metric projections
 errors     the geo error tree (:class:`~geo.errors.GeoError`)
@@ -24,6 +25,7 @@ stakes     kilometre posts (K12+300)
 
 __all__ = [
     "cache",
+    "corepaths",
     "coverage",
     "crs",
     "errors",

@@ -26,6 +26,7 @@ from shapely.geometry import LineString
 from shapely.ops import substring
 
 from geo.cache import LockedLRU
+from geo.corepaths import CoreGraph, CoreWeights, EtaTable
 from geo.crs import from_metric_xy, to_metric, to_metric_xy
 from geo.errors import UnreachableError
 from geo.speeds import (
@@ -509,6 +510,70 @@ class RoadGraph:
         sources = np.asarray(sources)
         index = np.where(sources >= 0, pos[np.maximum(sources, 0)], -1)
         return np.asarray(dist), index.astype(np.int64)
+
+    @property
+    def core(self) -> CoreGraph:
+        """The graph with its degree-2 chains contracted (topology; built on first use)."""
+        c: CoreGraph | None = getattr(self, "_core", None)
+        if c is None:
+            pair_from = np.repeat(np.arange(self.n_nodes), np.diff(self._indptr))
+            c = CoreGraph(self.n_nodes, pair_from, np.asarray(self._pair_to, dtype=np.int64))
+            self._core = c
+        return c
+
+    def core_weights(
+        self,
+        vehicle_class: str,
+        conditions: Mapping[str, str | Iterable[str]] | None = None,
+    ) -> CoreWeights:
+        """Core-graph times of `vehicle_class` under `conditions` (cached with the matrices)."""
+        entry = self._cached(vehicle_class, conditions)
+        if len(entry) < 6:
+            entry.append(self.core.weights(entry[2]))
+        w: CoreWeights = entry[5]
+        return w
+
+    def eta_table(
+        self,
+        conditions: Mapping[str, str | Iterable[str]] | None = None,
+        limit_s: float = np.inf,
+    ) -> EtaTable:
+        """The units x tasks :class:`~geo.corepaths.EtaTable` kept for these conditions.
+
+        One table per (conditions, limit) is kept with the graph (the last few), so successive
+        recommendations under the same conditions only search what is new.
+        """
+        tables: LockedLRU[tuple[dict[str, Any] | None, float], EtaTable] | None = getattr(
+            self, "_eta_tables", None
+        )
+        if tables is None:
+            tables = LockedLRU(_MATRIX_CACHE_SIZE)
+            self._eta_tables = tables
+        cond = dict(conditions) if conditions else None
+        return tables.get_or_create(
+            (cond, float(limit_s)), lambda: EtaTable(self, cond, float(limit_s))
+        )
+
+    def eta_between(
+        self,
+        from_nodes: Sequence[int] | NDArray[np.int64],
+        to_nodes: Sequence[int] | NDArray[np.int64],
+        vehicle_class: str,
+        conditions: Mapping[str, str | Iterable[str]] | None = None,
+        *,
+        limit_s: float = np.inf,
+    ) -> NDArray[np.float64]:
+        """Seconds from each of `from_nodes` (rows) to each of `to_nodes` (columns).
+
+        The same times as :meth:`travel_times_from` read at `to_nodes`, searched on the core
+        graph (:mod:`geo.corepaths`): one search per distinct source or per distinct
+        destination, whichever are fewer, each stopping at `limit_s` (farther pairs ``inf``).
+        """
+        src = np.asarray([self._check_node(n) for n in np.asarray(from_nodes).tolist()], np.int64)
+        dst = np.asarray([self._check_node(n) for n in np.asarray(to_nodes).tolist()], np.int64)
+        if src.size == 0 or dst.size == 0:
+            return np.full((src.size, dst.size), np.inf)
+        return self.core_weights(vehicle_class, conditions).many_to_many(src, dst, limit_s)
 
     def _path_edges(
         self, a: int, b: int, vehicle_class: str, conditions: Any

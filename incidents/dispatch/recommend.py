@@ -34,7 +34,7 @@ from incidents.dispatch.solver import (
     runner_up,
     solve,
 )
-from incidents.dispatch.traveltime import current_conditions, eta_matrix, node_index
+from incidents.dispatch.traveltime import capable_etas, current_conditions, node_index
 from incidents.settings import Settings
 from incidents.store.models import (
     Assignment,
@@ -133,7 +133,9 @@ def load_state(
 ) -> DispatchState:
     """Load open tasks, units that could go, their ETAs and how far their positions hold.
 
-    ETAs are under the current conditions; position trust at `now` is
+    ETAs are under the current conditions, for the pairs where the unit has the task's
+    capability (others ``inf``), kept between calls (:func:`capable_etas`: a new call searches
+    only its own column); position trust at `now` is
     :func:`~incidents.dispatch.positions.position_state` (used in the reasons only).
     """
     active = session.scalars(select(Assignment).where(Assignment.state.in_(MOVABLE_STATES))).all()
@@ -160,7 +162,22 @@ def load_state(
     u_nodes = node_index(graph, [u.geometry.x for u in units], [u.geometry.y for u in units])  # type: ignore[union-attr]
     t_nodes = node_index(graph, [t.geometry.x for t in tasks], [t.geometry.y for t in tasks])  # type: ignore[union-attr]
     conditions = current_conditions(session)
-    eta = eta_matrix(graph, u_nodes, [u.vehicle_class for u in units], t_nodes, conditions)
+    cap_of = {t.id: t.capability for t in tasks}
+    # a unit out on a task needs that pair's ETA too, capable or not (an override)
+    eta = capable_etas(
+        graph,
+        u_nodes,
+        [u.vehicle_class for u in units],
+        [
+            [*(u.capabilities or []), cap_of.get(busy_task[u.id].task_id, "")]
+            if u.id in busy_task
+            else u.capabilities or []
+            for u in units
+        ],
+        t_nodes,
+        [t.capability for t in tasks],
+        conditions,
+    )
     cands = []
     for i, u in enumerate(units):
         a = busy_task.get(u.id)

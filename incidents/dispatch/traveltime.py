@@ -1,10 +1,14 @@
-"""Travel times: condition-aware ETA matrices on the road graph, and a cache of searches.
+"""Travel times: condition-aware ETA matrices on the road graph, and caches of searches.
 
 ETAs come from :class:`geo.network.RoadGraph` under the current segment conditions
-(:func:`current_conditions`). For each vehicle class, either one forward Dijkstra per unit of
-that class or one reverse Dijkstra per task node, whichever is fewer (:func:`eta_matrix`);
-:class:`TravelCache` keeps one reverse Dijkstra per (task, class) so a new call costs only its
-own searches.
+(:func:`current_conditions`), searched on the graph with its degree-2 chains contracted
+(:mod:`geo.corepaths`; the same times as a Dijkstra on the whole graph). For each vehicle class,
+either one forward search per unit node of that class or one reverse search per task node,
+whichever is fewer (:func:`eta_matrix`). :func:`capable_etas` keeps the units x tasks table of
+the current conditions between calls (:meth:`RoadGraph.eta_table`), so a new call costs one
+search per vehicle class that can serve it and a unit that moved one search.
+:class:`TravelCache` keeps one reverse Dijkstra per (task, class), each bounded to the nearest
+capable units.
 """
 
 from __future__ import annotations
@@ -20,7 +24,15 @@ from sqlalchemy.orm import Session
 
 from incidents.store.models import SegmentCondition
 
-__all__ = ["SEARCH_LIMIT_S", "TravelCache", "current_conditions", "eta_matrix", "node_index"]
+__all__ = [
+    "SEARCH_LIMIT_S",
+    "TravelCache",
+    "capability_mask",
+    "capable_etas",
+    "current_conditions",
+    "eta_matrix",
+    "node_index",
+]
 
 SEARCH_LIMIT_S = 12 * 3600.0
 
@@ -43,9 +55,9 @@ def eta_matrix(
 ) -> NDArray[np.float64]:
     """Seconds from every unit (rows) to every task (columns), per the unit's vehicle class.
 
-    For each vehicle class, runs forward Dijkstra from the distinct nodes of that class's units
-    or reverse Dijkstra from the distinct task nodes, whichever needs fewer searches; one
-    vectorised :func:`scipy.sparse.csgraph.dijkstra` call per class.
+    For each vehicle class, searches forward from the distinct nodes of that class's units or
+    backward from the distinct task nodes, whichever needs fewer searches
+    (:meth:`geo.network.RoadGraph.eta_between`).
 
     Parameters
     ----------
@@ -64,18 +76,53 @@ def eta_matrix(
     if len(unit_nodes) == 0 or len(task_nodes) == 0:
         return out
     classes = np.asarray(unit_classes)
-    t_uniq, t_inv = np.unique(task_nodes, return_inverse=True)
-    for vc in sorted(set(unit_classes)):
+    nodes = np.asarray(unit_nodes, dtype=np.int64)
+    tasks = np.asarray(task_nodes, dtype=np.int64)
+    for vc in sorted(set(classes.tolist())):
         rows = np.flatnonzero(classes == vc)
-        u_uniq, u_inv = np.unique(unit_nodes[rows], return_inverse=True)
-        if len(u_uniq) <= len(t_uniq):
-            m = graph.matrix(vc, conditions)
-            d = np.atleast_2d(dijkstra(m, directed=True, indices=u_uniq, limit=limit_s))
-            out[rows] = d[u_inv][:, t_uniq[t_inv]]
-        else:
-            m = graph.matrix(vc, conditions, reverse=True)
-            d = np.atleast_2d(dijkstra(m, directed=True, indices=t_uniq, limit=limit_s))
-            out[rows] = d[t_inv][:, u_uniq[u_inv]].T
+        out[rows] = graph.eta_between(nodes[rows], tasks, vc, conditions, limit_s=limit_s)
+    return out
+
+
+def capability_mask(
+    unit_caps: Sequence[Iterable[str]], task_caps: Sequence[str]
+) -> NDArray[np.bool_]:
+    """Units x tasks: whether the unit has the capability the task needs."""
+    kinds, col = np.unique(
+        np.asarray(list(task_caps), dtype=object).astype(str), return_inverse=True
+    )
+    has = np.array([[k in set(c) for k in kinds.tolist()] for c in unit_caps], dtype=bool)
+    return has.reshape(len(unit_caps), kinds.size)[:, col]
+
+
+def capable_etas(
+    graph: Any,
+    unit_nodes: NDArray[np.int64],
+    unit_classes: Sequence[str],
+    unit_caps: Sequence[Iterable[str]],
+    task_nodes: NDArray[np.int64],
+    task_caps: Sequence[str],
+    conditions: Mapping[str, Any] | None = None,
+    *,
+    limit_s: float = SEARCH_LIMIT_S,
+) -> NDArray[np.float64]:
+    """Seconds from every unit to every task it is capable of, kept between calls.
+
+    The same times as :func:`eta_matrix` for the pairs where the unit has the task's
+    capability (others ``inf`` unless known already), read from the table of the current
+    conditions (:meth:`geo.network.RoadGraph.eta_table`): after a new call only its column is
+    searched (one search per vehicle class that can serve it), after a unit moved only its row.
+
+    Returns
+    -------
+    numpy.ndarray
+        Read-only units x tasks seconds.
+    """
+    if len(unit_nodes) == 0 or len(task_nodes) == 0:
+        return np.full((len(unit_nodes), len(task_nodes)), np.inf)
+    need = capability_mask(unit_caps, task_caps)
+    table = graph.eta_table(conditions, limit_s)
+    out: NDArray[np.float64] = table.etas(unit_nodes, unit_classes, task_nodes, need)
     return out
 
 
