@@ -16,6 +16,7 @@ import pytest
 import shapely
 from sqlalchemy import func, select
 
+from dashboard.i18n import t
 from incidents.clock import set_clock
 from incidents.settings import Settings
 from incidents.store.engine import init_db, make_engine, session_factory, session_scope
@@ -345,7 +346,7 @@ def test_dispatch_stale_card_is_retired_with_a_translated_message(
     assert taken not in [str(b.key) for b in app.button], "the retired card is gone"
 
 
-def test_feeds_review_pages(app: Any) -> None:
+def test_feeds_review_pages(app: Any, demo_db: tuple[str, dict[str, Any]]) -> None:
     login(app, "dispatcher", PASSWORDS["dispatcher"])
     switch(app, "feeds")
     assert not app.exception, app.exception
@@ -355,10 +356,19 @@ def test_feeds_review_pages(app: Any) -> None:
     switch(app, "review")
     assert not app.exception, app.exception
     compare = [df.value for df in app.dataframe]
-    assert any("ttfu_mean_min" in df.index for df in compare), "per-policy comparison"
-    table = next(df for df in compare if "ttfu_mean_min" in df.index)
-    assert table.loc["ttfu_mean_min", "optimized"] == 36.0
-    assert table.loc["cold_exposure_person_hours", "closest"] == 210.0
+    mean, exposure = t("metric.ttfu_mean_min", "zh"), t("metric.cold_exposure_person_hours", "zh")
+    assert any(mean in df.index for df in compare), "per-policy comparison, metric names in zh"
+    table = next(df for df in compare if mean in df.index)
+    assert table.loc[mean, t("policy.optimized", "zh")] == 36.0
+    assert table.loc[exposure, t("policy.closest", "zh")] == 210.0
+    # the real response: one row per incident with its waiting time and cold exposure
+    real = next(df for df in compare if t("review.col.exposure", "zh") in df.columns)
+    row = real.set_index(t("review.col.incident", "zh")).loc[demo_db[1]["incident"]]
+    waited = row[t("review.col.waiting", "zh")]
+    assert row[t("review.col.people", "zh")] == 5
+    assert 0 < waited <= 120.0  # first report 2 h before the clock (less once a unit is there)
+    assert row[t("review.col.exposure", "zh")] == round(5 * waited / 60, 1)
+    assert t("review.tab_real", "zh") in [tab.label for tab in app.tabs]
 
 
 def test_admin_page_only_for_admin(app: Any) -> None:

@@ -87,3 +87,41 @@ def test_review_period_and_cli_json(session_factory, settings):
         app, ["review", "--at", NOW.isoformat(), "--db", settings.database_url]
     )
     assert text.exit_code == 0 and "reached 1, waiting 1, people 14" in text.output
+
+
+def test_replay_from_the_page_reports_progress_stores_and_audits(
+    session_factory, settings, tmp_path
+):
+    from sqlalchemy import select
+
+    from incidents.dispatch import POLICIES
+    from incidents.errors import PermissionDenied
+    from incidents.replay.runs import run_replays
+    from incidents.store.models import AuditEvent, SimulationRun
+    from tests.test_simulate import write_small_scenario
+
+    scenario = write_small_scenario(tmp_path / "sc")
+    with session_scope(session_factory) as s:
+        create_user(s, "disp", "dispatch-password-1", "dispatcher")
+        add_unit(s, "PC9", 1)
+        create_user(s, "lead", "patrol-password-12", "patrol_lead", "PC9")
+    seen: list[tuple[float, str]] = []
+    ids = run_replays(session_factory, "disp", scenario, settings=settings, step_minutes=10,
+                      progress=lambda f, m: seen.append((f, m)))
+    fractions = [f for f, _ in seen]
+    assert len(ids) == 2 and fractions == sorted(fractions) and fractions[-1] == 1.0
+    first, second = POLICIES  # one half of the bar each, in this order
+    assert any(0.0 < f < 0.5 and m.startswith(first) for f, m in seen), seen[:5]
+    assert any(0.5 < f < 1.0 and m.startswith(second) for f, m in seen)
+    import pytest
+
+    with pytest.raises(PermissionDenied):
+        run_replays(session_factory, "lead", scenario, settings=settings)
+    with session_factory() as s:
+        runs = s.scalars(select(SimulationRun).order_by(SimulationRun.id)).all()
+        events = s.execute(
+            select(AuditEvent.actor, AuditEvent.outcome).where(AuditEvent.action == "replay.run")
+        ).all()
+    assert tuple(r.policy for r in runs) == POLICIES and [r.id for r in runs] == ids
+    assert runs[1].metrics["incidents"] == 2
+    assert sorted(events) == [("disp", "ok"), ("disp", "ok"), ("lead", "denied")]

@@ -125,7 +125,7 @@ class _Replay:
         settings: Settings,
         workdir: Path,
         step: timedelta,
-        progress: Callable[[str], Any] | None,
+        progress: Callable[[float, str], Any] | None,
     ) -> None:
         self.sc = scenario
         self.policy = policy
@@ -216,7 +216,11 @@ class _Replay:
             t += self.step
         prev: datetime | None = None
         last_fuse: datetime | None = None
-        for now in sorted(times):
+        ordered = sorted(times)
+        every = max(1, len(ordered) // 100)
+        for i, now in enumerate(ordered):
+            if self.progress is not None and i % every == 0:
+                self.progress(i / len(ordered), now.isoformat(timespec="minutes"))
             self._due_events(now)
             fresh = self.sc.feeds_between(prev, now)
             if fresh:
@@ -491,7 +495,7 @@ def simulate(
     region: Region | None = None,
     step_minutes: float = 5.0,
     workdir: Path | None = None,
-    progress: Callable[[str], Any] | None = None,
+    progress: Callable[[float, str], Any] | None = None,
 ) -> SimResult:
     """Replay a scenario with one dispatch policy on a temporary SQLite database.
 
@@ -509,6 +513,9 @@ def simulate(
         Decision interval; feed releases are decision times too.
     workdir
         Where the temporary database goes (a temporary folder by default).
+    progress
+        Called with (fraction of the decision times done, the storm time reached) about a
+        hundred times over the replay, for a progress bar.
 
     Returns
     -------
