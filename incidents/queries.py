@@ -64,6 +64,7 @@ __all__ = [
     "audit_tail",
     "coverage_share",
     "drone_coverage",
+    "drone_flights",
     "duty_points",
     "export_table",
     "feed_config",
@@ -766,3 +767,49 @@ def incident_assignments(session: Session, incident_ids: Iterable[int]) -> pd.Da
         .order_by(Task.id, Assignment.id)
     )
     return _frame(session, stmt)
+
+
+DRONE_FLIGHT_COLUMNS = [
+    "report_id", "flight_id", "started_at", "ended_at", "road_km", "length_km", "detections",
+    "flags",
+]
+
+
+def drone_flights(session: Session, at: datetime, hours: float = 24.0) -> pd.DataFrame:
+    """Drone flights that ended within `hours` before `at`: road-km patrolled and detections.
+
+    The flights of :func:`drone_coverage` (same window and road-km), with the flown length
+    (``attributes.length_km``), how many ``drone_detection`` reports name the flight
+    (``attributes.flight_id``) and the track's flags (``stray_bytes`` ...) joined by ", ".
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`DRONE_FLIGHT_COLUMNS`, newest flight first.
+    """
+    cover = drone_coverage(session, at, hours)
+    ids = [int(i) for i in cover["report_id"]]
+    extra: dict[int, tuple[dict[str, Any], list[str]]] = {}
+    for start in range(0, len(ids), 500):
+        for rid, attrs, flags in session.execute(
+            select(Report.id, Report.attributes, Report.flags).where(
+                Report.id.in_(ids[start:start + 500])
+            )
+        ):
+            extra[int(rid)] = (dict(attrs or {}), [str(f) for f in (flags or [])])
+    since = at - timedelta(hours=hours + 6)
+    counts: dict[str, int] = {}
+    for (attrs,) in session.execute(
+        select(Report.attributes).where(
+            Report.kind == "drone_detection", Report.observed_at >= since,
+            Report.observed_at <= at,
+        )
+    ):
+        flight = str((attrs or {}).get("flight_id") or "")
+        counts[flight] = counts.get(flight, 0) + 1
+    frame = pd.DataFrame(cover.drop(columns="geometry"))
+    length = [extra.get(int(i), ({}, []))[0].get("length_km") for i in ids]
+    frame["length_km"] = [float(v) if isinstance(v, int | float) else float("nan") for v in length]
+    frame["detections"] = [counts.get(str(f), 0) for f in frame["flight_id"]]
+    frame["flags"] = [", ".join(extra.get(int(i), ({}, []))[1]) for i in ids]
+    return frame[DRONE_FLIGHT_COLUMNS].reset_index(drop=True)
