@@ -39,6 +39,7 @@ from dashboard.i18n import t
 from dashboard.layers import LAYER_KEYS, layer_payloads
 from dashboard.mappayload import (
     ALERT_COLOURS,
+    CLUSTER_CSS,
     CONDITION_COLOURS,
     DEFAULT_CENTER,
     DEFAULT_ZOOM,
@@ -212,7 +213,7 @@ def build_base_map(
     folium.Element(
         f"<style>.leaflet-container{{background:{background} !important}}"
         ".leaflet-popup-content th,.leaflet-tooltip th{white-space:nowrap;padding-right:8px}"
-        ".leaflet-popup-content td{word-break:break-word}</style>" + label_css(dark)
+        ".leaflet-popup-content td{word-break:break-word}</style>" + label_css(dark) + CLUSTER_CSS
     ).add_to(cast(Figure, fmap.get_root()).header)
     MetricScale().add_to(fmap)
     if tile_url:

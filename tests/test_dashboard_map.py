@@ -290,3 +290,15 @@ def test_offline_base_layer_names_towns_and_banners(tmp_path: Path) -> None:
                                               mapview.MapLayers()))
     assert "<img src=x" not in html and "wo-label-town" in html
     assert escape.escape_text(HOSTILE).replace("&", "\\u0026") in html
+
+
+def test_incidents_and_units_cluster_where_they_pile_up() -> None:
+    payloads = {p.key: p for p in mapview.layer_payloads(_layers(), "zh")}
+    assert payloads["incidents"].cluster and payloads["units"].cluster
+    assert not payloads["duty_points"].cluster and not payloads["segments"].cluster
+    html = mapview.map_html(mapview.build_map(mapview.Basemap(), _layers()))
+    assert html.count("window.woCluster(") == 2 and ".wo-cluster span" in html
+    # fixed places and routes are drawn under the incidents and units
+    keys = list(mapview.LAYER_KEYS)
+    assert max(keys.index(k) for k in ("routes", "duty_points", "warming_points")) < min(
+        keys.index("incidents"), keys.index("units"))

@@ -46,6 +46,7 @@ def build(layers: MapLayers, lang: str) -> LayerPayload:
         {k: dot(c, 8, edge="#222222") for k, c in PRIORITY_COLOURS.items()},
         decimals=POINT_DECIMALS,
         points=True,
+        cluster=True,
         tooltip=tips(
             lang,
             [

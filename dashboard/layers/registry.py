@@ -22,16 +22,17 @@ from dashboard.mappayload import LayerPayload, MapLayers
 
 __all__ = ["LAYERS", "LAYER_KEYS", "layer_payloads"]
 
+# drawing order: areas, then lines, then fixed places, then incidents and units on top
 LAYERS: tuple[MapLayer, ...] = (
     alerts.LAYER,
     drone_coverage.LAYER,
     segments.LAYER,
     hotspots.LAYER,
-    incidents.LAYER,
-    units.LAYER,
     routes.LAYER,
     duty_points.LAYER,
     warming_points.LAYER,
+    incidents.LAYER,
+    units.LAYER,
 )
 LAYER_KEYS: tuple[str, ...] = tuple(layer.key for layer in LAYERS)
 

@@ -78,6 +78,7 @@ def build(layers: MapLayers, lang: str) -> LayerPayload:
         {**palette, "": palette[t("status.out_of_service", lang)]},
         decimals=POINT_DECIMALS,
         points=True,
+        cluster=True,
         tooltip=facts,
         popup=facts,
     )
