@@ -369,6 +369,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "layer.outlines": ("旗县边界", "Banner outlines"),
     "layer.roads": ("道路", "Roads"),
     "layer.labels": ("地名", "Place names"),
+    "map.tiles_problem": ("本地底图文件无法使用：{problem}", "The local base-map file cannot be used: {problem}"),
     "legend.title": ("图例", "Legend"),
     "legend.conditions": ("路况", "Road condition"),
     "legend.alerts": ("预警", "Alerts"),

@@ -24,6 +24,9 @@ from folium.template import Template
 from streamlit_folium import st_folium
 
 from dashboard import data, mapview, ui
+from dashboard.escape import escape_markdown
+from dashboard.i18n import t
+from dashboard.tiles import TileSource, local_tiles
 
 __all__ = ["LayerStateHook", "MapView", "read_view", "show_map"]
 
@@ -158,6 +161,12 @@ def _remembered(key: str) -> MapView:
     return view
 
 
+@st.cache_resource(show_spinner=False)
+def _tiles(setting: str) -> TileSource:
+    """The tiles of the tile setting (a local MBTiles file is unpacked once per process)."""
+    return local_tiles(setting)
+
+
 def show_map(
     key: str,
     *,
@@ -198,10 +207,13 @@ def show_map(
     lang = ui.lang()
     base = data.basemap(str(settings.region_dir), lang, dark)
     payloads = data.map_payloads(settings.database_url, settings, lang, unit_id)
+    tiles = _tiles(settings.tile_url)
+    if tiles.problem:
+        st.warning(t("map.tiles_problem", lang, problem=escape_markdown(tiles.problem)))
     fmap = mapview.build_base_map(
         base,
         lang=lang,
-        tile_url=settings.tile_url,
+        tile_url=tiles.url,
         tile_attribution=settings.tile_attribution,
         center=center,
         zoom=zoom,
