@@ -210,10 +210,17 @@ def rerun_parts(keys: list[str]) -> None:
         ctx = get_script_run_ctx()
         if ctx is None or ctx.script_requests is None:
             return
+        # parts already queued in this very run (the watcher runs first in a coalesced queue:
+        # [watcher, map, ...]) run right after it: asking again would preempt this run and
+        # queue the watcher first again, a loop that never lets the parts draw (a dimmed page)
+        queued = set(ctx.fragment_ids_this_run or ())
         ids: list[str] = []
         for key in keys:
             with contextlib.suppress(StreamlitAPIException):  # not drawn on this page
-                ids += [i for i in ctx.fragment_storage.resolve_target(key) if i not in ids]
+                ids += [
+                    i for i in ctx.fragment_storage.resolve_target(key)
+                    if i not in ids and i not in queued
+                ]
         if not ids:
             return
         ctx.script_requests.request_rerun(
