@@ -42,10 +42,11 @@ from tests.test_dispatch import NOW, add_task, add_unit
 
 @pytest.fixture
 def world(session_factory: sessionmaker[Session]) -> dict[str, int]:
-    """Two units, two tasks, a dispatcher and a patrol lead bound to U1."""
+    """Two units (rescue and traffic control), two tasks, a dispatcher and a patrol lead bound
+    to U1."""
     with session_scope(session_factory) as s:
-        add_unit(s, "U1", 10)
-        add_unit(s, "U2", 40)
+        add_unit(s, "U1", 10, caps=("traffic_control", "rescue"))
+        add_unit(s, "U2", 40, caps=("traffic_control", "rescue"))
         t1 = add_task(s, 12, 50.0, NOW - timedelta(minutes=30), capability="rescue")
         t2 = add_task(s, 30, 80.0, NOW - timedelta(minutes=2))
         create_user(s, "disp", "correct-horse-1", "dispatcher")
@@ -233,6 +234,17 @@ def test_hand_over_to_road_chief_and_clear(
             hand_to_road_chief(s, "disp", new, now=NOW)
     with pytest.raises(PermissionDenied):
         act(session_factory, hand_to_road_chief, "lead1", old)
+    with pytest.raises(PermissionDenied) as refused:  # not on lead1's task or section yet
+        act(session_factory, clear_hazard, "lead1", old)
+    assert refused.value.code == "not_own_hazard"
+    denied = _audits(session_factory, "service.clear_hazard")
+    assert [(e.outcome, e.details["code"]) for e in denied] == [("denied", "not_own_hazard")]
+    with session_scope(session_factory) as s:  # the dispatcher puts U1 on the hazard
+        task = Task(hazard_id=old, kind="traffic_control", capability="traffic_control",
+                    priority=1.0, geometry=Point(116.005, 44.0), created_at=NOW)
+        s.add(task)
+        s.flush()
+        confirm(s, "disp", task.id, "U1", now=NOW)
     with pytest.raises(ConflictError):
         with session_scope(session_factory) as s:
             clear_hazard(s, "lead1", old, now=NOW, expected_version=1)

@@ -120,7 +120,7 @@ def test_roles_and_units(session_factory):
     with pytest.raises(ValueError, match="too short"):
         _make(session_factory, "shorty", "admin", password="short")
     with pytest.raises(ConflictError, match="'lead' already exists"):
-        _make(session_factory, "lead", "admin", password="another-one")
+        _make(session_factory, "lead", "admin", password="another-one-too")
     with session_scope(session_factory) as s:
         users = list_users(s)
         assert [(u.username, u.role, u.unit_id) for u in users] == [

@@ -16,6 +16,13 @@ from dashboard.i18n import STRINGS, fmt_time, t
 from incidents.live.pipeline import feed_kinds
 from incidents.service.actions import act
 from incidents.service.audit import verify_audit_chain
+from incidents.service.users import (
+    disable_user,
+    enable_user,
+    list_users,
+    reset_password,
+    unlock_user,
+)
 from incidents.store.enums import Role
 from incidents.store.runtime import audit_check
 
@@ -78,6 +85,45 @@ def users_section(lang: str, url: str, user: actions.SessionUser) -> None:
             else:
                 ui.flash("success", t("admin.created", lang, user=name))
                 st.rerun()
+
+
+def _account_run(lang: str, url: str, user: actions.SessionUser, done: str, fn: Any,
+                 *args: Any) -> None:
+    """One account action as `user`: a translated message either way, then a rerun."""
+    try:
+        _service(url, user, fn, *args)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a translated message
+        ui.flash(*_describe(exc, lang))
+    else:
+        ui.flash("success", done)
+    st.rerun()
+
+
+def accounts_section(lang: str, url: str, user: actions.SessionUser) -> None:
+    """Unlock, reset the password of, disable or enable an account (audited services)."""
+    with data.reader(url)() as session:
+        people = [(u.username, u.disabled_at, u.locked_until) for u in list_users(session)]
+    if not people:
+        st.info(t("common.none", lang))
+        return
+    st.markdown(f"**{escape_markdown(t('admin.account', lang))}**")
+    disabled = {name for name, off, _ in people if off is not None}
+    if disabled:
+        st.caption(f"{t('col.disabled', lang)}: " + escape_markdown(", ".join(sorted(disabled))))
+    c1, c2, c3, c4 = st.columns([2, 1, 3, 1])
+    who = str(c1.selectbox(t("admin.account_pick", lang), [p[0] for p in people],
+                           key="wo_account_pick"))
+    if c2.button(t("admin.unlock", lang), key="wo_account_unlock"):
+        _account_run(lang, url, user, t("admin.unlocked", lang, user=who), unlock_user, who)
+    new_pw = c3.text_input(t("admin.reset_new", lang), type="password", key="wo_account_pw")
+    if c4.button(t("admin.reset_password", lang), key="wo_account_reset") and new_pw:
+        _account_run(lang, url, user, t("admin.password_reset", lang, user=who),
+                     reset_password, who, new_pw)
+    if who in disabled:
+        if st.button(t("admin.enable", lang), key="wo_account_enable"):
+            _account_run(lang, url, user, t("admin.enabled", lang, user=who), enable_user, who)
+    elif st.button(t("admin.disable", lang), key="wo_account_disable"):
+        _account_run(lang, url, user, t("admin.disabled", lang, user=who), disable_user, who)
 
 
 def units_section(lang: str, url: str) -> None:
@@ -234,6 +280,7 @@ def render() -> None:
     try:
         with tabs[0]:
             users_section(lang, url, user)
+            accounts_section(lang, url, user)
         with tabs[1]:
             units_section(lang, url)
         with tabs[2]:

@@ -27,7 +27,9 @@ def render() -> None:
         user, token = actions.login(ui.db_url(), username, password)
     except AuthError as exc:
         until = actions.locked_until(ui.db_url(), username)
-        if until is not None:
+        if exc.code == "account_disabled":
+            st.error(t("login.disabled", lang))
+        elif until is not None:
             st.error(t("login.locked", lang, until=fmt_time(until)))
         elif "locked" in str(exc):
             st.error(t("login.locked_generic", lang))

@@ -49,6 +49,7 @@ from incidents.service.hazards import (
 from incidents.service.lifecycle import ACTIVE_STATES, confirm_assignment, next_states, transition
 from incidents.service.roles import Actor
 from incidents.service.roles import actor_of as _actor
+from incidents.service.roles import require_capability as _require_capability
 from incidents.service.roles import require_dispatcher as _require_dispatcher
 from incidents.service.roles import require_unit as _require_unit
 from incidents.store.engine import session_scope
@@ -160,12 +161,14 @@ def confirm(
     ConflictError
         The unit or task was taken by someone else first.
     PermissionDenied
-        A patrol lead confirming another unit.
+        A patrol lead confirming another unit, or a unit without the task's capability
+        (``code`` ``capability_mismatch``).
     NotFoundError
         No such task or unit.
     """
     who = _actor(session, actor)
     _require_unit(session, who, unit_id, "assignment.confirm", f"task:{task_id}")
+    _require_capability(session, who, task_id, unit_id, "assignment.confirm")
     return confirm_assignment(
         session, who.name, task_id, unit_id, now=now, eta_s=eta_s, explanation=explanation
     )
@@ -182,9 +185,19 @@ def override(
     reason: str | None = None,
     eta_s: float | None = None,
 ) -> Assignment:
-    """The dispatcher sends another unit than the recommended one (recorded as an override)."""
+    """The dispatcher sends another unit than the recommended one (recorded as an override).
+
+    Raises
+    ------
+    PermissionDenied
+        Not a dispatcher or admin, or a unit without the task's capability (``code``
+        ``capability_mismatch``); audited.
+    ConflictError, NotFoundError
+        As :func:`confirm`.
+    """
     who = _actor(session, actor)
     _require_dispatcher(session, who, "assignment.override", f"task:{task_id}")
+    _require_capability(session, who, task_id, unit_id, "assignment.override")
     a = confirm_assignment(
         session,
         who.name,
@@ -290,6 +303,10 @@ def _move(
     _require_dispatcher(session, who, action, f"assignment:{assignment_id}")
     old = _assignment(session, assignment_id)
     _check_version(old, expected_version)
+    _require_capability(
+        session, who, old.task_id if task_id is None else task_id,
+        old.unit_id if unit_id is None else unit_id, action,
+    )
     transition(
         session,
         old,
@@ -461,7 +478,7 @@ def act(
             f"service.{getattr(action, '__name__', 'action')}",
             target,
             outcome,
-            {"error": str(e)},
+            {"error": str(e), "code": getattr(e, "code", None)},
         )
         raise
 

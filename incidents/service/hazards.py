@@ -23,6 +23,7 @@ from incidents.service.roles import (
     actor_of,
     deny,
     require_dispatcher,
+    require_hazard_owner,
     require_writer,
 )
 from incidents.store.models import (
@@ -153,11 +154,26 @@ def clear_hazard(
     now: datetime | None = None,
     expected_version: int | None = None,
 ) -> Hazard:
-    """Mark a hazard cleared (who and when); its segment condition rows close, its tasks end."""
+    """Mark a hazard cleared (who and when); its segment condition rows close, its tasks end.
+
+    A patrol lead clears only a hazard on their own task or section
+    (:func:`incidents.service.roles.require_hazard_owner`).
+
+    Raises
+    ------
+    PermissionDenied
+        A wall display, or a patrol lead and a hazard not theirs (``code`` ``not_own_hazard``;
+        audited).
+    TransitionError
+        The hazard is already cleared.
+    ConflictError
+        Someone changed the hazard since `expected_version`.
+    """
     now = now or utcnow()
     who = actor_of(session, actor)
     require_writer(session, who, "hazard.clear", f"hazard:{hazard_id}")
     h = _hazard(session, hazard_id)
+    require_hazard_owner(session, who, h, "hazard.clear")
     if h.state == HazardState.CLEARED.value:
         msg = f"hazard {hazard_id} was already cleared by {h.cleared_by!r} at {h.cleared_at}"
         raise TransitionError(msg)

@@ -17,16 +17,25 @@ from sqlalchemy.orm import Session
 from geo.crs import to_metric
 from incidents.service.actions import status_choices
 from incidents.service.lifecycle import ACTIVE_STATES, STAMP_COLUMN
+from incidents.service.roles import unit_sections
 from incidents.store.models import (
     Assignment,
     AssignmentState,
     Hazard,
     HazardState,
     Incident,
+    Segment,
     Task,
 )
 
 __all__ = ["nearby_hazards", "task_cards"]
+
+
+def _section(session: Session, h: Hazard) -> str | None:
+    if h.section_id or not h.segment_id:
+        return h.section_id
+    seg = session.get(Segment, h.segment_id)
+    return seg.section_id if seg is not None else None
 
 
 def _since(a: Assignment) -> datetime | None:
@@ -85,12 +94,21 @@ def task_cards(session: Session, unit_id: str) -> list[dict[str, Any]]:
 
 
 def nearby_hazards(
-    session: Session, lon: float, lat: float, within_km: float = 60.0, limit: int = 6
+    session: Session,
+    lon: float,
+    lat: float,
+    within_km: float = 60.0,
+    limit: int = 6,
+    *,
+    unit_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """Open or handed-over hazards within `within_km` of (`lon`, `lat`), nearest first.
 
     The distance is to the nearest point of the hazard's geometry (Point or LineString), in
-    metres in the metric CRS; hazards without a geometry are left out.
+    metres in the metric CRS; hazards without a geometry are left out. With `unit_id` each row
+    says whether that unit's patrol lead may clear it (``clearable``: on the unit's own task or
+    section, :func:`incidents.service.roles.require_hazard_owner`); without, ``clearable`` is
+    None.
     """
     hazards = [
         h
@@ -107,6 +125,7 @@ def nearby_hazards(
     shapes = to_metric(np.array([h.geometry for h in hazards], dtype=object))
     dist_km = shapely.distance(here, shapes) / 1000.0
     order = np.argsort(dist_km, kind="stable")
+    own_hazards, own_sections = unit_sections(session, unit_id) if unit_id else (set(), set())
     out = []
     for i in order[:limit]:
         if dist_km[i] > within_km:
@@ -121,6 +140,10 @@ def nearby_hazards(
                 "road_code": h.road_code,
                 "km": h.km,
                 "dist_km": float(dist_km[i]),
+                "clearable": (
+                    h.id in own_hazards or _section(session, h) in own_sections
+                    if unit_id else None
+                ),
             }
         )
     return out

@@ -1,5 +1,11 @@
 """Users: argon2 password hashes, roles, and a lockout counted in the database.
 
+Password policy (:func:`check_password_strength`, :func:`check_password_reuse`): at least
+:data:`MIN_PASSWORD_LENGTH` (12) characters, not the user name, not one of the user's last
+:data:`PASSWORD_HISTORY` (3) passwords. Admins unlock, reset and disable accounts
+(:func:`unlock_user`, :func:`reset_password`, :func:`disable_user`, :func:`enable_user`;
+audited); a disabled account cannot log in and its sessions end.
+
 Five failed log-ins lock an account for ten minutes. The count lives in the ``users`` row
 (``failed_attempts``, ``locked_until``), not in a browser session, so a new tab or a restarted
 server does not reset it. Every log-in, failure, lock-out and log-out is audited.
@@ -21,12 +27,19 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
-from incidents.errors import AuthError, ConflictError, NotFoundError
+from incidents.errors import (
+    AuthError,
+    ConflictError,
+    NotFoundError,
+    PasswordPolicyError,
+    PermissionDenied,
+)
 from incidents.service.audit import audit
 from incidents.service.roles import Actor, actor_of, require_admin
-from incidents.store.models import Role, Unit, User, UserSession, utcnow
+from incidents.store.models import PasswordHistory, Role, Unit, User, UserSession, utcnow
 
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = 12
+PASSWORD_HISTORY = 3  # a new password may not be any of the user's last 3
 LOCKOUT_ATTEMPTS = 5
 LOCKOUT_MINUTES = 10
 SESSION_TOKEN_BYTES = 32  # 256 random bits per log-in session
@@ -42,13 +55,50 @@ def hash_password(password: str) -> str:
 
 
 def check_password_strength(password: str, username: str = "") -> None:
-    """Raise ValueError when `password` is too weak to accept."""
+    """Refuse a password shorter than 12 characters or equal to the user name.
+
+    Raises
+    ------
+    PasswordPolicyError
+        A ``ValueError``; ``code`` ``password_too_short`` or ``password_is_username``.
+    """
     if len(password) < MIN_PASSWORD_LENGTH:
         msg = f"password too short: {len(password)} characters, at least {MIN_PASSWORD_LENGTH}"
-        raise ValueError(msg)
+        raise PasswordPolicyError(msg, code="password_too_short")
     if username and password.strip().lower() == username.strip().lower():
         msg = f"password must not be the user name {username!r}"
-        raise ValueError(msg)
+        raise PasswordPolicyError(msg, code="password_is_username")
+
+
+def check_password_reuse(session: Session, user: User, password: str) -> None:
+    """Refuse `password` when it is one of `user`'s last :data:`PASSWORD_HISTORY` passwords.
+
+    Raises
+    ------
+    PasswordPolicyError
+        ``code`` ``password_reused``.
+    """
+    recent = list(
+        session.scalars(
+            select(PasswordHistory.password_hash)
+            .where(PasswordHistory.user_id == user.id)
+            .order_by(PasswordHistory.set_at.desc(), PasswordHistory.id.desc())
+            .limit(PASSWORD_HISTORY)
+        )
+    )
+    if user.password_hash not in recent:  # users from before the history was kept
+        recent = [user.password_hash, *recent[: PASSWORD_HISTORY - 1]]
+    if any(_verify(h, password) for h in recent):
+        msg = (
+            f"password of {user.username!r} was used before: none of the last "
+            f"{PASSWORD_HISTORY} passwords may be used again"
+        )
+        raise PasswordPolicyError(msg, code="password_reused")
+
+
+def _remember_password(session: Session, user: User, now: datetime) -> None:
+    session.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash, set_at=now))
+    user.password_changed_at = now
 
 
 def create_user(
@@ -68,7 +118,7 @@ def create_user(
     username
         Unique log-in name (letters, digits, ``._-``; at most 64 characters).
     password
-        Plain text; only its hash is stored. At least 8 characters.
+        Plain text; only its hash is stored. At least 12 characters, not the user name.
     role
         ``dispatcher``, ``patrol_lead`` (needs `unit_id`), ``admin`` or ``wall`` (read-only
         wall display).
@@ -116,6 +166,8 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    _remember_password(session, user, utcnow())
+    session.flush()
     audit(session, actor, "user.create", f"user:{name}",
           details={"role": role_value.value, "unit_id": unit_id})
     return user
@@ -147,7 +199,8 @@ def authenticate(
     Raises
     ------
     AuthError
-        Unknown user, wrong password, or a locked account (the message says until when).
+        Unknown user, wrong password, a locked account (the message says until when) or, the
+        password being right, a disabled one (``code`` ``account_disabled``).
     """
     now = now or utcnow()
     name = username.strip()
@@ -178,6 +231,12 @@ def authenticate(
             )
             raise AuthError(msg)
         raise AuthError("wrong user name or password")
+    if user.disabled_at is not None:
+        audit(session, name, "login", f"user:{name}", "denied",
+              {"reason": "account disabled"}, at=now)
+        session.commit()
+        msg = f"account {name!r} is disabled; an admin can enable it"
+        raise AuthError(msg, code="account_disabled")
     if _HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.failed_attempts = 0
@@ -220,18 +279,37 @@ def record_logout(
           at=now or utcnow())
 
 
-def set_password(session: Session, username: str, password: str, actor: str) -> User:
-    """Replace a user's password (hash), clear any lock, and audit it."""
-    user = session.scalars(select(User).where(User.username == username)).first()
-    if user is None:
-        msg = f"no user {username!r}"
-        raise NotFoundError(msg)
+def set_password(
+    session: Session, username: str, password: str, actor: str, *,
+    action: str = "user.set_password", now: datetime | None = None,
+) -> User:
+    """Replace a user's password (hash) under the policy, clear any lock, and audit it.
+
+    Raises
+    ------
+    NotFoundError
+        No user `username`.
+    PasswordPolicyError
+        Too short, the user name, or one of the last :data:`PASSWORD_HISTORY` passwords.
+    """
+    now = now or utcnow()
+    user = _user(session, username)
     check_password_strength(password, username)
+    check_password_reuse(session, user, password)
     user.password_hash = hash_password(password)
     user.failed_attempts = 0
     user.locked_until = None
+    _remember_password(session, user, now)
     session.flush()
-    audit(session, actor, "user.set_password", f"user:{username}")
+    audit(session, actor, action, f"user:{username}", at=now)
+    return user
+
+
+def _user(session: Session, username: str) -> User:
+    user = session.scalars(select(User).where(User.username == username.strip())).first()
+    if user is None:
+        msg = f"no user {username!r}"
+        raise NotFoundError(msg)
     return user
 
 
@@ -306,7 +384,8 @@ def resume_session(
 ) -> User | None:
     """The user of a live session `token`, or None (unknown, revoked, or idle too long).
 
-    A session unused for more than `idle_minutes` is revoked here (audited as a ``logout``
+    A session of a disabled account is revoked here too. A session unused for more than
+    `idle_minutes` is revoked here (audited as a ``logout``
     with reason ``idle``), so the idle timeout holds across reloads. A live one is touched
     (``last_seen_at``).
     """
@@ -316,8 +395,12 @@ def resume_session(
     row = session.get(UserSession, _token_hash(token), populate_existing=True)
     if row is None or row.revoked_at is not None:
         return None
-    user = session.get(User, row.user_id)
+    user = session.get(User, row.user_id, populate_existing=True)
     if user is None:
+        return None
+    if user.disabled_at is not None:
+        row.revoked_at = now
+        session.flush()
         return None
     if now - row.last_seen_at > timedelta(minutes=idle_minutes):
         row.revoked_at = now
@@ -386,3 +469,131 @@ def revoke_sessions(
     session.flush()
     audit(session, who.name, "session.revoke", target, details={"sessions": len(live)}, at=now)
     return len(live)
+
+
+# ------------------------------------------------------------------------------------------
+# Admins: unlock, reset a password, disable and enable an account (each audited)
+# ------------------------------------------------------------------------------------------
+
+
+def _revoke_live(session: Session, user: User, now: datetime) -> int:
+    live = list(
+        session.scalars(
+            select(UserSession).where(
+                UserSession.user_id == user.id, UserSession.revoked_at.is_(None)
+            )
+        )
+    )
+    for row in live:
+        row.revoked_at = now
+    return len(live)
+
+
+def unlock_user(
+    session: Session, actor: User | Actor | str, username: str, now: datetime | None = None
+) -> User:
+    """An admin lifts a lock-out and resets the failed-attempt count (``user.unlock``).
+
+    Raises
+    ------
+    PermissionDenied
+        `actor` is not an admin (audited).
+    NotFoundError
+        No user `username`.
+    """
+    now = now or utcnow()
+    who = actor_of(session, actor)
+    require_admin(session, who, "user.unlock", f"user:{username}")
+    user = _user(session, username)
+    was = user.locked_until
+    user.failed_attempts = 0
+    user.locked_until = None
+    session.flush()
+    audit(session, who.name, "user.unlock", f"user:{user.username}",
+          details={"locked_until": was.isoformat() if was else None}, at=now)
+    return user
+
+
+def reset_password(
+    session: Session,
+    actor: User | Actor | str,
+    username: str,
+    password: str,
+    now: datetime | None = None,
+) -> User:
+    """An admin sets a new password for `username` (``user.reset_password``).
+
+    The policy applies (length, user name, the last :data:`PASSWORD_HISTORY` passwords); the
+    lock is lifted and every live session of the user ends.
+
+    Raises
+    ------
+    PermissionDenied
+        `actor` is not an admin (audited).
+    NotFoundError
+        No user `username`.
+    PasswordPolicyError
+        The policy refuses the password.
+    """
+    now = now or utcnow()
+    who = actor_of(session, actor)
+    require_admin(session, who, "user.reset_password", f"user:{username}")
+    user = set_password(session, username, password, who.name, action="user.reset_password",
+                        now=now)
+    _revoke_live(session, user, now)
+    session.flush()
+    return user
+
+
+def disable_user(
+    session: Session, actor: User | Actor | str, username: str, now: datetime | None = None
+) -> User:
+    """An admin disables an account: no log-in, every live session ends (``user.disable``).
+
+    Raises
+    ------
+    PermissionDenied
+        `actor` is not an admin, or disables their own account (audited).
+    NotFoundError
+        No user `username`.
+    """
+    now = now or utcnow()
+    who = actor_of(session, actor)
+    target = f"user:{username}"
+    require_admin(session, who, "user.disable", target)
+    user = _user(session, username)
+    if user.username == who.name:
+        audit(session, who.name, "user.disable", target, "denied",
+              {"reason": "an admin may not disable their own account"}, at=now)
+        msg = f"admin {who.name!r} may not disable their own account"
+        raise PermissionDenied(msg, code="self_disable")
+    if user.disabled_at is None:
+        user.disabled_at = now
+    ended = _revoke_live(session, user, now)
+    session.flush()
+    audit(session, who.name, "user.disable", target, details={"sessions": ended}, at=now)
+    return user
+
+
+def enable_user(
+    session: Session, actor: User | Actor | str, username: str, now: datetime | None = None
+) -> User:
+    """An admin enables a disabled account again (``user.enable``); the lock is lifted too.
+
+    Raises
+    ------
+    PermissionDenied
+        `actor` is not an admin (audited).
+    NotFoundError
+        No user `username`.
+    """
+    now = now or utcnow()
+    who = actor_of(session, actor)
+    require_admin(session, who, "user.enable", f"user:{username}")
+    user = _user(session, username)
+    user.disabled_at = None
+    user.failed_attempts = 0
+    user.locked_until = None
+    session.flush()
+    audit(session, who.name, "user.enable", f"user:{user.username}", at=now)
+    return user
