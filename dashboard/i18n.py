@@ -260,6 +260,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "review.col.count": ("次数", "Count"),
     "review.run_replay": ("开始回放", "Run a replay"),
     "review.replay_scenario": ("风暴情景", "Storm scenario"),
+    "review.step.start": ("开始", "starting"),
+    "review.step.stored": ("已保存", "stored"),
     "review.replay_running": ("回放中：{what}", "Replaying: {what}"),
     "review.replay_done": ("回放完成，已保存为第 {id} 次运行。", "Replay finished, stored as run #{id}."),
     "review.replay_failed": ("回放失败：{error}", "Replay failed: {error}"),

@@ -107,7 +107,7 @@ def test_replay_from_the_page_reports_progress_stores_and_audits(
         create_user(s, "lead", "patrol-password-12", "patrol_lead", "PC9")
     seen: list[tuple[float, str]] = []
     ids = run_replays(session_factory, "disp", scenario, settings=settings, step_minutes=10,
-                      progress=lambda f, m: seen.append((f, m)))
+                      progress=lambda f, p, m: seen.append((f, f"{p}: {m}")))
     fractions = [f for f, _ in seen]
     assert len(ids) == 2 and fractions == sorted(fractions) and fractions[-1] == 1.0
     first, second = POLICIES  # one half of the bar each, in this order

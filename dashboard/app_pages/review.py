@@ -117,7 +117,7 @@ def real_response(lang: str) -> None:
         index=[f"#{i} {t('kind.' + str(k), lang, default=str(k))}" for i, k in
                zip(worst["incident_id"], worst["kind"], strict=True)],
     )
-    exposure_chart(exposure, t("review.exposure_top", lang))
+    exposure_chart(exposure, t("review.exposure_top", lang), t("review.exposure", lang))
     st.dataframe(incident_table(review.incidents, lang), hide_index=True, width="stretch")
     c1, c2 = st.columns([2, 3])
     with c1:
@@ -142,7 +142,7 @@ def headline(review: ResponseReview, lang: str) -> None:
     cols[5].metric(t("review.exposure", lang), f"{sm['exposure_person_h']:.0f}")
 
 
-def exposure_chart(values: pd.Series, title: str) -> None:
+def exposure_chart(values: pd.Series, title: str, axis: str) -> None:
     """Horizontal bars: person-hours of cold exposure per incident, worst first."""
     st.markdown(f"**{escape_markdown(title)}**")
     frame = pd.DataFrame({"incident": values.index.astype(str), "value": values.to_numpy()})
@@ -150,11 +150,11 @@ def exposure_chart(values: pd.Series, title: str) -> None:
         alt.Chart(frame)
         .mark_bar(color="#4a90d9")
         .encode(
-            y=alt.Y("incident:N", sort=None, title=None),
-            x=alt.X("value:Q", title=title),
+            y=alt.Y("incident:N", sort=None, title=None, axis=alt.Axis(labelOverlap=False)),
+            x=alt.X("value:Q", title=axis),
             tooltip=["incident", alt.Tooltip("value:Q", format=".1f")],
         )
-        .properties(height=max(120, 22 * len(frame)))
+        .properties(height=max(120, 28 * len(frame)))
     )
     st.altair_chart(chart, width="stretch")
 
@@ -217,8 +217,10 @@ def replay_starter(lang: str) -> None:
         return
     bar = st.progress(0.0, text=t("review.replay_running", lang, what=name))
 
-    def advance(fraction: float, message: str) -> None:
-        what = escape_markdown(f"{name} · {message}")
+    def advance(fraction: float, policy: str, message: str) -> None:
+        when = pd.to_datetime(message, utc=True, errors="coerce")
+        shown = fmt_time(when) if pd.notna(when) else t(f"review.step.{message}", lang)
+        what = escape_markdown(f"{name} · {t(f'policy.{policy}', lang, default=policy)} · {shown}")
         bar.progress(fraction, text=t("review.replay_running", lang, what=what))
 
     try:

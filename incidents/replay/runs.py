@@ -4,8 +4,9 @@
 lead or a wall display is refused and the refusal audited), replays the scenario with each
 policy (:func:`incidents.replay.simulate.simulate` on its own temporary database: the live
 database is never touched by the replay), stores each result as a ``SimulationRun`` row and
-audits ``replay.run`` with the headline figures. ``progress(fraction, message)`` is called as
-the replay advances, for a progress bar.
+audits ``replay.run`` with the headline figures. ``progress(fraction, policy, message)`` is
+called as the replay advances (the message is the storm time reached, ISO 8601, or
+``start`` / ``stored``), for a progress bar.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from incidents.store.models import User
 
 __all__ = ["Progress", "run_replays"]
 
-Progress = Callable[[float, str], Any]
+Progress = Callable[[float, str, str], Any]
 
 
 def _may_replay(factory: sessionmaker[Session], actor: User | Actor | str, target: str) -> str:
@@ -70,7 +71,7 @@ def run_replays(
     settings, region, step_minutes
         Passed to :func:`~incidents.replay.simulate.simulate`.
     progress
-        Called with (fraction done 0..1, message) as the replays advance.
+        Called with (fraction done 0..1, policy, message) as the replays advance.
 
     Returns
     -------
@@ -89,7 +90,7 @@ def run_replays(
 
         def step(fraction: float, message: str, i: int = i, policy: str = policy) -> None:
             if progress is not None:
-                progress(min(1.0, (i + fraction) * share), f"{policy}: {message}")
+                progress(min(1.0, (i + fraction) * share), policy, message)
 
         step(0.0, "start")
         result = simulate(
