@@ -13,6 +13,7 @@ import getpass
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -118,20 +119,28 @@ def demo(
     typer.echo(f"storm: {describe_storm(summary.get('storm'), summary['storm_message'])}")
 
 
-@app.command()
-def serve(
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="HTTP port.")] = 8501,
-    address: Annotated[
-        str | None, typer.Option("--address", help="Address to listen on (default: all).")
-    ] = None,
-    db: DbOption = None,
-) -> None:
-    """Start the dashboard (Streamlit) on http://localhost:PORT."""
-    if not DASHBOARD_APP.is_file():
-        die(f"serve: dashboard entry point {DASHBOARD_APP} not found", 1)
-    settings = settings_for(db)
-    open_engine(settings).dispose()  # the schema is current before the first page loads
-    env = dict(os.environ, WINTEROPS_DATABASE_URL=settings.database_url)
+DEFAULT_ADDRESS = "127.0.0.1"  # only this machine, unless the operator names an address
+
+
+def serve_argv(
+    port: int,
+    address: str | None = None,
+    certfile: Path | None = None,
+    keyfile: Path | None = None,
+) -> list[str]:
+    """Build the Streamlit command line `winterops serve` runs.
+
+    Parameters
+    ----------
+    port
+        The port to listen on.
+    address
+        The address to listen on; :data:`DEFAULT_ADDRESS` (loopback only) when None.
+    certfile, keyfile
+        PEM certificate (chain) and private key: Streamlit serves HTTPS itself
+        (``server.sslCertFile`` / ``server.sslKeyFile``). Both or neither.
+    """
+    listen = address or DEFAULT_ADDRESS
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
         "--server.headless=true",
@@ -142,12 +151,55 @@ def serve(
         # made Streamlit re-import the dashboard (logged-in users lost, caches rebuilt)
         "--server.fileWatcherType=none",
         # the URL to print: also keeps Streamlit from looking up an external IP address
-        f"--browser.serverAddress={address or 'localhost'}",
+        f"--browser.serverAddress={listen}",
         f"--server.port={port}",
+        f"--server.address={listen}",
     ]
-    if address:
-        cmd.append(f"--server.address={address}")
-    typer.echo(f"winterops dashboard on http://{address or 'localhost'}:{port}  (Ctrl+C stops it)")
+    if certfile is not None and keyfile is not None:
+        cmd += [f"--server.sslCertFile={certfile}", f"--server.sslKeyFile={keyfile}"]
+    return cmd
+
+
+def _check_tls_files(certfile: Path | None, keyfile: Path | None) -> None:
+    if (certfile is None) != (keyfile is None):
+        die("serve: give --certfile and --keyfile together (or neither)", EXIT_BAD_ARGUMENTS)
+    for option, path in (("--certfile", certfile), ("--keyfile", keyfile)):
+        if path is not None and not path.is_file():
+            die(f"serve: {option} {str(path)!r} is not a readable file", EXIT_BAD_ARGUMENTS)
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8501,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="Address to listen on (default: 127.0.0.1, this machine "
+                                       "only; 0.0.0.0 for every interface)."),
+    ] = None,
+    certfile: Annotated[
+        Path | None,
+        typer.Option("--certfile", help="PEM certificate: serve HTTPS (with --keyfile)."),
+    ] = None,
+    keyfile: Annotated[
+        Path | None, typer.Option("--keyfile", help="PEM private key of --certfile.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Start the dashboard (Streamlit) on http(s)://ADDRESS:PORT (default 127.0.0.1:8501)."""
+    if not DASHBOARD_APP.is_file():
+        die(f"serve: dashboard entry point {DASHBOARD_APP} not found", 1)
+    _check_tls_files(certfile, keyfile)
+    settings = settings_for(db)
+    open_engine(settings).dispose()  # the schema is current before the first page loads
+    env = dict(os.environ, WINTEROPS_DATABASE_URL=settings.database_url)
+    cmd = serve_argv(
+        port, address,
+        certfile.resolve() if certfile else None, keyfile.resolve() if keyfile else None,
+    )
+    scheme = "https" if certfile else "http"
+    typer.echo(
+        f"winterops dashboard on {scheme}://{address or DEFAULT_ADDRESS}:{port}  (Ctrl+C stops it)"
+    )
     sys.stdout.flush()
     sys.stderr.flush()
     # the project's .streamlit/config.toml (theme, toolbar) applies whatever the caller's cwd
