@@ -21,6 +21,7 @@ __all__ = [
     "errors",
     "http",
     "nws",
+    "patrol",
     "records",
     "registry",
     "runner",

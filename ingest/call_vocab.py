@@ -46,9 +46,11 @@ __all__ = [
     "NEED_TOKENS",
     "VEHICLE_CLASSES",
     "DATUMS",
+    "CALL_EVENTS",
     "call_time_text",
     "canonical_header",
     "datum_name",
+    "notes_incident",
     "implied_needs",
     "needs_in",
     "needs_in_many",
@@ -371,3 +373,27 @@ def call_time_text(value: str) -> str:
     if h is None:
         return day
     return f"{day} {int(h):02d}:{int(mi):02d}:{int(sec or 0):02d}"
+
+
+# what happened, as the call centre classed it or as the caller said it (fusion's reading)
+CALL_EVENTS: dict[str, str] = {
+    "车辆被困": "stranded", "被困": "stranded", "stranded": "stranded",
+    "stranded_vehicle": "stranded", "交通事故": "crash", "事故": "crash", "crash": "crash",
+    "车辆侧滑": "vehicle_in_ditch", "车辆滑入沟": "vehicle_in_ditch",
+    "车辆侧滑出路": "vehicle_in_ditch", "侧滑": "vehicle_in_ditch",
+    "vehicle_in_ditch": "vehicle_in_ditch", "道路阻断": "road_blocked",
+    "road_blocked": "road_blocked",
+}  # fmt: skip
+_CALL_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"沟|侧滑|滑出|ditch|slid", re.I), "vehicle_in_ditch"),
+    (re.compile(r"追尾|相撞|碰撞|事故|翻车|crash|collision|accident", re.I), "crash"),
+    (re.compile(r"阻断|封闭|封路|blocked|closed", re.I), "road_blocked"),
+)
+
+
+def notes_incident(notes: str) -> str:
+    """Return the incident kind a call's notes describe (stranded when they name no other)."""
+    for pattern, incident in _CALL_RULES:
+        if pattern.search(notes):
+            return incident
+    return "stranded"

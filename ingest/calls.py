@@ -88,12 +88,21 @@ from ingest.call_row import (
     call_row,
     present,
 )
-from ingest.call_vocab import ALIASES, FIELDS, call_time_text, canonical_header, datum_name
+from ingest.call_vocab import (
+    ALIASES,
+    CALL_EVENTS,
+    FIELDS,
+    call_time_text,
+    canonical_header,
+    datum_name,
+    notes_incident,
+)
 from ingest.decoding import ENCODINGS, STRAY_FLAG, Decoded, decode_text
 from ingest.errors import ConfigError, ParseError
 from ingest.records import (
     REPORT_COLUMNS,
     WGS84,
+    Classified,
     ParseResult,
     QuarantineRow,
     excerpt,
@@ -110,6 +119,7 @@ __all__ = [
     "FIELDS",
     "CallMapping",
     "call_attributes",
+    "classify_call",
     "decode_calls",
     "load_mapping",
     "parse_calls",
@@ -126,6 +136,18 @@ class CallMapping:
     columns: Mapping[str, str] = field(default_factory=dict)
     datum: str | None = None
     encoding: str | None = None
+
+
+def classify_call(kind: str, subtype: str, attributes: Mapping[str, Any]) -> Classified:
+    """Say what a stored call means: the incident of its event type, else of its notes.
+
+    Notes that say the road is blocked also close it (:func:`ingest.call_vocab.notes_incident`).
+    """
+    event = str(attributes.get("event_type") or attributes.get("incident_type") or "").strip()
+    if event in CALL_EVENTS:
+        return Classified(None, CALL_EVENTS[event])
+    incident = notes_incident(str(attributes.get("notes") or ""))
+    return Classified("closed" if incident == "road_blocked" else None, incident)
 
 
 def load_mapping(path: Path) -> CallMapping:

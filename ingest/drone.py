@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -53,6 +54,7 @@ from ingest.avl import load_gpx
 from ingest.decoding import Decoded, decode_text
 from ingest.errors import ParseError
 from ingest.records import (
+    Classified,
     ParseResult,
     QuarantineRow,
     excerpt,
@@ -83,10 +85,44 @@ DETECTION_TYPES = frozenset(
         "road_blocked",
     }
 )
+DETECTION_MEANS: dict[str, Classified] = {
+    "black_ice": Classified("black_ice"),
+    "ice": Classified("black_ice"),
+    "snow_drift": Classified("drifting_snow"),
+    "drifting_snow": Classified("drifting_snow"),
+    "snow_packed": Classified("snow_packed"),
+    "whiteout": Classified("poor_visibility"),
+    "poor_visibility": Classified("poor_visibility"),
+    "fog": Classified("poor_visibility"),
+    "closed": Classified("closed"),
+    "road_blocked": Classified("closed", "road_blocked"),
+    "stranded_vehicle": Classified(None, "stranded"),
+    "crash": Classified(None, "crash"),
+    "vehicle_in_ditch": Classified(None, "vehicle_in_ditch"),
+    "clear": Classified(clear=True),
+}
+"""What a detection type says about the road (also read for patrol reports' words)."""
 FT = 0.3048
 MPH = 1.609344
 OLDEST_PLAUSIBLE = datetime(2000, 1, 1).astimezone()
 _GEOD = Geod(ellps="WGS84")
+
+
+def classify_drone(kind: str, subtype: str, attributes: Mapping[str, Any]) -> Classified:
+    """Say what a drone report means: a detection by its type; a track says nothing.
+
+    Parameters
+    ----------
+    kind
+        ``drone_detection`` or ``drone_track``.
+    subtype
+        The detection type (``black_ice``, ``stranded_vehicle`` ...).
+    attributes
+        The report's attributes (not read).
+    """
+    if kind != "drone_detection":
+        return Classified()
+    return DETECTION_MEANS.get(subtype.strip().lower(), Classified())
 
 
 def parse_drone(

@@ -84,6 +84,24 @@ ALERT_COLUMNS: tuple[str, ...] = (
 )
 
 
+ROAD_CONDITIONS: tuple[str, ...] = (
+    "closed", "black_ice", "drifting_snow", "snow_packed", "poor_visibility", "clear",
+)  # fmt: skip
+"""Road conditions a report can name, worst first (the store's ``Condition`` values)."""
+
+
+@dataclass(frozen=True)
+class Classified:
+    """What one report says about the road: a condition, an incident kind, or that it is clear.
+
+    Each source's classifier (named in :mod:`ingest.registry`) returns one.
+    """
+
+    condition: str | None = None
+    incident: str | None = None
+    clear: bool = False
+
+
 @dataclass
 class QuarantineRow:
     """One record that could not be used.

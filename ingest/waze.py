@@ -8,33 +8,76 @@ HAZARD_ON_SHOULDER_CAR_STOPPED ...), ``location.x`` = lon and ``location.y`` = l
 
 Report rows: kind ``waze``, subtype = ``subtype`` or ``type``; ``attributes``: type, subtype,
 street, city, description, reliability, report_rating, category (``weather``, ``stranded``,
-``crash``, ``closure`` or ``other``).
+``crash``, ``closure`` or ``other``), read from :func:`waze_means`, the same rules fusion
+classifies the report with (:func:`classify_waze`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from ingest.errors import ParseError
-from ingest.records import ParseResult, QuarantineRow, excerpt, load_json, report_frame, sha256_hex
+from ingest.records import (
+    Classified,
+    ParseResult,
+    QuarantineRow,
+    excerpt,
+    load_json,
+    report_frame,
+    sha256_hex,
+)
 from ingest.validate import Locator, RecordError, locate_coordinates, parse_epoch_ms
 
 FEED = "waze"
 
 
+def waze_means(typ: str, subtype: str) -> Classified:
+    """Say what a Waze alert of this type and subtype means for the road (the one rule set).
+
+    Road closed: closed and road_blocked; accident: crash; a stopped car: stranded; ice or
+    freezing: black ice; fog or visibility: poor visibility; wind, blizzard or drift: drifting
+    snow; snow, or any other weather hazard: snow-packed; anything else says nothing.
+    """
+    text = f"{typ} {subtype}".upper()
+    if "ROAD_CLOSED" in text:
+        return Classified("closed", "road_blocked")
+    if "ACCIDENT" in text:
+        return Classified(None, "crash")
+    if "CAR_STOPPED" in text:
+        return Classified(None, "stranded")
+    for words, condition in _WEATHER:
+        if any(w in text for w in words):
+            return Classified(condition)
+    if typ.upper() == "WEATHERHAZARD":
+        return Classified("snow_packed")
+    return Classified()
+
+
+_WEATHER = (
+    (("ICE", "FREEZING"), "black_ice"),
+    (("FOG", "VISIBILITY"), "poor_visibility"),
+    (("WIND", "BLIZZARD", "DRIFT"), "drifting_snow"),
+    (("SNOW",), "snow_packed"),
+)
+
+
 def waze_category(typ: str, subtype: str) -> str:
-    """Map a Waze type/subtype to weather | stranded | crash | closure | other."""
-    if typ == "WEATHERHAZARD" or subtype.startswith("HAZARD_WEATHER") or "ICE" in subtype:
-        return "weather"
-    if subtype in ("HAZARD_ON_SHOULDER_CAR_STOPPED", "HAZARD_ON_ROAD_CAR_STOPPED"):
-        return "stranded"
-    if typ == "ACCIDENT":
-        return "crash"
-    if typ == "ROAD_CLOSED":
-        return "closure"
-    return "other"
+    """Map a Waze type/subtype to weather, stranded, crash, closure or other (by `waze_means`)."""
+    means = waze_means(typ, subtype)
+    if means.incident is not None:
+        return {"road_blocked": "closure", "crash": "crash", "stranded": "stranded"}.get(
+            means.incident, "other"
+        )
+    return "weather" if means.condition is not None else "other"
+
+
+def classify_waze(kind: str, subtype: str, attributes: Mapping[str, Any]) -> Classified:
+    """Say what a stored Waze report means (its ``type`` and ``subtype`` attributes)."""
+    typ = str(attributes.get("type") or "")
+    return waze_means(typ, str(attributes.get("subtype") or "") or subtype)
 
 
 def parse_waze(

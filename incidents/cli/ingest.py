@@ -7,8 +7,9 @@ Commands (design contract)::
     winterops ingest alerts SOURCE... --zones FILE       # zone geometries for geocodes
     winterops ingest watch [--config FILE] [--once] [--db URL]   # = winterops worker
 
-The kinds come from the parser registry (:func:`incidents.live.pipeline.feed_kinds`), so a new
-parser kind gets its command without editing this module. What is stored goes through
+The commands come from the source registry (:data:`ingest.registry.FEEDS`): one per feed, with
+the feed's description as its help and the extra options it names (``mapping``, ``zones``), so
+a new feed gets its command without editing this module. What is stored goes through
 :mod:`incidents.live.pipeline`: new reports become incidents at once (when the region is there).
 
 Exit status: 0 when it ran (quarantined records included), 1 when a source could not be read at
@@ -36,26 +37,18 @@ from incidents.cli.common import (
     open_engine,
     settings_for,
 )
-from incidents.live.pipeline import PipelineResult, feed_kinds, ingest_sources
+from incidents.live.pipeline import PipelineResult, ingest_sources
 from incidents.settings import Settings
 from incidents.store.engine import session_factory
 from ingest.calls import CallMapping, load_mapping
 from ingest.errors import ConfigError
+from ingest.registry import FEEDS, Feed
 from ingest.runner import IngestSummary
 from ingest.zones import load_zones
 
 DbOpt = DbOption
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object")]
 SourcesArg = Annotated[list[str], typer.Argument(help="URLs, files or folders")]
-
-KIND_HELP = {
-    "alerts": "CAP 1.0/1.1/1.2 XML or NWS GeoJSON weather alerts.",
-    "drone": "Drone tracks (GPX, AirData CSV, DJI CSV) and detections (GeoJSON/CSV).",
-    "calls": "Stranded-vehicle calls (CSV in UTF-8/GBK/GB18030, or JSON).",
-    "waze": "Waze for Cities partner feed alerts.",
-    "avl": "Unit positions (AVL fixes: CSV/JSON, NMEA or GPX from a vehicle tracker).",
-}
-
 
 def _settings(db: str | None) -> Settings:
     return settings_for(db)
@@ -171,11 +164,19 @@ def _plain_command(kind: str) -> Callable[..., None]:
     return command
 
 
-# kinds whose command takes more than the sources (every other kind gets the plain command)
+# the command of a feed whose registry line names an extra option (else the plain command)
 EXTRA_OPTIONS: dict[str, Callable[[str], Callable[..., None]]] = {
-    "alerts": _alerts_command,
-    "calls": _calls_command,
+    "zones": _alerts_command,
+    "mapping": _calls_command,
 }
+
+
+def command_for(feed: Feed) -> Callable[..., None]:
+    """Return the ``winterops ingest KIND`` command of a registry feed (help = description)."""
+    make = next((EXTRA_OPTIONS[o] for o in feed.options if o in EXTRA_OPTIONS), _plain_command)
+    command = make(feed.name)
+    command.__doc__ = feed.description
+    return command
 
 
 def register(app: typer.Typer) -> None:
@@ -183,10 +184,8 @@ def register(app: typer.Typer) -> None:
     from incidents.cli.worker import worker_cmd
 
     ingest_app = typer.Typer(help="Pull weather alerts, drone reports, calls, Waze and AVL feeds.")
-    for kind in feed_kinds():
-        command = EXTRA_OPTIONS.get(kind, _plain_command)(kind)
-        command.__doc__ = KIND_HELP.get(kind, f"Reports of kind {kind}.")
-        ingest_app.command(kind)(command)
+    for feed in FEEDS.values():
+        ingest_app.command(feed.name)(command_for(feed))
     ingest_app.command(
         "watch", help="Poll the database's feeds, fuse and re-rank (same as `winterops worker`)."
     )(worker_cmd)
