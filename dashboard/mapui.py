@@ -163,7 +163,7 @@ def _remembered(key: str) -> MapView:
 
 @st.cache_resource(show_spinner=False)
 def _tiles(setting: str) -> TileSource:
-    """The tiles of the tile setting (a local MBTiles file is unpacked once per process)."""
+    """Resolve the tile setting once per process (a local MBTiles file is unpacked once)."""
     return local_tiles(setting)
 
 
