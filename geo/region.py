@@ -6,15 +6,29 @@ A region folder (``data/region/``) holds ``roads.geojson`` (required; any pyogri
 contracts and ``data/README.md``). :func:`load_region` caches one :class:`Region` per folder and
 file modification times, so an edited file is picked up on the next call.
 
+**Loaded once, stored.** Building a region (segments, spatial index, road graph) takes tens of
+seconds for a province-wide network, so :func:`load_region` also keeps the built region in a
+cache file, ``<cache dir>/region-<key>.pkl``, where the key is a hash of every file in the
+folder (names and bytes), of the :mod:`geo` source code and of the library versions: an edited
+region file, a new version of the code or of numpy/pandas/shapely gives a new key and one
+rebuild. The cache dir is ``WINTEROPS_CACHE_DIR``, else ``<WINTEROPS_VAR_DIR or var>/cache``
+(the folder beside the default database); it keeps the 8 most recently used regions. Two
+processes building at once both write a temporary file and rename it (see
+:func:`geo.cache.write_cache_file`); an unwritable folder only means no cache.
+
 :meth:`Region.locate` is the locator the ingest parsers and ``winterops locate`` use.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +39,7 @@ import shapely
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
+from geo.cache import prune_cache_dir, read_cache_file, write_cache_file
 from geo.crs import WGS84, to_wgs84
 from geo.errors import (
     CoordinateError,
@@ -38,7 +53,7 @@ from geo.network import RoadGraph
 from geo.roads import RoadNetwork, read_roads
 from geo.stakes import format_stake, parse_stake
 
-__all__ = ["LocateResult", "Region", "load_region"]
+__all__ = ["LocateResult", "Region", "default_cache_dir", "load_region", "region_key"]
 
 ROAD_FILES = ("roads.geojson", "roads.gpkg", "roads.shp")
 UNIT_COLUMNS = (
@@ -91,6 +106,12 @@ _ADMIN_CODE_RE = re.compile(r"^\d{6}(?:\d{3}|\d{6})?$")
 _COORD_RE = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*[,，;；\s]\s*([-+]?\d+(?:\.\d+)?)\s*$")
 _COORDISH_RE = re.compile(r"^[-+\d.\s,，;；]+$|^[-+]?\d+(?:\.\d+)?\s*[,，;；]")
 _STAKEISH_RE = re.compile(r"^(?:[GSXYZ]\d|K\d)|公里|KM$|\d\+\d")
+# bump when the cached layout changes in a way the source hash would not see
+_CACHE_FORMAT = 1
+_CACHE_KEEP = 8
+_GEO_DIR = Path(__file__).resolve().parent
+_PROJECT_VAR = _GEO_DIR.parent / "var"
+_LIBRARIES = ("numpy", "pandas", "geopandas", "shapely", "pyproj", "scipy")
 
 
 @dataclass(frozen=True)
@@ -182,6 +203,12 @@ class Region:
         if self._bounds_slack is None:
             self._bounds_slack = self.bounds.buffer(_BOUNDS_SLACK_DEG)
         shapely.prepare(self._bounds_slack)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a region read from a cache file (its outline prepared again)."""
+        self.__dict__.update(state)
+        if self._bounds_slack is not None:
+            shapely.prepare(self._bounds_slack)
 
     # ------------------------------------------------------------------ queries
 
@@ -346,10 +373,74 @@ def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(out)
 
 
-def load_region(region_dir: str | Path) -> Region:
+def default_cache_dir() -> Path:
+    """Folder of the region cache files: ``WINTEROPS_CACHE_DIR``, else ``<var>/cache``.
+
+    ``<var>`` is ``WINTEROPS_VAR_DIR`` when set, else the project's ``var`` folder (the same
+    rule as the database's default location in ``incidents.settings``).
+    """
+    env = os.environ
+    if env.get("WINTEROPS_CACHE_DIR"):
+        return Path(env["WINTEROPS_CACHE_DIR"])
+    return Path(env.get("WINTEROPS_VAR_DIR") or _PROJECT_VAR) / "cache"
+
+
+def _code_and_library_hash() -> bytes:
+    h = hashlib.sha256(f"region cache {_CACHE_FORMAT} {sys.version}".encode())
+    for lib in _LIBRARIES:
+        try:
+            h.update(f"{lib}={metadata.version(lib)};".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{lib}=?;".encode())
+    for p in sorted(_GEO_DIR.glob("*.py")):
+        h.update(p.name.encode() + b"\0" + p.read_bytes())
+    return h.digest()
+
+
+def region_key(region_dir: str | Path) -> str:
+    """Content hash of a region folder for its cache file (hex).
+
+    Covers every file of the folder (name and bytes), the :mod:`geo` source code, the Python
+    version and the versions of the array and geometry libraries.
+
+    Raises
+    ------
+    GeoError
+        The folder does not exist.
+    """
+    root = Path(region_dir)
+    if not root.is_dir():
+        msg = f"region folder {str(root)!r} does not exist"
+        raise GeoError(msg)
+    h = hashlib.sha256(_code_and_library_hash())
+    for p in sorted(root.iterdir()):
+        if not p.is_file():
+            continue
+        h.update(p.name.encode() + b"\0")
+        with p.open("rb") as f:
+            while chunk := f.read(1 << 22):
+                h.update(chunk)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def load_region(
+    region_dir: str | Path, *, cache_dir: str | Path | None = None, use_cache: bool = True
+) -> Region:
     """Load (or return the cached) region of a folder.
 
-    The cache key is the resolved path plus every file's modification time and size.
+    In the process, the cache key is the resolved path plus every file's modification time
+    and size. Across processes, the built region is read from its cache file when one matches
+    the folder's content (:func:`region_key`), else built and stored there.
+
+    Parameters
+    ----------
+    region_dir
+        The region folder.
+    cache_dir
+        Folder of the cache files (default :func:`default_cache_dir`).
+    use_cache
+        False: build from the files and neither read nor write a cache file.
 
     Raises
     ------
@@ -359,12 +450,31 @@ def load_region(region_dir: str | Path) -> Region:
         The folder or its road file is missing, or a table lacks columns.
     """
     root = Path(region_dir).resolve()
-    return _load_region_cached(str(root), _fingerprint(root))
+    folder = "" if not use_cache else str(Path(cache_dir or default_cache_dir()).resolve())
+    return _load_region_cached(str(root), _fingerprint(root), folder)
 
 
 @lru_cache(maxsize=4)
-def _load_region_cached(root_s: str, _fingerprint: tuple[tuple[str, int, int], ...]) -> Region:
+def _load_region_cached(
+    root_s: str, _fingerprint: tuple[tuple[str, int, int], ...], cache_dir: str
+) -> Region:
     root = Path(root_s)
+    if not cache_dir:
+        return _build_region(root)
+    key = region_key(root)
+    path = Path(cache_dir) / f"region-{key[:40]}.pkl"
+    cached = read_cache_file(path, key)
+    if isinstance(cached, Region):
+        cached.root = root
+        return cached
+    region = _build_region(root)
+    region.network.clear_snap_cache()
+    if write_cache_file(path, key, region):
+        prune_cache_dir(cache_dir, "region-*.pkl", _CACHE_KEEP)
+    return region
+
+
+def _build_region(root: Path) -> Region:
     roads = read_roads(_road_file(root))
     network = RoadNetwork(roads)
     graph = RoadGraph.from_segments(network.segments)

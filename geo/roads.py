@@ -188,6 +188,29 @@ def segment_roads(roads: gpd.GeoDataFrame, length_m: float = 1000) -> gpd.GeoDat
     return out.to_crs(WGS84)
 
 
+def _line_arrays(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(vertices (n, 2), vertex count per line) of an array of LineStrings."""
+    coords = shapely.get_coordinates(lines)
+    counts = shapely.get_num_coordinates(lines).astype(np.int64)
+    return coords, counts
+
+
+def _lines_from(coords: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """LineStrings from :func:`_line_arrays` output."""
+    if counts.size == 0:
+        return np.empty(0, dtype=object)
+    index = np.repeat(np.arange(counts.size), counts)
+    return np.asarray(shapely.linestrings(coords, indices=index), dtype=object)
+
+
+# widest tolerance (m) snapped with the cell grid; wider ones use the STRtree
+_GRID_MAX_M = 2_000.0
+# candidate point-piece pairs checked at once by the grid (~15 arrays of 8 bytes each)
+_SNAP_BLOCK = 2_000_000
+# points per STRtree nearest search
+_TREE_BLOCK = 50_000
+
+
 class _GridIndex:
     """Exact nearest-segment search within a tolerance for many points at once.
 
@@ -195,11 +218,14 @@ class _GridIndex:
     tolerance) that its bounding box, grown by the tolerance, overlaps. Any piece within the
     tolerance of a point is then registered in the point's cell, so checking the cell's pieces
     with exact point-to-piece distances gives the exact nearest segment: pure numpy, no
-    per-point Python.
+    per-point Python. Points are checked in blocks of at most :data:`_SNAP_BLOCK` candidate
+    pieces, so memory is bounded by the block, not by the batch or the cell density.
+    Only for tolerances up to :data:`_GRID_MAX_M`: wider searches go through the STRtree.
     """
 
-    def __init__(self, lines: np.ndarray, tolerance_m: float) -> None:
-        coords, idx = shapely.get_coordinates(lines, return_index=True)
+    def __init__(self, xy: tuple[np.ndarray, np.ndarray], tolerance_m: float) -> None:
+        coords, counts = xy
+        idx = np.repeat(np.arange(counts.size), counts)
         same = idx[1:] == idx[:-1]
         a = coords[:-1][same]
         d = coords[1:][same] - a
@@ -270,19 +296,39 @@ class _GridIndex:
             key = self._key(ix, iy)
             pos = np.minimum(np.searchsorted(self.keys, key), self.keys.size - 1)
             found = self.keys[pos] == key
-        cnt = np.where(found, self.counts[pos], 0)
+        cnt = np.where(found, self.counts[pos], 0).astype(np.int64)
+        # blocks of points whose candidates add up to at most _SNAP_BLOCK (one point at least)
+        ends = np.cumsum(cnt)
+        i = 0
+        while i < n:
+            base = int(ends[i - 1]) if i else 0
+            j = max(int(np.searchsorted(ends, base + _SNAP_BLOCK, side="right")), i + 1)
+            blk = slice(i, j)
+            seg[blk], dist[blk], along[blk] = self._block(x[blk], y[blk], pos[blk], cnt[blk])
+            i = j
+        return seg, dist, along
+
+    def _block(
+        self, x: np.ndarray, y: np.ndarray, pos: np.ndarray, cnt: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = x.size
+        seg = np.full(n, -1, dtype=np.int64)
+        dist = np.full(n, np.inf)
+        along = np.full(n, np.nan)
         total = int(cnt.sum())
         if total == 0:
             return seg, dist, along
         pt = np.repeat(np.arange(n), cnt)
         within = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
         pc = self.entries[np.repeat(self.starts[pos], cnt) + within]
+        del within
         dx, dy = self.d[pc, 0], self.d[pc, 1]
         rx, ry = x[pt] - self.a[pc, 0], y[pt] - self.a[pc, 1]
         l2 = self.len2[pc]
         t = np.divide(rx * dx + ry * dy, l2, out=np.zeros(total), where=l2 > 0)
-        t = np.clip(t, 0.0, 1.0)
+        np.clip(t, 0.0, 1.0, out=t)
         dd = np.hypot(rx - t * dx, ry - t * dy)
+        del dx, dy, rx, ry, l2
         # first candidate with the smallest distance, per point (candidates are grouped by point)
         has = cnt > 0
         group_start = (np.cumsum(cnt) - cnt)[has]
@@ -348,18 +394,61 @@ class RoadNetwork:
     ) -> None:
         self.roads = roads
         self.segments = segments if segments is not None else segment_roads(roads, segment_length_m)
-        self._road_lines = np.asarray(to_metric(roads.geometry).to_numpy(), dtype=object)
-        self._seg_lines = np.asarray(to_metric(self.segments.geometry).to_numpy(), dtype=object)
-        self._tree = shapely.STRtree(self._seg_lines)
+        road_lines = np.asarray(to_metric(roads.geometry).to_numpy(), dtype=object)
+        seg_lines = np.asarray(to_metric(self.segments.geometry).to_numpy(), dtype=object)
+        # metric vertices + vertex count per line: what a stored copy keeps (geometry objects
+        # and the spatial index are rebuilt from them on first use, see __getstate__)
+        self._road_xy = _line_arrays(road_lines)
+        self._seg_xy = _line_arrays(seg_lines)
+        self._lazy: dict[str, Any] = {"road_lines": road_lines, "seg_lines": seg_lines}
         self._seg_ids = self.segments["segment_id"].to_numpy(dtype=object)
         self._seg_codes = self.segments["road_code"].to_numpy(dtype=object)
         self._seg_km0 = self.segments["km_from"].to_numpy(dtype=float)
         self._seg_km1 = self.segments["km_to"].to_numpy(dtype=float)
-        self._seg_len = shapely.length(self._seg_lines)
+        self._seg_len = shapely.length(seg_lines)
         self._grid: dict[float, _GridIndex] = {}
         self._by_code: dict[str, list[int]] = {}
         for i, c in enumerate(roads["road_code"]):
             self._by_code.setdefault(str(c), []).append(i)
+
+    @property
+    def _road_lines(self) -> np.ndarray:
+        """Road pieces as metric LineStrings (built from the stored vertices when needed)."""
+        lines = self._lazy.get("road_lines")
+        if lines is None:
+            lines = self._lazy["road_lines"] = _lines_from(*self._road_xy)
+        return lines
+
+    @property
+    def _seg_lines(self) -> np.ndarray:
+        """Segments as metric LineStrings (built from the stored vertices when needed)."""
+        lines = self._lazy.get("seg_lines")
+        if lines is None:
+            lines = self._lazy["seg_lines"] = _lines_from(*self._seg_xy)
+        return lines
+
+    @property
+    def _tree(self) -> shapely.STRtree:
+        """Spatial index of :attr:`_seg_lines` (built on first use)."""
+        tree = self._lazy.get("tree")
+        if tree is None:
+            tree = self._lazy["tree"] = shapely.STRtree(self._seg_lines)
+        return tree
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the arrays only: geometry objects, spatial index and grids come back lazily.
+
+        Building 200,000 shapely objects costs seconds; a process that never snaps or
+        locates never pays it.
+        """
+        state = self.__dict__.copy()
+        state["_grid"] = {}
+        state["_lazy"] = {}
+        return state
+
+    def clear_snap_cache(self) -> None:
+        """Forget the snapping grids built so far (they are rebuilt when needed)."""
+        self._grid = {}
 
     @classmethod
     def from_file(
@@ -476,20 +565,19 @@ class RoadNetwork:
         )
         n = x.shape[0]
         tol = float(tolerance_m)
-        grid = self._grid.get(tol)
-        if grid is None:
-            if len(self._grid) >= 4:
-                self._grid.clear()
-            grid = self._grid[tol] = _GridIndex(self._seg_lines, tol)
+        if not tol >= 0:
+            msg = f"snap tolerance must be a distance in metres >= 0, got {tolerance_m!r}"
+            raise ParameterError(msg)
+        query = self._grid_query(tol) if tol <= _GRID_MAX_M else self._tree_query(tol)
         finite = np.isfinite(x) & np.isfinite(y)
         if finite.all():
-            seg, dist, along = grid.query(x, y)
+            seg, dist, along = query(x, y)
         else:  # NaN / inf positions snap to nothing
             seg = np.full(n, -1, dtype=np.int64)
             dist = np.full(n, np.inf)
             along = np.full(n, np.nan)
             f = np.flatnonzero(finite)
-            seg[f], dist[f], along[f] = grid.query(x[f], y[f])
+            seg[f], dist[f], along[f] = query(x[f], y[f])
         ok = seg >= 0
         s = seg[ok]
         seg_id = np.full(n, None, dtype=object)
@@ -509,6 +597,39 @@ class RoadNetwork:
                 "km": km,
             }
         )
+
+    def _grid_query(self, tol: float) -> Any:
+        grid = self._grid.get(tol)
+        if grid is None:
+            if len(self._grid) >= 4:
+                self._grid.clear()
+            grid = self._grid[tol] = _GridIndex(self._seg_xy, tol)
+        return grid.query
+
+    def _tree_query(self, tol: float) -> Any:
+        """Nearest segment within a wide tolerance: STRtree search in blocks of points."""
+        lines, tree = self._seg_lines, self._tree
+
+        def query(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            n = x.size
+            seg = np.full(n, -1, dtype=np.int64)
+            dist = np.full(n, np.inf)
+            along = np.full(n, np.nan)
+            for i in range(0, n, _TREE_BLOCK):
+                pts = shapely.points(x[i : i + _TREE_BLOCK], y[i : i + _TREE_BLOCK])
+                (src, hit), d = tree.query_nearest(
+                    pts, max_distance=tol, return_distance=True, all_matches=True
+                )
+                # equidistant segments (a junction): the lowest index, as the grid picks
+                order = np.lexsort((hit, src))
+                first = np.r_[True, src[order][1:] != src[order][:-1]]
+                src, hit, d = src[order][first], hit[order][first], d[order][first]
+                seg[i + src] = hit
+                dist[i + src] = d
+                along[i + src] = shapely.line_locate_point(lines[hit], pts[src])
+            return seg, dist, along
+
+        return query
 
     def nearest_segments(self, lon: ArrayLike, lat: ArrayLike) -> np.ndarray:
         """Positional index (into :attr:`segments`) of each point's nearest segment, no limit."""
