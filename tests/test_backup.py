@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from incidents.cli.app import app
 from incidents.cli.backup import BackupError, backup_database, restore_database, row_counts
 from incidents.replay.demo import load_demo
-from incidents.service.audit import audit
+from incidents.service.audit import audit, verify_chain
 from incidents.store import migrate
 from incidents.store.engine import session_factory as make_factory
 from incidents.store.engine import session_scope
@@ -92,6 +92,8 @@ def test_backup_change_restore_gives_back_the_backup(demo_db, db_url, tmp_path):
         assert s.scalars(select(User).where(User.username == "after-backup")).first() is None
         restored_unit = s.get(Unit, unit_id)
         assert restored_unit is not None and restored_unit.status == status_before
+        chain = verify_chain(s)  # the hash chain came back whole, up to the backup's last event
+    assert chain.ok and chain.checked == n_events, chain.problem
     # the restored log is still append-only (the triggers came back with it)
     log = Table("audit_events", MetaData(), autoload_with=demo_db)
     with pytest.raises(Exception, match="(?i)audit|refused|append"):

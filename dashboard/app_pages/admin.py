@@ -1,7 +1,10 @@
-"""Admin page: users and roles (unlock, reset password, disable), units, feed configuration (in
-the database: what the worker polls), log-in sessions, the latest audit events and when the
-audit hash chain was last verified. Every change goes through an audited service that refuses
-anyone but an admin."""
+"""Admin page: users, units, feeds, sessions, the audit log and its hash chain.
+
+Users and roles (unlock, reset password, disable), units, feed configuration (in the database:
+what the worker polls), log-in sessions, the latest audit events and when the audit hash chain
+was last verified. Every change goes through an audited service that refuses
+anyone but an admin.
+"""
 
 from __future__ import annotations
 
@@ -28,8 +31,10 @@ from incidents.store.runtime import audit_check
 
 
 def _describe(exc: BaseException, lang: str) -> tuple[str, str]:
-    """A refusal as ``(kind, text)``: its own ``error.<code>`` message when the catalogue has
-    one, else the generic description."""
+    """Describe a refusal as ``(kind, text)``.
+
+    Its own ``error.<code>`` message when the catalogue has one, else the generic description.
+    """
     key = f"error.{getattr(exc, 'code', '')}"
     if key in STRINGS:
         return "error", t(key, lang, detail=str(exc)[:300])
@@ -153,7 +158,7 @@ def _feeds_at(url: str, v: tuple[int, ...]) -> list[dict[str, Any]]:
 
 
 def _feeds(url: str) -> list[dict[str, Any]]:
-    """The feeds configured in the database (what the worker polls), cached until one changes."""
+    """Return the feeds configured in the database (the worker polls them), cached."""
     return _feeds_at(url, live.stamp(url, ("feeds",)))
 
 
@@ -170,7 +175,7 @@ def _run(done: str, fn: Any, *args: Any) -> None:
 
 
 def feeds_section(lang: str, url: str, user: actions.SessionUser) -> None:
-    """The configured feeds (in the database: the worker polls them), add/change/remove one."""
+    """Show the configured feeds (the worker polls them); add, change or remove one."""
     feeds = _feeds(url)
     if feeds:
         cols = ["name", "kind", "source", "interval_s", "enabled", "last_success", "last_error"]
@@ -261,7 +266,7 @@ def audit_section(lang: str, url: str, user: actions.SessionUser) -> None:
 
 
 def render() -> None:
-    """The admin page (admins only: the navigation shows it to no one else)."""
+    """Render the admin page (admins only: the navigation shows it to no one else)."""
     lang, url, user = ui.lang(), ui.db_url(), ui.current_user()
     if user is None or user.role != Role.ADMIN.value:
         st.error(t("patrol.not_yours", lang))

@@ -1,5 +1,7 @@
-"""Log-in page: user name and password checked against the database (lockout counted there);
-a success opens a server-side session that a browser reload resumes (:mod:`dashboard.sessions`).
+"""Log-in page: user name and password, checked against the database.
+
+The lockout is counted there; a success opens a server-side session that a browser reload
+resumes (:mod:`dashboard.sessions`). A disabled account is told so.
 """
 
 from __future__ import annotations

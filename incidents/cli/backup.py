@@ -2,8 +2,8 @@
 
 ::
 
-    winterops backup FILE [--force] [--db URL]     SQLite: online backup API; PostgreSQL: pg_dump -Fc
-    winterops restore FILE [--force] [--db URL]    refuses a database that holds rows, unless --force
+    winterops backup FILE [--force] [--db URL]    SQLite: online backup API; PostgreSQL: pg_dump -Fc
+    winterops restore FILE [--force] [--db URL]   refuses a database that holds rows (--force)
     winterops db current [--db URL]                the schema revision of the database
     winterops db upgrade [REV] [--db URL]          migrate up (default: the newest revision)
     winterops db downgrade REV [--db URL]          migrate down (the rollback of an upgrade)
@@ -57,7 +57,7 @@ class BackupError(StoreError, RuntimeError):
 
 
 def _tables(engine: Engine) -> list[str]:
-    """The winterops tables present in `engine`'s database (its current schema)."""
+    """Return the winterops tables present in `engine`'s database (its current schema)."""
     known = set(Base.metadata.tables)
     return sorted(set(inspect(engine).get_table_names()) & known)
 
@@ -121,7 +121,7 @@ def _sqlite_backup(url: URL, out: Path) -> None:
 
 
 def _sqlite_revision(path: Path) -> str | None:
-    """The schema revision inside a SQLite backup; raises BackupError if it is not one."""
+    """Return the schema revision inside a SQLite backup; BackupError if it is not one."""
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
@@ -170,7 +170,7 @@ def _tool(name: str) -> str:
 
 
 def _libpq(url: URL) -> tuple[str, dict[str, str]]:
-    """A libpq URI for `url` (without the password) and the environment carrying it."""
+    """Return a libpq URI for `url` (without the password) and the environment with it."""
     env = dict(os.environ)
     if url.password:
         env["PGPASSWORD"] = str(url.password)
@@ -212,7 +212,7 @@ def _dump_toc(src: Path, env: dict[str, str]) -> list[str]:
 
 
 def _dump_facts(toc: list[str]) -> tuple[str | None, bool]:
-    """The schema the dump's tables are in, and whether it holds the Alembic version table."""
+    """Return the schema of the dump's tables and whether it holds the Alembic version."""
     schema, has_version = None, False
     for line in toc:
         parts = line.split()
@@ -301,7 +301,8 @@ def restore_database(engine: Engine, src: Path, *, force: bool = False) -> dict[
         revision = _sqlite_revision(src)
         if not _revision_known(revision):
             msg = (f"{src} is at schema revision {revision!r}, unknown to this winterops "
-                   f"(newest {migrate.head_revision()!r}): restore it with the version that made it")
+                   f"(newest {migrate.head_revision()!r}): restore it with the version that "
+                   "made it")
             raise BackupError(msg)
         _check_target(engine, force)
         _sqlite_restore(engine, src)
@@ -370,7 +371,8 @@ def db_current(db: DbOption = None) -> None:
     """Print the schema revision of the database and the newest one this version has."""
     engine = open_engine(settings_for(db), migrate=False)
     try:
-        typer.echo(f"database: {migrate.current_revision(engine)}  newest: {migrate.head_revision()}")
+        current, newest = migrate.current_revision(engine), migrate.head_revision()
+        typer.echo(f"database: {current}  newest: {newest}")
     finally:
         engine.dispose()
 

@@ -117,8 +117,10 @@ class TabletFix:
 
 
 def status_choices(state: str | AssignmentState) -> tuple[AssignmentState, ...]:
-    """The status taps offered from `state`: legal transitions (lifecycle) among en route,
-    on scene and cleared, in lifecycle order."""
+    """Return the status taps offered from `state`.
+
+    The legal transitions (lifecycle) among en route, on scene and cleared, in lifecycle order.
+    """
     return next_states(state, among=STATUS_STATES)
 
 
@@ -185,7 +187,7 @@ def override(
     reason: str | None = None,
     eta_s: float | None = None,
 ) -> Assignment:
-    """The dispatcher sends another unit than the recommended one (recorded as an override).
+    """Send another unit than the recommended one (recorded as an override).
 
     Raises
     ------
@@ -266,8 +268,10 @@ def redirect(
     eta_s: float | None = None,
     reason: str | None = None,
 ) -> Assignment:
-    """Send a unit already out on a task to another, more urgent task (a ``reassign``
-    recommendation); its old task opens again. Returns the new assignment."""
+    """Send a unit already out on a task to another, more urgent task.
+
+    A ``reassign`` recommendation; its old task opens again. Returns the new assignment.
+    """
     return _move(
         session,
         actor,
@@ -296,8 +300,11 @@ def _move(
     unit_id: str | None = None,
     eta_s: float | None = None,
 ) -> Assignment:
-    """Close an assignment as reassigned and confirm its replacement (another unit on the
-    same task, or the same unit on another task) in the caller's transaction."""
+    """Close an assignment as reassigned and confirm its replacement.
+
+    Another unit on the same task, or the same unit on another task, in the caller's
+    transaction.
+    """
     now = now or utcnow()
     who = _actor(session, actor)
     _require_dispatcher(session, who, action, f"assignment:{assignment_id}")
@@ -402,9 +409,10 @@ def send_position(
     fix: TabletFix,
     now: datetime | None = None,
 ) -> int:
-    """The patrol lead sends the tablet's position on request: the unit's position is updated
-    (:func:`incidents.dispatch.record_tablet_fix`, which audits the fix) and who sent it is
-    audited (``unit.send_position``).
+    """Record the tablet's position a patrol lead sends on request.
+
+    The unit's position is updated (:func:`incidents.dispatch.record_tablet_fix`, which audits
+    the fix) and who sent it is audited (``unit.send_position``).
 
     Returns the stored report id. A patrol lead may send only for their own unit.
     """

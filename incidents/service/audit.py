@@ -4,8 +4,10 @@ Append-only: the database itself refuses UPDATE and DELETE on ``audit_events`` (
 installed by the first migration). Tamper-evident: every event is a link of a hash chain
 (:mod:`incidents.store.models_audit`, appended at commit); :func:`verify_chain` walks it and
 names the first broken link, :func:`verify_audit_chain` does that for an admin (or the command
-line), records the result for the dashboard and audits it. :func:`audit` adds an event to the caller's transaction, so
-the event commits or rolls back with the change it describes; :func:`audit_committed` writes
+line), records the result for the dashboard and audits it.
+
+:func:`audit` adds an event to the caller's transaction, so the event commits or rolls back
+with the change it describes; :func:`audit_committed` writes
 one in a transaction of its own (for refusals whose own transaction is rolled back).
 """
 

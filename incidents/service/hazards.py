@@ -279,7 +279,7 @@ def report_hazard(
     note: str = "",
     at: datetime | None = None,
 ) -> int:
-    """A patrol lead (or a dispatcher/admin) reports a hazard where they stand.
+    """Report a hazard where a patrol lead (or a dispatcher/admin) stands.
 
     The report goes through the live pipeline
     (:func:`incidents.live.pipeline.report_patrol_hazard`): stored as a ``patrol`` report and

@@ -44,7 +44,7 @@ def _since(a: Assignment) -> datetime | None:
 
 
 def task_cards(session: Session, unit_id: str) -> list[dict[str, Any]]:
-    """The unit's active assignments, newest first, each with what the lead needs on the road.
+    """Return the unit's active assignments, newest first, with what the lead needs.
 
     Returns
     -------

@@ -97,7 +97,7 @@ def require_writer(session: Session, who: Actor, action: str, target: str) -> No
 
 
 def require_unit(session: Session, who: Actor, unit_id: str, action: str, target: str) -> None:
-    """A patrol lead may only act for their own unit; a wall display never acts."""
+    """Refuse a patrol lead acting for another unit, and a wall display acting at all."""
     require_writer(session, who, action, target)
     if who.role == Role.PATROL_LEAD.value and who.unit_id != unit_id:
         why = (
@@ -153,7 +153,7 @@ def _section_of_segment(session: Session, segment_id: str | None) -> str | None:
 
 
 def unit_sections(session: Session, unit_id: str) -> tuple[set[int], set[str]]:
-    """The hazards and road sections a unit is working on: its active tasks' own.
+    """Return the hazards and road sections a unit is working on (its active tasks').
 
     Returns
     -------
@@ -184,7 +184,7 @@ def unit_sections(session: Session, unit_id: str) -> tuple[set[int], set[str]]:
 
 
 def require_hazard_owner(session: Session, who: Actor, hazard: Hazard, action: str) -> None:
-    """A patrol lead clears only a hazard on their own task or section; others are not limited.
+    """Refuse a patrol lead a hazard off their own task or section; others are not limited.
 
     "Own task": a task of the hazard is assigned to the lead's unit (confirmed, en route or on
     scene). "Own section": the hazard lies on the maintenance section of one of the unit's

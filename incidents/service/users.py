@@ -314,8 +314,10 @@ def _user(session: Session, username: str) -> User:
 
 
 def locked_until(session: Session, username: str, now: datetime | None = None) -> datetime | None:
-    """When `username` is locked out at `now` (default: the wall clock), until when (UTC);
-    else None (also for an unknown name)."""
+    """Return until when (UTC) `username` is locked out at `now` (default: the wall clock).
+
+    None when not locked (also for an unknown name).
+    """
     now = now or utcnow()
     until = session.scalars(
         select(User.locked_until).where(User.username == username.strip())
@@ -341,7 +343,7 @@ def add_user(
     role: str | Role,
     unit_id: str | None = None,
 ) -> User:
-    """An admin adds a user (:func:`create_user`, audited); anyone else is refused (audited).
+    """Add a user as an admin (:func:`create_user`, audited); anyone else is refused.
 
     Raises
     ------
@@ -382,7 +384,7 @@ def resume_session(
     idle_minutes: float,
     now: datetime | None = None,
 ) -> User | None:
-    """The user of a live session `token`, or None (unknown, revoked, or idle too long).
+    """Return the user of a live session `token`, or None (unknown, revoked, idle too long).
 
     A session of a disabled account is revoked here too. A session unused for more than
     `idle_minutes` is revoked here (audited as a ``logout``
@@ -492,7 +494,7 @@ def _revoke_live(session: Session, user: User, now: datetime) -> int:
 def unlock_user(
     session: Session, actor: User | Actor | str, username: str, now: datetime | None = None
 ) -> User:
-    """An admin lifts a lock-out and resets the failed-attempt count (``user.unlock``).
+    """Lift a lock-out and reset the failed-attempt count, as an admin (``user.unlock``).
 
     Raises
     ------
@@ -521,7 +523,7 @@ def reset_password(
     password: str,
     now: datetime | None = None,
 ) -> User:
-    """An admin sets a new password for `username` (``user.reset_password``).
+    """Set a new password for `username`, as an admin (``user.reset_password``).
 
     The policy applies (length, user name, the last :data:`PASSWORD_HISTORY` passwords); the
     lock is lifted and every live session of the user ends.
@@ -548,7 +550,7 @@ def reset_password(
 def disable_user(
     session: Session, actor: User | Actor | str, username: str, now: datetime | None = None
 ) -> User:
-    """An admin disables an account: no log-in, every live session ends (``user.disable``).
+    """Disable an account, as an admin: no log-in, live sessions end (``user.disable``).
 
     Raises
     ------
@@ -578,7 +580,7 @@ def disable_user(
 def enable_user(
     session: Session, actor: User | Actor | str, username: str, now: datetime | None = None
 ) -> User:
-    """An admin enables a disabled account again (``user.enable``); the lock is lifted too.
+    """Enable a disabled account again, as an admin (``user.enable``); lifts the lock too.
 
     Raises
     ------

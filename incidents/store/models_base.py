@@ -40,6 +40,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert an aware time to UTC for the database; refuse a naive one."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -49,6 +50,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Return a stored time as an aware UTC ``datetime``."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -68,6 +70,7 @@ class GeometryType(TypeDecorator[BaseGeometry]):
         self.spatial_index = spatial_index
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """Choose PostGIS ``geometry`` on PostgreSQL, bytes elsewhere."""
         if dialect is not None and dialect.name == "postgresql":
             return dialect.type_descriptor(
                 Geometry(
@@ -81,6 +84,7 @@ class GeometryType(TypeDecorator[BaseGeometry]):
         return dialect.type_descriptor(LargeBinary())
 
     def process_bind_param(self, value: BaseGeometry | None, dialect: Dialect) -> Any:
+        """Convert a shapely geometry to EWKT (PostGIS) or WKB."""
         if value is None:
             return None
         if dialect.name == "postgresql":
@@ -88,6 +92,7 @@ class GeometryType(TypeDecorator[BaseGeometry]):
         return shapely.to_wkb(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> BaseGeometry | None:
+        """Return a stored geometry as a shapely geometry."""
         if value is None:
             return None
         if dialect.name == "postgresql":

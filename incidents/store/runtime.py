@@ -177,7 +177,7 @@ LEGACY_FEEDS: RuntimeKey[list[dict[str, Any]]] = RuntimeKey("feeds", [], _read_f
 
 
 def get_setting(session: Session, key: RuntimeKey[T]) -> T:
-    """The typed value of `key` (its default when the row is missing or malformed)."""
+    """Return the typed value of `key` (its default when the row is missing or malformed)."""
     row = session.get(Setting, key.name)
     if row is None or not isinstance(row.value, Mapping):
         return key.default
@@ -211,7 +211,7 @@ def clear_setting(session: Session, key: RuntimeKey[Any]) -> None:
 
 
 def observation(session: Session) -> Observation:
-    """The configured temperature and wind (``observations``)."""
+    """Return the configured temperature and wind (``observations``)."""
     return get_setting(session, OBSERVATIONS)
 
 
@@ -223,7 +223,7 @@ def set_observation(
 
 
 def clock_setting(session: Session) -> ClockSetting | None:
-    """The operational clock set in ``app_settings`` (None when not set)."""
+    """Return the operational clock set in ``app_settings`` (None when not set)."""
     return get_setting(session, CLOCK)
 
 
@@ -233,7 +233,7 @@ def set_clock_setting(session: Session, now: datetime, set_at: datetime | None =
 
 
 def legacy_feeds(session: Session) -> list[dict[str, Any]]:
-    """Feeds an older admin page kept in ``app_settings["feeds"]`` (usable entries only)."""
+    """Return the feeds an older admin page kept in ``app_settings["feeds"]`` (usable ones)."""
     return get_setting(session, LEGACY_FEEDS)
 
 
@@ -299,7 +299,7 @@ KEYS: Mapping[str, RuntimeKey[Any]] = {
 
 
 def audit_check(session: Session) -> AuditCheck | None:
-    """The last audit-chain verification (None when the chain was never verified)."""
+    """Return the last audit-chain verification (None when never verified)."""
     return get_setting(session, AUDIT_CHECK)
 
 
