@@ -79,3 +79,31 @@ def test_only_parts_showing_a_changed_topic_are_due():
     assert due_parts(parts, seen, now) == ["wo_map", "wo_recs"]  # not drawn yet: not due
     assert due_parts(parts, seen, {"alerts": 1, "incidents": 4, "units": 2, "tasks": 9}) == []
     assert due_parts(parts, seen, {**now, "incidents": 5}) == ["wo_map", "wo_queue", "wo_recs"]
+
+
+def test_a_confirm_moves_the_counters_of_what_it_changed(engine, session_factory):
+    """The lifecycle claims the unit and the task with Core conditional UPDATEs: they count
+    like ORM writes, so the dispatcher's figures and cards follow a confirm (they stood still
+    when only ORM writes were counted)."""
+    import shapely
+
+    from incidents.service import actions as service
+    from incidents.service.users import create_user
+    from incidents.store.models import Task
+
+    with session_scope(session_factory) as s:
+        create_user(s, "disp", "dispatch-password-1", "dispatcher")
+        s.add(Unit(id="LIVE-2", name="LIVE-2", vehicle_class="rescue", capabilities=["rescue"],
+                   status="available", geometry=shapely.Point(115.0, 44.0)))
+        task = Task(kind="rescue", capability="rescue", status="open", priority=50.0,
+                    geometry=shapely.Point(115.1, 44.0))
+        s.add(task)
+        s.flush()
+        task_id = task.id
+    before = changes.versions(engine)
+    with session_scope(session_factory) as s:
+        service.confirm(s, "disp", task_id, "LIVE-2")
+    moved = changes.changed_topics(before, changes.versions(engine))
+    assert {"assignments", "tasks", "units"} <= moved, moved
+    with session_factory() as s:
+        assert s.get(Unit, "LIVE-2").status == "assigned"

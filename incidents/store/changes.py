@@ -7,7 +7,9 @@ per topic in ``change_counters`` inside the same transaction, in a fixed order a
 statements (so counter locks never take part in a deadlock). On PostgreSQL it also sends
 ``NOTIFY winterops_changes, '<topic>'``, delivered at commit, for listeners.
 
-Core writes that bypass the ORM (the sink's batched INSERT / COPY) call :func:`bump` themselves.
+A Core INSERT / UPDATE / DELETE executed through such a session counts too (a
+``do_orm_execute`` listener: the lifecycle's conditional updates of units, tasks, assignments).
+Writes that bypass the session (the sink's batched COPY) call :func:`bump` themselves.
 
 Readers call :func:`versions` (one small SELECT) and compare with what they last saw.
 """
@@ -20,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, event, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from incidents.store import models as m
 
@@ -130,10 +132,26 @@ def _forget(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
+_TOPIC_OF_TABLE: dict[str, str] = {
+    str(cls.__tablename__): topic for cls, topic in TOPIC_OF.items()
+}
+
+
+def _statement(state: ORMExecuteState) -> None:
+    # a Core INSERT / UPDATE / DELETE run through the session (the lifecycle's conditional
+    # ``UPDATE units SET status=...``) counts like an ORM write of its table
+    if not (state.is_update or state.is_delete or state.is_insert):
+        return
+    table = getattr(state.statement, "table", None)
+    topic = _TOPIC_OF_TABLE.get(str(getattr(table, "name", "")))
+    if topic is not None:
+        pending(state.session).add(topic)
+
+
 def track(factory: sessionmaker[Session]) -> sessionmaker[Session]:
     """Count the changes of every session `factory` makes (idempotent); returns `factory`."""
     for name, fn in (("after_flush", _collect), ("before_commit", _count),
-                     ("after_rollback", _forget)):
+                     ("after_rollback", _forget), ("do_orm_execute", _statement)):
         if not event.contains(factory, name, fn):
             event.listen(factory, name, fn)
     return factory
