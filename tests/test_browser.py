@@ -192,6 +192,8 @@ def _check_map(frame: Any, expect_layers: int) -> None:
     overlays = frame.locator(".leaflet-control-layers-overlays label").count()
     assert overlays == expect_layers, f"{overlays} toggles in the layer control"
     assert frame.locator(".wo-legend").count() == 1, "legend"
+    scale = frame.locator(".leaflet-control-scale-line")
+    assert scale.count() == 1 and scale.first.inner_text().strip().endswith(("km", "m")), "metric"
 
 
 @pytest.mark.parametrize("viewport_name", ["desk", "tablet"])
@@ -202,6 +204,8 @@ def test_admin_every_page(server: tuple[str, str], browser: Any, viewport_name: 
         s.login("admin")
         frame = s.map_frame()
         _check_map(frame, expect_layers=9)
+        assert frame.locator(".wo-cluster").count() > 0, "piled-up incidents and units cluster"
+        assert frame.evaluate("() => document.querySelectorAll('.wo-label').length") > 100
         opened = frame.evaluate(OPEN_ALL_JS)
         assert opened["n"] > 0, "features drawn"
         shown = "\n".join(opened["texts"])
