@@ -1,18 +1,43 @@
-"""Two dispatchers confirm the same unit at the same moment: exactly one wins, on both backends."""
+"""Dispatchers confirming at the same moment: never a double booking, on both backends.
+
+Two dispatchers, one unit: exactly one wins. Many dispatchers, many confirmations: every round
+fires ATTEMPTS confirmations (random task x unit pairs, some of them confirming the worker's
+``recommended`` assignment) from THREADS threads at once; afterwards no unit and no task has two
+active assignments, every winner's assignment is there, every loser got
+:class:`~incidents.errors.ConflictError` naming the unit or the task, and units' and tasks'
+statuses agree with their assignments.
+
+Issue 15's figure (50 rounds x 1,000 racing confirmations) is a command, run once::
+
+    .venv/bin/python -m tests.test_race --rounds 50 --attempts 1000 [--db URL]
+
+The test suite runs 3 rounds x 200 on SQLite and on PostGIS.
+"""
 
 from __future__ import annotations
 
+import argparse
+import random
+import sys
+import tempfile
 import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from shapely.geometry import Point
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from incidents.errors import ConflictError
 from incidents.service.lifecycle import confirm_assignment
-from incidents.store.engine import session_scope
+from incidents.store.engine import init_db, make_engine, session_factory, session_scope
 from incidents.store.models import Assignment, Task, Unit
 
 ROUNDS = 5
+ACTIVE = ("confirmed", "en_route", "on_scene")
 
 
 def _race_once(session_factory, unit_id: str, task_ids: list[int]) -> list[object]:
@@ -63,3 +88,156 @@ def test_two_dispatchers_one_unit(session_factory):
         assert n == 1
         assert unit.status == "assigned" and unit.version == 2
         assert statuses == ["assigned", "open"]
+
+
+# ------------------------------------------------------------------------------------------
+# Many dispatchers, many confirmations
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RaceFigures:
+    """What the racing confirmations did, over every round."""
+
+    rounds: int = 0
+    attempts: int = 0
+    won: int = 0
+    conflicts: int = 0
+    double_bookings: int = 0  # a unit or a task with two active assignments
+    other_errors: list[str] = field(default_factory=list)
+    inconsistencies: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        """The figure, one line."""
+        return (
+            f"{self.rounds} rounds x {self.attempts // max(self.rounds, 1)} racing confirmations: "
+            f"{self.won} won, {self.conflicts} refused as conflicts, "
+            f"{self.double_bookings} double bookings, {len(self.other_errors)} other errors, "
+            f"{len(self.inconsistencies)} status mismatches, {self.seconds:.1f} s"
+        )
+
+
+def race_round(
+    factory: sessionmaker[Session],
+    tag: str,
+    attempts: int,
+    rng: random.Random,
+    figures: RaceFigures,
+    *,
+    units: int = 12,
+    tasks: int = 12,
+    threads: int = 16,
+) -> None:
+    """One round: fresh units and tasks, `attempts` confirmations from `threads` at once."""
+    unit_ids = [f"{tag}-U{i:02d}" for i in range(units)]
+    with session_scope(factory) as s:
+        s.add_all(
+            Unit(id=u, name=u, vehicle_class="heavy_tow", capabilities=["heavy_tow"],
+                 geometry=Point(117.5, 43.2))
+            for u in unit_ids
+        )
+        task_rows = [Task(kind="heavy_tow", capability="heavy_tow") for _ in range(tasks)]
+        s.add_all(task_rows)
+        s.flush()
+        task_ids = [t.id for t in task_rows]
+        # the worker's ranking: every other task has a recommended unit, confirmed like any other
+        for i, t in enumerate(task_ids[::2]):
+            s.add(Assignment(unit_id=unit_ids[i % units], task_id=t, state="recommended",
+                             version=1))
+    pairs = [(rng.choice(task_ids), rng.choice(unit_ids)) for _ in range(attempts)]
+    barrier = threading.Barrier(threads)
+    lock = threading.Lock()
+    outcomes: Counter[str] = Counter()
+
+    def dispatcher(k: int) -> None:
+        barrier.wait(timeout=60)
+        for task_id, unit_id in pairs[k::threads]:
+            try:
+                with session_scope(factory) as s:
+                    confirm_assignment(s, f"disp{k}", task_id, unit_id)
+                key = "won"
+            except ConflictError as exc:
+                key = "conflict"
+                if unit_id not in str(exc) and str(task_id) not in str(exc):
+                    key = f"conflict naming neither unit nor task: {exc}"
+            except Exception as exc:  # noqa: BLE001 - counted as a failure
+                key = f"{type(exc).__name__}: {exc}"[:300]
+            with lock:
+                outcomes[key] += 1
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(dispatcher, range(threads)))
+    figures.seconds += time.perf_counter() - started
+    figures.rounds += 1
+    figures.attempts += attempts
+    won = outcomes.pop("won", 0)
+    figures.won += won
+    figures.conflicts += outcomes.pop("conflict", 0)
+    figures.other_errors += [f"{tag}: {k} (x{n})" for k, n in outcomes.items()]
+    with session_scope(factory) as s:
+        active = s.execute(
+            select(Assignment.unit_id, Assignment.task_id).where(
+                Assignment.state.in_(ACTIVE), Assignment.task_id.in_(task_ids)
+            )
+        ).all()
+        per_unit = Counter(u for u, _ in active)
+        per_task = Counter(t for _, t in active)
+        figures.double_bookings += sum(n - 1 for n in per_unit.values() if n > 1)
+        figures.double_bookings += sum(n - 1 for n in per_task.values() if n > 1)
+        for unit in s.scalars(select(Unit).where(Unit.id.in_(unit_ids))):
+            if (unit.status == "assigned") != (unit.id in per_unit):
+                figures.inconsistencies.append(f"unit {unit.id} {unit.status}")
+        for task in s.scalars(select(Task).where(Task.id.in_(task_ids))):
+            if (task.status == "assigned") != (task.id in per_task):
+                figures.inconsistencies.append(f"task {task.id} {task.status}")
+    if len(active) != won:
+        figures.inconsistencies.append(f"{tag}: {won} won but {len(active)} active assignments")
+
+
+def test_many_dispatchers_racing(session_factory: sessionmaker[Session]) -> None:
+    """3 rounds x 200 confirmations from 16 threads: 0 double bookings, nothing else fails."""
+    figures = RaceFigures()
+    rng = random.Random(15)
+    for rnd in range(3):
+        race_round(session_factory, f"R{rnd}", 200, rng, figures)
+    print("\n" + figures.line())
+    assert figures.double_bookings == 0
+    assert figures.other_errors == []
+    assert figures.inconsistencies == []
+    assert figures.won >= 3 * 1 and figures.conflicts > 0  # they did race
+    assert figures.won <= 3 * 12  # at most one confirmation per unit per round
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the racing confirmations as a command and print the figure (exit 1 on a failure)."""
+    parser = argparse.ArgumentParser(prog="python -m tests.test_race", description=__doc__)
+    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--attempts", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--db", default="", help="database URL (default: a new SQLite file)")
+    parser.add_argument("--seed", type=int, default=15)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="winterops-race-") as tmp:
+        url = args.db or f"sqlite:///{Path(tmp) / 'race.db'}"
+        engine = make_engine(url)
+        init_db(engine)
+        factory = session_factory(engine)
+        figures = RaceFigures()
+        rng = random.Random(args.seed)
+        stamp = f"{time.time_ns() % 10**8:08d}"
+        for rnd in range(args.rounds):
+            race_round(factory, f"B{stamp}-{rnd:03d}", args.attempts, rng, figures,
+                       threads=args.threads)
+            print(f"  after round {rnd + 1}: {figures.line()}", file=sys.stderr, flush=True)
+        engine.dispose()
+    print(f"racing confirmations [{url.split(':')[0]}]: {figures.line()}")
+    for problem in (figures.other_errors + figures.inconsistencies)[:20]:
+        print("  " + problem)
+    ok = figures.double_bookings == 0 and not figures.other_errors and not figures.inconsistencies
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
