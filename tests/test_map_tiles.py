@@ -1,4 +1,4 @@
-"""A local MBTiles file as the map's base tiles (dashboard.tiles): real files, no server."""
+"""A local MBTiles or PMTiles file as the map's base tiles (dashboard.tiles): real files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import zlib
 from pathlib import Path
 
 from dashboard import mapview
-from dashboard.tiles import local_tiles
+from dashboard.tiles import local_tiles, tile_zxy
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tiles"
 
 
 def _png(rgb: tuple[int, int, int]) -> bytes:
@@ -70,3 +72,41 @@ def test_unusable_tile_settings_say_why(tmp_path: Path) -> None:
     broken = tmp_path / "broken.mbtiles"
     broken.write_bytes(b"not a database")
     assert "broken.mbtiles" in local_tiles(str(broken), tmp_path / "static").problem
+
+
+def _copy_of(source: Path, static: Path) -> tuple[str, Path]:
+    tiles = local_tiles(str(source), static)
+    assert tiles.problem == "", tiles.problem
+    return tiles.url, static / tiles.url.removeprefix("/app/static/").split("/{z}")[0]
+
+
+def test_pmtiles_files_of_the_reference_writer_are_served_as_app_tiles(tmp_path: Path) -> None:
+    # written by the protomaps reference writer (tests/fixtures/tiles/make_pmtiles.py)
+    from tests.fixtures.tiles.make_pmtiles import leaves_colour, small_colour, tile_png, tiles
+
+    for name, max_zoom, limit, colour in (("small", 3, 85, small_colour),
+                                          ("leaves", 8, 30_000, leaves_colour)):
+        url, folder = _copy_of(FIXTURES / f"{name}.pmtiles", tmp_path / "static")
+        assert url.endswith("/{z}/{x}/{y}.png")
+        expected = tiles(max_zoom, limit)
+        assert sum(1 for _ in folder.rglob("*.png")) == len(expected)
+        for z, x, y in expected:
+            got = (folder / str(z) / str(x) / f"{y}.png").read_bytes()
+            assert got == tile_png(colour(z, x, y)), (name, z, x, y)
+
+
+def test_pmtiles_tile_ids_follow_the_hilbert_order() -> None:
+    assert [tile_zxy(i) for i in range(5)] == [(0, 0, 0), (1, 0, 0), (1, 0, 1), (1, 1, 1),
+                                               (1, 1, 0)]
+    assert tile_zxy(19078479) == (12, 3423, 1763)  # the PMTiles specification's example
+
+
+def test_vector_or_foreign_pmtiles_are_refused(tmp_path: Path) -> None:
+    data = bytearray((FIXTURES / "small.pmtiles").read_bytes())
+    data[99] = 1  # tile type: Mapbox vector tiles
+    (tmp_path / "vector.pmtiles").write_bytes(bytes(data))
+    refused = local_tiles(str(tmp_path / "vector.pmtiles"), tmp_path / "static")
+    assert refused.url == "" and "not a raster format" in refused.problem
+    (tmp_path / "other.pmtiles").write_bytes(b"PMTiles\x02" + bytes(200))
+    other = local_tiles(f"pmtiles://{tmp_path / 'other.pmtiles'}", tmp_path / "static")
+    assert other.url == "" and "PMTiles v3" in other.problem and "other.pmtiles" in other.problem
