@@ -33,12 +33,12 @@ def _flights(url: str, v: tuple[int, ...], at: datetime) -> pd.DataFrame:
 
 
 def drone_flights(url: str, at: datetime) -> pd.DataFrame:
-    """Drone flights of the last day (cached until a report is stored)."""
+    """Return the drone flights of the last day (cached until a report is stored)."""
     return _flights(url, live.stamp(url, FLIGHT_TOPICS), at.replace(second=0, microsecond=0))
 
 
 def worker_table(lang: str, url: str) -> None:
-    """The live ``winterops worker`` processes (heartbeats), or a warning when none is."""
+    """Show the live ``winterops worker`` processes (heartbeats), or a warning when none is."""
     alive: list[dict[str, Any]] = data.workers(url)
     st.markdown(f"### {escape_markdown(t('feeds.workers', lang))}")
     if not alive:
@@ -58,7 +58,7 @@ def worker_table(lang: str, url: str) -> None:
 
 
 def flights_table(lang: str, url: str, now: datetime) -> None:
-    """One row per drone flight: id, time, road-km patrolled, length, detections, flags."""
+    """Show one row per drone flight: id, time, road-km patrolled, length, detections, flags."""
     st.markdown(f"### {escape_markdown(t('feeds.flights', lang))}")
     flights = drone_flights(url, now)
     if flights.empty:
@@ -82,7 +82,7 @@ def flights_table(lang: str, url: str, now: datetime) -> None:
 
 @st.fragment(key="wo_feeds")
 def feeds_panel() -> None:
-    """Workers, feed health, drone flights and the quarantine (rerun on a change)."""
+    """Show workers, feed health, drone flights and the quarantine (rerun on a change)."""
     lang, url = ui.lang(), ui.db_url()
     live.part("wo_feeds", TOPICS + FLIGHT_TOPICS, url)
     now = ui.clock()
@@ -132,7 +132,7 @@ def _idle() -> None:
 
 
 def render() -> None:
-    """The feeds health page."""
+    """Draw the feeds health page."""
     st.subheader(t("page.feeds", ui.lang()))
     ui.show_flash()
     try:
