@@ -45,6 +45,7 @@ from geo.crs import METRIC_CRS
 from geo.errors import ParameterError
 
 __all__ = [
+    "GiStar",
     "gi_star",
     "hot_clusters",
     "network_adjacency",
@@ -226,6 +227,67 @@ def gi_star(
     return z, np.asarray(norm.sf(z), dtype=np.float64)
 
 
+class GiStar:
+    """Gi* over fixed weights, kept up to date by the segments whose values changed.
+
+    The weights' row sums ``W_i`` and ``S1_i`` are computed once; each :meth:`update` adds
+    ``W[:, changed] @ dx`` to the kept ``W x`` (a full product when many values changed, and
+    every `refresh_every` updates so rounding never builds up) and rescales with the new mean and
+    standard deviation: the same z and p as :func:`gi_star` on the same values.
+
+    Parameters
+    ----------
+    w
+        ``n x n`` sparse weights including the self weight (see :func:`segment_weights`).
+    refresh_every
+        Incremental updates between two full products.
+    """
+
+    def __init__(self, w: sparse.spmatrix | sparse.sparray, refresh_every: int = 50) -> None:
+        self.w = sparse.csr_matrix(w, dtype=np.float64)
+        n = self.w.shape[0]
+        if self.w.shape != (n, n):
+            msg = f"weights must be square, not {self.w.shape}"
+            raise ParameterError(msg)
+        self.n = n
+        self._wt = self.w.T.tocsr()  # rows of the transpose: columns of W
+        self.wi = np.asarray(self.w.sum(axis=1)).ravel()
+        self.s1 = np.asarray(self.w.multiply(self.w).sum(axis=1)).ravel()
+        self._x = np.zeros(n)
+        self._wx = np.zeros(n)
+        self._since = 0
+        self.refresh_every = refresh_every
+        self.changed_last = 0  # how many values the last update changed
+
+    def update(self, values: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Return Gi* z and p for `values` (length n), updating from the last values."""
+        x = np.asarray(values, dtype=np.float64).ravel()
+        n = self.n
+        if x.size != n:
+            msg = f"weights shape {self.w.shape} does not match {x.size} values"
+            raise ParameterError(msg)
+        changed = np.flatnonzero(x != self._x)
+        self.changed_last = int(changed.size)
+        if changed.size > n // 20 or self._since >= self.refresh_every:
+            self._wx = self.w @ x
+            self._since = 0
+        elif changed.size:
+            dx = x[changed] - self._x[changed]
+            self._wx += self._wt[changed].T @ dx
+            self._since += 1
+        self._x = x.copy()
+        if n < 2:
+            z = np.zeros(n)
+            return z, np.asarray(norm.sf(z), dtype=np.float64)
+        xbar = x.mean()
+        s = np.sqrt(max((x * x).mean() - xbar * xbar, 0.0))
+        num = self._wx - xbar * self.wi
+        den = s * np.sqrt(np.maximum(n * self.s1 - self.wi * self.wi, 0.0) / (n - 1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(den > 0, num / den, 0.0)
+        return z, np.asarray(norm.sf(z), dtype=np.float64)
+
+
 def hot_clusters(
     w: sparse.spmatrix | sparse.sparray,
     z: ArrayLike,
@@ -251,12 +313,13 @@ def hot_clusters(
     hot = np.flatnonzero((pa < alpha) & (za > 0) & (va > 0))
     if hot.size == 0:
         return []
-    sub = sparse.csr_matrix(w)[hot][:, hot]
+    wm = w if isinstance(w, sparse.csr_matrix) else sparse.csr_matrix(w)
+    sub = wm[hot][:, hot]
     _, labels = connected_components(sub, directed=False)
-    clusters = []
-    for lab in np.unique(labels):
-        members = hot[labels == lab]
-        members = members[np.argsort(-za[members], kind="stable")]
-        clusters.append(members)
+    # by cluster, then z descending (stable: equal z keep segment order)
+    order = np.lexsort((-za[hot], labels))
+    lab_sorted = labels[order]
+    cuts = np.flatnonzero(lab_sorted[1:] != lab_sorted[:-1]) + 1
+    clusters = np.split(hot[order], cuts)
     clusters.sort(key=lambda m: (-float(za[m].max()), -float(va[m].sum()), int(m[0])))
     return clusters
