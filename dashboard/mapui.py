@@ -214,7 +214,7 @@ def show_map(
         base,
         lang=lang,
         tile_url=tiles.url,
-        tile_attribution=settings.tile_attribution,
+        tile_attribution=settings.tile_attribution or tiles.label,
         center=center,
         zoom=zoom,
         dark=dark,

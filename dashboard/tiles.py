@@ -42,10 +42,13 @@ class TileSource:
         A URL template (``{z}/{x}/{y}``); empty for no tiles.
     problem
         Empty when all is well; else the reason (names the file), for the page to show.
+    label
+        The local file's name (the attribution when none is configured); empty for a URL.
     """
 
     url: str
     problem: str = ""
+    label: str = ""
 
 
 def _mbtiles_path(setting: str) -> Path | None:
@@ -109,7 +112,7 @@ def local_tiles(setting: str, static_dir: Path = STATIC_DIR) -> TileSource:
     except (sqlite3.Error, OSError, ValueError, KeyError, EOFError) as exc:
         return TileSource("", f"{path}: {exc}")
     rel = folder.relative_to(static_dir).as_posix()
-    return TileSource(f"{STATIC_URL}/{rel}/{{z}}/{{x}}/{{y}}.{ext}")
+    return TileSource(f"{STATIC_URL}/{rel}/{{z}}/{{x}}/{{y}}.{ext}", label=path.name)
 
 
 def _unpack(path: Path, folder: Path) -> str:

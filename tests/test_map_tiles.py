@@ -45,7 +45,7 @@ def test_mbtiles_file_is_served_as_app_tiles(tmp_path: Path) -> None:
     source = _mbtiles(tmp_path / "region.mbtiles", "png", {(6, 52, 40): red, (0, 0, 0): blue})
     static = tmp_path / "static"
     tiles = local_tiles(str(source), static)
-    assert tiles.problem == ""
+    assert tiles.problem == "" and tiles.label == "region.mbtiles"
     assert tiles.url.startswith("/app/static/tiles/") and tiles.url.endswith("/{z}/{x}/{y}.png")
     folder = static / tiles.url.removeprefix("/app/static/").split("/{z}")[0]
     assert (folder / "6" / "52" / "23.png").read_bytes() == red
