@@ -438,6 +438,16 @@ class RoadGraph:
             raise UnreachableError(msg)
         return i
 
+    def _check_nodes(self, nodes: Sequence[int] | NDArray[np.int64]) -> NDArray[np.int64]:
+        arr = np.asarray(nodes).ravel()
+        if arr.size and not np.issubdtype(arr.dtype, np.integer):
+            return np.asarray([self._check_node(n) for n in arr.tolist()], dtype=np.int64)
+        out = arr.astype(np.int64)
+        bad = (out < 0) | (out >= self.n_nodes)
+        if bad.any():
+            self._check_node(int(out[np.argmax(bad)]))
+        return out
+
     def travel_times_from(
         self,
         node: int,
@@ -569,8 +579,8 @@ class RoadGraph:
         graph (:mod:`geo.corepaths`): one search per distinct source or per distinct
         destination, whichever are fewer, each stopping at `limit_s` (farther pairs ``inf``).
         """
-        src = np.asarray([self._check_node(n) for n in np.asarray(from_nodes).tolist()], np.int64)
-        dst = np.asarray([self._check_node(n) for n in np.asarray(to_nodes).tolist()], np.int64)
+        src = self._check_nodes(from_nodes)
+        dst = self._check_nodes(to_nodes)
         if src.size == 0 or dst.size == 0:
             return np.full((src.size, dst.size), np.inf)
         return self.core_weights(vehicle_class, conditions).many_to_many(src, dst, limit_s)
