@@ -428,6 +428,27 @@ CLUSTER_PX = 30
 UNCLUSTER_ZOOM = 12
 
 
+_ROWS = "fields.map(\n        (v,i)=>"
+_NON_EMPTY_ROWS = (
+    "fields.map((v,i)=>[v,i]).filter(e=>{const x=layer.feature.properties[e[0]];"
+    "return x!==null&&x!==undefined&&x!=='';}).map(\n        ([v,i])=>"
+)
+
+
+class CompactPopup(folium.GeoJsonPopup):
+    """A :class:`folium.GeoJsonPopup` that leaves out the rows whose value is empty."""
+
+    _template = Template(
+        """
+    {% macro script(this, kwargs) %}
+    {{ this._parent.get_name() }}.bindPopup("""
+        + GeoJsonDetail.base_template.replace(_ROWS, _NON_EMPTY_ROWS)
+        + """,{{ this.popup_options | tojavascript }});
+    {% endmacro %}
+    """
+    )
+
+
 class CompactGeoJson(folium.GeoJson):
     r"""A :class:`folium.GeoJson` drawn from a :class:`LayerPayload`.
 
@@ -485,7 +506,7 @@ class CompactGeoJson(folium.GeoJson):
                 sticky=False,
             )
         if payload.count and payload.popup:
-            popup = folium.GeoJsonPopup(
+            popup = CompactPopup(
                 fields=[f for f, _ in payload.popup], aliases=[a for _, a in payload.popup]
             )
         super().__init__(sample, name=payload.name, control=control, tooltip=tooltip, popup=popup)

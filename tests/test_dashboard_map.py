@@ -302,3 +302,10 @@ def test_incidents_and_units_cluster_where_they_pile_up() -> None:
     keys = list(mapview.LAYER_KEYS)
     assert max(keys.index(k) for k in ("routes", "duty_points", "warming_points")) < min(
         keys.index("incidents"), keys.index("units"))
+
+
+def test_popups_leave_out_empty_rows() -> None:
+    html = mapview.map_html(mapview.build_map(mapview.Basemap(), _layers()))
+    # the incident popup (title, what callers said, notes...) skips a row whose value is empty
+    assert ".filter(e=>{const x=layer.feature.properties[e[0]];" in html
+    assert html.count("bindPopup(") == 3  # incidents, units, routes
