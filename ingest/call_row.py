@@ -273,6 +273,10 @@ def call_attributes_many(
     masked = {v: mask_name(v) for v in set(callers)} if callers is not None else {}
     extras = [(k, [_clean(v) for v in c]) for k in ("plate", "admin") if (c := column(k))]
     ids = column("call_id") or blank
+    # per distinct cell: the class of a specific type (a generic one defers to the notes) and
+    # whether an injured count is above 0
+    classes = {v: _class_cell(v) for v in set(vc_raw) if v and v not in GENERIC_TYPES}
+    hurts = {v: (_count_of("injured", v)[0] or 0) > 0 for v in set(injured) if v}
     out: list[tuple[dict[str, Any], list[str]]] = []
     for j in range(n):
         items, count_flags = counts[j]
@@ -280,16 +284,20 @@ def call_attributes_many(
         attrs.update(items)
         flags = list(count_flags)
         note = notes[j]
-        vc, flag = _class_of(vc_raw[j], note)
+        raw = vc_raw[j]
+        vc, flag = classes.get(raw) or _class_of(raw, note)  # type: ignore[arg-type]
         if flag:
             flags.append(flag)
         attrs["vehicle_class"] = vc
-        attrs["vehicle_class_raw"] = vc_raw[j]
-        hurt = bool(injured[j]) and (_count_of("injured", injured[j])[0] or 0) > 0
+        attrs["vehicle_class_raw"] = raw
+        hurt = hurts.get(injured[j], False)
         event = events[j]
-        needs, implied = _needs_with(
-            needs_text[j], note_needs[j], note or "", vc, event or "", hurt
-        )
+        if vc in HEAVY_CLASSES:
+            needs, implied = _needs_with(
+                needs_text[j], note_needs[j], note or "", vc, event or "", hurt
+            )
+        else:
+            needs, implied = list(_needs_base(needs_text[j], note_needs[j], hurt)[1]), ()
         attrs["needs"] = needs
         if implied:
             attrs["needs_implied"] = list(implied)

@@ -527,3 +527,39 @@ def test_every_call_file_accounts_for_every_row(path: Path, region, session_fact
         assert not any(w in q.reason for w in COUNT_WORDS), q.reason
     again = DatabaseSink(session_factory).store("calls", result)
     assert again.accepted == 0 and again.duplicates == len(result.frame)
+
+
+def test_column_wise_attributes_equal_the_row_function() -> None:
+    """call_attributes_many (the column-wise lane) == call_attributes row by row, every field."""
+    from itertools import product
+
+    from ingest.call_row import call_attributes, call_attributes_many
+
+    cells = {
+        "vehicles": ["约20", "3", "", "nan"],
+        "people": ["30余人", "2", "不详"],
+        "injured": ["", "0", "2", "一人"],
+        "vehicle_class": ["小型汽车", "重型半挂牵引车", "", "摩托车", "大型汽车号牌"],
+        "notes": ["半挂车侧滑进沟 需要吊车", "被困", "", "需要拖车 tow truck", "nan"],
+        "needs": ["燃油、取暖", "", "油、水", "拖车"],
+        "event_type": ["交通类-车辆被困", "", "None"],
+    }
+    rows = list(product(*cells.values()))
+    cols: dict[str, list[str]] = {k: [r[i] for r in rows] for i, k in enumerate(cells)}
+    n = len(rows)
+    cols |= {
+        "call_id": [f"C{i}" for i in range(n)],
+        "phone": [["13800001234", "0471-1234567", ""][i % 3] for i in range(n)],
+        "caller": [["张三", "", "nan"][i % 3] for i in range(n)],
+        "plate": [["蒙H12345", ""][i % 2] for i in range(n)],
+        "admin": [["阿巴嘎旗", ""][i % 2] for i in range(n)],
+    }
+    index = list(range(0, n, 7))
+    many = call_attributes_many(cols, index, "gb18030")
+    one = [
+        call_attributes({k: c[i] for k, c in cols.items()}, cols["call_id"][i], "gb18030")
+        for i in index
+    ]
+    assert len(index) > 500 and many == one
+    assert any(a.get("needs_implied") == ["heavy_tow"] for a, _ in many)
+    assert any("vehicle_class_from_notes" in f for _, f in many)
