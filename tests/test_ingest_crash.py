@@ -11,7 +11,9 @@ The number of kills is ``WINTEROPS_CRASH_KILLS`` (default 10 per backend, for CI
 figure is 100::
 
     WINTEROPS_CRASH_KILLS=100 .venv/bin/python -m pytest -q -p no:cacheprovider -s \\
-        tests/test_ingest_crash.py
+        --basetemp=var/crash tests/test_ingest_crash.py
+
+(``--basetemp``: pytest removes old temporary folders while other pytest runs start.)
 """
 
 from __future__ import annotations
@@ -139,6 +141,7 @@ def _finished(pid: int) -> int | None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(max(600, 60 * KILLS))  # a round takes 5-20 s, the final ingest minutes
 def test_sigkill_at_random_moments_then_rerun(db_url: str, tmp_path: Path) -> None:
     """Round 0 runs whole (it times a run); rounds 1..KILLS each ingest a new folder and are
     killed at a random moment; then one ingest of every folder."""
