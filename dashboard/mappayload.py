@@ -483,6 +483,11 @@ class CompactGeoJson(folium.GeoJson):
             }
             {{ this.get_name() }}.addData({type: "FeatureCollection", features: features});
         })({{ this.payload.data_json }});
+        {%- if this.payload.popup %}
+        {{ this.get_name() }}.on("popupopen", function () {
+            {{ this.get_name() }}.closeTooltip();  // the popup says it all; no tooltip over it
+        });
+        {%- endif %}
         {%- if this.payload.cluster %}
         {{ this.cluster_js }}
         window.woCluster({{ this.get_name() }}, {{ this.get_name() }}_palette,

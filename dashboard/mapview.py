@@ -213,6 +213,7 @@ def build_base_map(
     folium.Element(
         f"<style>.leaflet-container{{background:{background} !important}}"
         ".leaflet-popup-content th,.leaflet-tooltip th{white-space:nowrap;padding-right:8px}"
+        ".leaflet-popup-content{font-size:13px;max-width:calc(100vw - 70px);overflow-x:auto}"
         ".leaflet-popup-content td{word-break:break-word}</style>" + label_css(dark) + CLUSTER_CSS
     ).add_to(cast(Figure, fmap.get_root()).header)
     MetricScale().add_to(fmap)
