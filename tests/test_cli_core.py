@@ -163,7 +163,7 @@ def test_serve_starts_the_dashboard(sqlite_url, tmp_path):
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
-    assert f"http://localhost:{port}" in out
+    assert f"http://127.0.0.1:{port}" in out  # loopback only unless --address (issue 15)
     eng = make_engine(sqlite_url)  # serve brought the schema up to date before starting
     try:
         assert current_revision(eng) == head_revision()
