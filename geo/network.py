@@ -28,7 +28,7 @@ from shapely.ops import substring
 from geo.cache import LockedLRU
 from geo.corepaths import CoreGraph, CoreWeights, EtaTable
 from geo.crs import from_metric_xy, to_metric, to_metric_xy
-from geo.errors import UnreachableError
+from geo.errors import ParameterError, UnreachableError
 from geo.speeds import (
     CONDITIONS,
     FACTOR_TABLES,
@@ -53,6 +53,7 @@ __all__ = [
 
 
 _MATRIX_CACHE_SIZE = 6
+CORE_MIN_NODES = 10_000  # graphs from this size search their core graph (geo.corepaths)
 
 
 _CACHE_SIZE = 8
@@ -572,18 +573,47 @@ class RoadGraph:
         conditions: Mapping[str, str | Iterable[str]] | None = None,
         *,
         limit_s: float = np.inf,
+        method: str = "auto",
     ) -> NDArray[np.float64]:
         """Seconds from each of `from_nodes` (rows) to each of `to_nodes` (columns).
 
-        The same times as :meth:`travel_times_from` read at `to_nodes`, searched on the core
-        graph (:mod:`geo.corepaths`): one search per distinct source or per distinct
-        destination, whichever are fewer, each stopping at `limit_s` (farther pairs ``inf``).
+        The same times as :meth:`travel_times_from` read at `to_nodes`: one search per
+        distinct source or per distinct destination, whichever are fewer, each stopping at
+        `limit_s` (farther pairs ``inf``). ``method="core"`` searches the core graph
+        (:mod:`geo.corepaths`), ``"full"`` the whole graph; ``"auto"`` the core graph from
+        :data:`CORE_MIN_NODES` nodes up (below, its set-up costs more than it saves).
         """
         src = self._check_nodes(from_nodes)
         dst = self._check_nodes(to_nodes)
         if src.size == 0 or dst.size == 0:
             return np.full((src.size, dst.size), np.inf)
+        if method not in ("auto", "core", "full"):
+            msg = f"unknown search method {method!r}; expected 'auto', 'core' or 'full'"
+            raise ParameterError(msg)
+        if method == "full" or (method == "auto" and self.n_nodes < CORE_MIN_NODES):
+            return self._eta_full(src, dst, vehicle_class, conditions, limit_s)
         return self.core_weights(vehicle_class, conditions).many_to_many(src, dst, limit_s)
+
+    def _eta_full(
+        self,
+        src: NDArray[np.int64],
+        dst: NDArray[np.int64],
+        vehicle_class: str,
+        conditions: Mapping[str, str | Iterable[str]] | None,
+        limit_s: float,
+    ) -> NDArray[np.float64]:
+        """:meth:`eta_between` with Dijkstra on the whole graph."""
+        s_uniq, s_inv = np.unique(src, return_inverse=True)
+        d_uniq, d_inv = np.unique(dst, return_inverse=True)
+        if s_uniq.size <= d_uniq.size:
+            m = self._cached(vehicle_class, conditions)[3]
+            d = np.atleast_2d(dijkstra(m, directed=True, indices=s_uniq, limit=limit_s))
+            out: NDArray[np.float64] = d[s_inv][:, d_uniq[d_inv]]
+            return out
+        m = self._cached(vehicle_class, conditions)[4]
+        d = np.atleast_2d(dijkstra(m, directed=True, indices=d_uniq, limit=limit_s))
+        back: NDArray[np.float64] = d[d_inv][:, s_uniq[s_inv]].T
+        return back
 
     def _path_edges(
         self, a: int, b: int, vehicle_class: str, conditions: Any

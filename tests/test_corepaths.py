@@ -112,7 +112,7 @@ def test_eta_between_equals_one_to_all_dijkstra_on_the_demo_region(demo: Region,
     for cond in (None, conditions):
         units = rng.integers(0, g.n_nodes, 30)
         tasks = rng.integers(0, g.n_nodes, 80)
-        got = g.eta_between(units, tasks, vc, cond, limit_s=4 * 3600.0)
+        got = g.eta_between(units, tasks, vc, cond, limit_s=4 * 3600.0, method="core")
         for i, u in enumerate(units):
             ref = g.travel_times_from(int(u), vc, cond)[tasks]
             ref = np.where(ref <= 4 * 3600.0, ref, np.inf)
@@ -120,7 +120,7 @@ def test_eta_between_equals_one_to_all_dijkstra_on_the_demo_region(demo: Region,
             ok = np.isfinite(ref)
             assert np.allclose(got[i][ok], ref[ok], rtol=1e-9)
         # more sources than targets: searches backward from the tasks
-        back = g.eta_between(tasks, units[:5], vc, cond)
+        back = g.eta_between(tasks, units[:5], vc, cond, method="core")
         for j, u in enumerate(units[:5]):
             ref = g.travel_times_to(int(u), vc, cond)[tasks]
             ok = np.isfinite(ref)
@@ -157,7 +157,7 @@ def test_eta_table_searches_only_the_new_call_and_the_moved_unit(demo: Region) -
     kinds = [str(k) for k in rng.choice(["traffic_control", "plow", "rescue", "medical"], 70)]
     cond = {str(demo.network.segments["segment_id"].iloc[5]): "closed"}
     kinds[-1] = "rescue"  # the new call: served by rescue and ambulance units
-    eta0 = capable_etas(g, units, classes, caps, tasks[:-1], kinds[:-1], cond)
+    eta0 = capable_etas(g, units, classes, caps, tasks[:-1], kinds[:-1], cond, table_min_nodes=0)
     table = g.eta_table(cond, 12 * 3600.0)
     full = eta_matrix(g, units, classes, tasks, cond)
     able = np.array([[k in c for k in kinds] for c in caps])
@@ -166,7 +166,7 @@ def test_eta_table_searches_only_the_new_call_and_the_moved_unit(demo: Region) -
     known0 = np.isfinite(eta0)  # capable pairs, and a few more known through shared nodes
     assert np.allclose(eta0[known0], full[:, :-1][known0], rtol=1e-9)
     before = table.searches  # two classes serve the new call: one search each
-    eta1 = capable_etas(g, units, classes, caps, tasks, kinds, cond)
+    eta1 = capable_etas(g, units, classes, caps, tasks, kinds, cond, table_min_nodes=0)
     assert table.searches - before == 2
     ok = able & np.isfinite(full)
     assert np.allclose(eta1[ok], full[ok], rtol=1e-9)
@@ -176,24 +176,45 @@ def test_eta_table_searches_only_the_new_call_and_the_moved_unit(demo: Region) -
     moved = units.copy()
     moved[7] = (moved[7] + 101) % g.n_nodes
     before = table.searches
-    eta2 = capable_etas(g, moved, classes, caps, tasks, kinds, cond)
+    eta2 = capable_etas(g, moved, classes, caps, tasks, kinds, cond, table_min_nodes=0)
     assert table.searches - before == 1
     full2 = eta_matrix(g, moved, classes, tasks, cond)
     ok2 = able & np.isfinite(full2)
     assert np.allclose(eta2[ok2], full2[ok2], rtol=1e-9)
     # the same call again searches nothing; tasks in another order read the same times
     before = table.searches
-    again = capable_etas(g, moved, classes, caps, tasks, kinds, cond)
+    again = capable_etas(g, moved, classes, caps, tasks, kinds, cond, table_min_nodes=0)
     assert table.searches == before
     assert np.array_equal(again, eta2)
     order = rng.permutation(tasks.size)
     shuffled = capable_etas(g, moved, classes, caps, tasks[order], [kinds[j] for j in order], cond)
     assert table.searches == before
-    assert np.array_equal(shuffled, eta2[:, order])
+    want = eta2[:, order]
+    assert np.allclose(shuffled[np.isfinite(want)], want[np.isfinite(want)], rtol=1e-12)
+    seen = np.isfinite(shuffled)  # and pairs known through a task node seen twice
+    assert np.allclose(shuffled[seen], full2[:, order][seen], rtol=1e-9)
     # other conditions: another table, other times
-    other = capable_etas(g, moved, classes, caps, tasks, kinds, None)
+    other = capable_etas(g, moved, classes, caps, tasks, kinds, None, table_min_nodes=0)
     assert g.eta_table(None, 12 * 3600.0) is not table
     assert np.allclose(other[ok2], eta_matrix(g, moved, classes, tasks)[ok2], rtol=1e-9)
+    # the demo-sized default: the whole matrix, every pair (as before the table)
+    small = capable_etas(g, moved, classes, caps, tasks, kinds, cond)
+    assert np.array_equal(small, full2)
+
+
+def test_eta_between_methods_agree_and_check_their_input(demo: Region) -> None:
+    g = demo.graph
+    units = np.arange(0, g.n_nodes, 97)
+    tasks = np.arange(3, g.n_nodes, 41)
+    core = g.eta_between(units, tasks, "plow", method="core")
+    full = g.eta_between(units, tasks, "plow", method="full")
+    ok = np.isfinite(full)
+    assert np.array_equal(np.isfinite(core), ok) and ok.mean() > 0.3
+    assert np.allclose(core[ok], full[ok], rtol=1e-9)
+    with pytest.raises(ValueError, match="unknown search method 'fast'"):
+        g.eta_between(units, tasks, "plow", method="fast")
+    with pytest.raises(ValueError, match=str(g.n_nodes + 5)):
+        g.eta_between([g.n_nodes + 5], tasks, "plow")
 
 
 def _instance(seed: int, n_u: int, n_t: int) -> tuple:

@@ -22,6 +22,7 @@ from scipy.sparse.csgraph import dijkstra
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from geo.network import CORE_MIN_NODES
 from incidents.store.models import SegmentCondition
 
 __all__ = [
@@ -57,7 +58,9 @@ def eta_matrix(
 
     For each vehicle class, searches forward from the distinct nodes of that class's units or
     backward from the distinct task nodes, whichever needs fewer searches
-    (:meth:`geo.network.RoadGraph.eta_between`).
+    (:meth:`geo.network.RoadGraph.eta_between`, on the core graph); a graph under
+    :data:`geo.network.CORE_MIN_NODES` nodes gets one vectorised Dijkstra per class on the
+    whole graph.
 
     Parameters
     ----------
@@ -78,9 +81,36 @@ def eta_matrix(
     classes = np.asarray(unit_classes)
     nodes = np.asarray(unit_nodes, dtype=np.int64)
     tasks = np.asarray(task_nodes, dtype=np.int64)
+    if graph.n_nodes < CORE_MIN_NODES:  # small graph: Dijkstra on the whole of it
+        return _eta_matrix_full(graph, nodes, classes, tasks, conditions, limit_s, out)
     for vc in sorted(set(classes.tolist())):
         rows = np.flatnonzero(classes == vc)
         out[rows] = graph.eta_between(nodes[rows], tasks, vc, conditions, limit_s=limit_s)
+    return out
+
+
+def _eta_matrix_full(
+    graph: Any,
+    unit_nodes: NDArray[np.int64],
+    classes: NDArray[Any],
+    task_nodes: NDArray[np.int64],
+    conditions: Mapping[str, Any] | None,
+    limit_s: float,
+    out: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """:func:`eta_matrix` by one vectorised scipy Dijkstra per class on the whole graph."""
+    t_uniq, t_inv = np.unique(task_nodes, return_inverse=True)
+    for vc in sorted(set(classes.tolist())):
+        rows = np.flatnonzero(classes == vc)
+        u_uniq, u_inv = np.unique(unit_nodes[rows], return_inverse=True)
+        if len(u_uniq) <= len(t_uniq):
+            m = graph.matrix(vc, conditions)
+            d = np.atleast_2d(dijkstra(m, directed=True, indices=u_uniq, limit=limit_s))
+            out[rows] = d[u_inv][:, t_uniq[t_inv]]
+        else:
+            m = graph.matrix(vc, conditions, reverse=True)
+            d = np.atleast_2d(dijkstra(m, directed=True, indices=t_uniq, limit=limit_s))
+            out[rows] = d[t_inv][:, u_uniq[u_inv]].T
     return out
 
 
@@ -105,6 +135,7 @@ def capable_etas(
     conditions: Mapping[str, Any] | None = None,
     *,
     limit_s: float = SEARCH_LIMIT_S,
+    table_min_nodes: int = CORE_MIN_NODES,
 ) -> NDArray[np.float64]:
     """Seconds from every unit to every task it is capable of, kept between calls.
 
@@ -112,6 +143,8 @@ def capable_etas(
     capability (others ``inf`` unless known already), read from the table of the current
     conditions (:meth:`geo.network.RoadGraph.eta_table`): after a new call only its column is
     searched (one search per vehicle class that can serve it), after a unit moved only its row.
+    A graph under `table_min_nodes` nodes (the demo region) gets the whole :func:`eta_matrix`
+    (every pair) instead: cheaper there than keeping the table.
 
     Returns
     -------
@@ -120,6 +153,9 @@ def capable_etas(
     """
     if len(unit_nodes) == 0 or len(task_nodes) == 0:
         return np.full((len(unit_nodes), len(task_nodes)), np.inf)
+    if graph.n_nodes < table_min_nodes:
+        # a small graph: the whole matrix costs less than keeping the table
+        return eta_matrix(graph, unit_nodes, unit_classes, task_nodes, conditions, limit_s=limit_s)
     need = capability_mask(unit_caps, task_caps)
     table = graph.eta_table(conditions, limit_s)
     out: NDArray[np.float64] = table.etas(unit_nodes, unit_classes, task_nodes, need)
