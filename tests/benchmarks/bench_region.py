@@ -15,6 +15,8 @@ pre-issue code path measured in the same run:
   candidate arrays and its figures are scaled linearly to 1,000 (its memory and time are
   linear in the points: every candidate of every point is expanded at once); the baseline
   name says so.
+- **report snapping**: 100,000 generated reports at the everyday 250 m tolerance vs the
+  pre-issue snap (same answers checked first): must not get slower.
 
 Rows are functions ``(Scale) -> list[row]`` listed in :data:`ROWS`; add one by appending it.
 :meth:`Scale.region` gives the region loaded in this process (cached). The heavy work runs
@@ -35,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks.harness import result
+from tests.benchmarks.harness import best_of, result
 from tests.benchmarks.region_gen import DEFAULT_DIR, make_region
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -223,11 +225,39 @@ def bench_far_snap(scale: Scale) -> list[dict[str, Any]]:
     ]
 
 
+# ------------------------------------------------------------------------------ snapping reports
+
+def bench_snap_reports(scale: Scale) -> list[dict[str, Any]]:
+    """100,000 generated reports (95 % near a road) at the 250 m tolerance vs the pre-issue snap.
+
+    The everyday path (ingest, fusion): the bounded blocks must not make it slower.
+    """
+    from tests.benchmarks.region_gen import generated_reports
+    from tests.benchmarks.roads_v0 import snap_v0
+
+    region = scale.region()
+    rep = generated_reports(region, 100_000, seed=4)
+    lon, lat = rep["lon"].to_numpy(), rep["lat"].to_numpy()
+    net = region.network
+    new = net.snap(lon, lat, tolerance_m=250.0)
+    old = snap_v0(net, lon, lat, tolerance_m=250.0)
+    if new["segment_id"].tolist() != old["segment_id"].tolist():
+        msg = f"snap differs from the pre-issue snap on {scale.name}"
+        raise RuntimeError(msg)
+    t_new = best_of(lambda: net.snap(lon, lat, tolerance_m=250.0), repeat=5)
+    t_old = best_of(lambda: snap_v0(net, lon, lat, tolerance_m=250.0), repeat=5)
+    return [
+        result(f"region {scale.name}: snap 100,000 reports at 250 m", t_new, "s",
+               "pre-issue snap", t_old, "<= 1.1x pre-issue", t_new <= 1.1 * t_old),
+    ]
+
+
 # ------------------------------------------------------------------------------ the section
 
 ROWS: list[Callable[[Scale], list[dict[str, Any]]]] = [
     bench_process_start,
     bench_far_snap,
+    bench_snap_reports,
 ]
 
 
