@@ -37,9 +37,9 @@ from dashboard.basemap import LabelLayer, MetricScale, basemap_payloads, label_c
 from dashboard.escape import escape_text
 from dashboard.i18n import t
 from dashboard.layers import LAYER_KEYS, layer_payloads
+from dashboard.mapcluster import CLUSTER_CSS
 from dashboard.mappayload import (
     ALERT_COLOURS,
-    CLUSTER_CSS,
     CONDITION_COLOURS,
     DEFAULT_CENTER,
     DEFAULT_ZOOM,
