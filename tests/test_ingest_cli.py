@@ -181,3 +181,28 @@ def test_zone_file_resolves_nws_zones(env: str, tmp_path: Path) -> None:
     bad = tmp_path / "bad.geojson"
     bad.write_text('{"type": "FeatureCollection", "features": [{"properties": {}}]}')
     assert run("ingest", "alerts", str(src), "--zones", str(bad), "--db", env)[0] == 2
+
+
+def test_a_full_disk_is_told_apart_from_other_errors() -> None:
+    """The ingest command turns only disk-full errors into one line (tests/test_disk_full.py
+    runs the real thing on a small filesystem)."""
+    import errno
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from incidents.cli.ingest import disk_full
+
+    wrapped = OperationalError("INSERT ...", {}, sqlite3.OperationalError("database or disk is full"))
+    assert disk_full(wrapped)
+    assert disk_full(OSError(errno.ENOSPC, "No space left on device"))
+    assert disk_full(OSError(errno.EFBIG, "File too large"))
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as inner:
+            raise RuntimeError("archive failed") from inner
+    except RuntimeError as outer:
+        assert disk_full(outer)
+    assert not disk_full(OperationalError("SELECT", {}, sqlite3.OperationalError("no such table")))
+    assert not disk_full(OSError(errno.EACCES, "Permission denied"))

@@ -18,6 +18,7 @@ all, 2 for unusable arguments (unknown kind, bad mapping or config file).
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from incidents.cli.common import (
     EXIT_BAD_ARGUMENTS,
@@ -104,10 +106,42 @@ def _run(
             zones=zones,
             progress=not as_json and sys.stderr.isatty(),
         )
+    except (OSError, SQLAlchemyError) as e:
+        if not disk_full(e):
+            raise
+        die(
+            f"error: the disk is full ({_first_line(e)}). Every payload stored so far is whole; "
+            f"free space for the database and for {settings.var_dir} and run the same command "
+            "again: what is already stored is counted as duplicates, not stored twice.",
+            EXIT_UNUSABLE_INPUT,
+        )
     finally:
         engine.dispose()
     _print(summary, result, as_json)
     raise typer.Exit(EXIT_UNUSABLE_INPUT if summary.unreadable else EXIT_OK)
+
+
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+_FULL_WORDS = ("database or disk is full", "no space left", "file too large", "disk quota")
+
+
+def disk_full(error: BaseException) -> bool:
+    """Tell whether `error` (or what it wraps) says the disk or a file-size limit is full."""
+    seen: BaseException | None = error
+    for _ in range(5):  # the error, SQLAlchemy's .orig, the causes
+        if seen is None:
+            return False
+        if isinstance(seen, OSError) and seen.errno in _FULL_ERRNOS:
+            return True
+        if any(w in str(seen).lower() for w in _FULL_WORDS):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
+    return False
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _zones(zones: Path | None) -> dict[str, Any] | None:
