@@ -145,12 +145,6 @@ def test_disk_full_during_ingest(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="winterops ingest prints a Python traceback when the disk fills "
-    "(sqlite3.OperationalError 'database or disk is full' escapes incidents/cli/ingest.py); "
-    "the lead is told (issue 15)",
-)
 def test_disk_full_error_is_one_clear_line(
     small_disk: tuple[Path, Callable[[], None] | None, str], tmp_path: Path
 ) -> None:
