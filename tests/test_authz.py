@@ -258,3 +258,36 @@ def test_a_disabled_account_cannot_log_in_and_its_sessions_end(session_factory, 
     assert ("boss", "user.disable", "ok") in trail
     assert ("lead1", "login", "denied") in trail
     assert trail[-2:] == [("boss", "user.enable", "ok"), ("lead1", "login", "ok")]
+
+
+def test_the_command_line_unlocks_disables_and_enables(db_url, session_factory, world):
+    import json
+
+    from typer.testing import CliRunner
+
+    from incidents.cli.app import app
+
+    runner = CliRunner()
+    for _ in range(5):
+        with pytest.raises(AuthError), session_scope(session_factory) as s:
+            authenticate(s, "disp", "wrong-password-x")
+    res = runner.invoke(app, ["users", "unlock", "disp", "--db", db_url])
+    assert res.exit_code == 0 and "disp: unlocked" in res.output
+    res = runner.invoke(app, ["users", "disable", "disp", "--db", db_url])
+    assert res.exit_code == 0 and "disp: disabled" in res.output
+    listed = json.loads(runner.invoke(app, ["users", "list", "--json", "--db", db_url]).output)
+    assert [u["disabled_at"] is not None for u in listed if u["username"] == "disp"] == [True]
+    with pytest.raises(AuthError) as refused, session_scope(session_factory) as s:
+        authenticate(s, "disp", "dispatch-password-1")
+    assert refused.value.code == "account_disabled"
+    assert runner.invoke(app, ["users", "enable", "disp", "--db", db_url]).exit_code == 0
+    assert _login(session_factory, "disp", "dispatch-password-1")
+    res = runner.invoke(app, ["users", "disable", "nobody", "--db", db_url])
+    assert res.exit_code == 2 and "'nobody'" in res.output
+    res = runner.invoke(app, ["users", "passwd", "disp", "--password-stdin", "--db", db_url],
+                        input="dispatch-password-1\n")
+    assert res.exit_code == 2 and "last 3" in res.output
+    with session_scope(session_factory) as s:
+        actions = [a for (a,) in s.execute(select(AuditEvent.action).where(
+            AuditEvent.target == "user:disp", AuditEvent.actor.like("cli%")))]
+    assert actions == ["user.unlock", "user.disable", "user.enable"]

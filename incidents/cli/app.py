@@ -25,7 +25,7 @@ from incidents.cli.common import (
     open_engine,
     settings_for,
 )
-from incidents.errors import ConflictError, NotFoundError
+from incidents.errors import ConflictError, NotFoundError, PermissionDenied
 from incidents.settings import PROJECT_ROOT
 from incidents.store.engine import session_factory, session_scope
 from incidents.store.models import Role
@@ -287,6 +287,45 @@ def users_passwd(
     typer.echo(f"password of {name} changed")
 
 
+def _account_action(verb: str, name: str, db: str | None) -> None:
+    from incidents.service.users import disable_user, enable_user, unlock_user
+
+    action = {"unlock": unlock_user, "disable": disable_user, "enable": enable_user}[verb]
+    engine = open_engine(settings_for(db))
+    try:
+        with session_scope(session_factory(engine)) as s:
+            action(s, _actor(), name)
+    except (NotFoundError, PermissionDenied) as e:
+        die(f"users {verb}: {e}", EXIT_BAD_ARGUMENTS)
+    finally:
+        engine.dispose()
+    typer.echo(f"{name}: {verb}ed" if verb == "unlock" else f"{name}: {verb}d")
+
+
+@users_app.command("unlock")
+def users_unlock(
+    name: Annotated[str, typer.Argument(help="Log-in name.")], db: DbOption = None
+) -> None:
+    """Lift a lock-out after failed log-ins (audited)."""
+    _account_action("unlock", name, db)
+
+
+@users_app.command("disable")
+def users_disable(
+    name: Annotated[str, typer.Argument(help="Log-in name.")], db: DbOption = None
+) -> None:
+    """Disable an account: no log-in, its live sessions end (audited)."""
+    _account_action("disable", name, db)
+
+
+@users_app.command("enable")
+def users_enable(
+    name: Annotated[str, typer.Argument(help="Log-in name.")], db: DbOption = None
+) -> None:
+    """Enable a disabled account again (audited)."""
+    _account_action("enable", name, db)
+
+
 @users_app.command("list")
 def users_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
@@ -304,6 +343,7 @@ def users_list(
                     "role": u.role,
                     "unit_id": u.unit_id,
                     "locked_until": u.locked_until.isoformat() if u.locked_until else None,
+                    "disabled_at": u.disabled_at.isoformat() if u.disabled_at else None,
                     "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None,
                 }
                 for u in list_users(s)
@@ -318,6 +358,7 @@ def users_list(
         return
     for r in rows:
         lock = f"  locked until {r['locked_until']}" if r["locked_until"] else ""
+        lock += f"  disabled since {r['disabled_at']}" if r["disabled_at"] else ""
         typer.echo(f"{r['username']:<16} {r['role']:<12} {r['unit_id'] or '-':<14}{lock}")
 
 
