@@ -216,7 +216,10 @@ def parse_calls(
     with _gc_paused():
         table = load_csv(text, source)
         keys = _header_keys(table[0], mapping, source)
-        return _flag_stray(parse_table(table[1:], keys, ctx), decoded, table[1:], keys)
+        rows = table[1:]
+        result = _flag_stray(parse_table(rows, keys, ctx), decoded, rows, keys)
+        del table, rows  # freed while the collector still sleeps: it never walks them
+    return result
 
 
 def _flag_stray(
