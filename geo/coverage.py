@@ -55,23 +55,30 @@ def segment_response_times(
     if lon_a.size == 0 or graph.n_nodes == 0:
         return best_t, best_i
     nodes = graph.nearest_nodes(lon_a, lat_a)
+    # edges grouped by segment (stable: within a segment, in edge order), once per call
+    by_seg = np.argsort(graph.edge_segment, kind="stable")
+    seg_sorted = graph.edge_segment[by_seg]
+    starts = (
+        np.flatnonzero(np.r_[True, seg_sorted[1:] != seg_sorted[:-1]]) if by_seg.size else by_seg
+    )
+    from_sorted = graph.edge_from[by_seg]
     for vc in sorted(set(classes.tolist())):
         members = np.flatnonzero(classes == vc)
         t_node, src = graph.nearest_source(nodes[members], str(vc), conditions)
         # a segment is reached at the earliest start node of its edges
         seg_t = np.full(n_seg, np.inf)
-        np.minimum.at(seg_t, graph.edge_segment, t_node[graph.edge_from])
-        # which source reached that edge: pick the edge achieving the minimum
-        edge_t = t_node[graph.edge_from]
-        order = np.lexsort((edge_t, graph.edge_segment))
-        first = np.ones(order.size, dtype=bool)
-        first[1:] = graph.edge_segment[order][1:] != graph.edge_segment[order][:-1]
         seg_src = np.full(n_seg, -1, dtype=np.int64)
-        chosen = order[first]
-        s_idx = src[graph.edge_from[chosen]]
-        seg_src[graph.edge_segment[chosen]] = np.where(
-            s_idx >= 0, members[np.maximum(s_idx, 0)], -1
-        )
+        if by_seg.size:
+            edge_t = t_node[from_sorted]
+            low = np.minimum.reduceat(edge_t, starts)
+            seg_t[seg_sorted[starts]] = low
+            # which source reached it: the first edge (in edge order) achieving the minimum
+            hit = np.flatnonzero(edge_t == np.repeat(low, np.diff(np.r_[starts, edge_t.size])))
+            grp = np.searchsorted(starts, hit, side="right") - 1
+            keep = np.r_[True, grp[1:] != grp[:-1]] if hit.size else hit.astype(bool)
+            chosen = hit[keep]
+            s_idx = src[from_sorted[chosen]]
+            seg_src[seg_sorted[chosen]] = np.where(s_idx >= 0, members[np.maximum(s_idx, 0)], -1)
         better = seg_t < best_t
         best_t = np.where(better, seg_t, best_t)
         best_i = np.where(better, seg_src, best_i)

@@ -104,3 +104,45 @@ def test_coverage_from_the_database(session_factory, settings, region):
         s.scalars(select(Unit).where(Unit.id == "T1")).one().status = "available"
     with session_scope(session_factory) as s:
         assert coverage(s, region, settings, NOW).share == pytest.approx(1.0)
+
+
+def test_segment_response_times_pick_the_first_fastest_edge_as_before() -> None:
+    """Per segment: the earliest start node of its edges and that edge's source (the
+    pre-issue-14 lexsort rule: ties go to the lowest edge index), on the demo region."""
+    from pathlib import Path
+
+    from geo.region import load_region
+
+    region = load_region(Path(__file__).resolve().parents[1] / "data" / "region")
+    g = region.graph
+    rng = np.random.default_rng(8)
+    pick = rng.choice(g.n_nodes, 12, replace=False)
+    lon, lat = g.node_lon[pick], g.node_lat[pick]
+    classes = ["patrol_car", "plow", "rescue"] * 4
+    seg = region.network.segments["segment_id"].to_numpy()
+    cond = {str(s): "closed" for s in rng.choice(seg, 30, replace=False)}
+    got_t, got_i = segment_response_times(g, lon, lat, classes, cond)
+    n_seg = len(g.segments)
+    best_t = np.full(n_seg, np.inf)
+    best_i = np.full(n_seg, -1, dtype=np.int64)
+    nodes = g.nearest_nodes(lon, lat)
+    cls = np.asarray(classes)
+    for vc in sorted(set(classes)):
+        members = np.flatnonzero(cls == vc)
+        t_node, src = g.nearest_source(nodes[members], vc, cond)
+        edge_t = t_node[g.edge_from]
+        seg_t = np.full(n_seg, np.inf)
+        np.minimum.at(seg_t, g.edge_segment, edge_t)
+        order = np.lexsort((edge_t, g.edge_segment))
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = g.edge_segment[order][1:] != g.edge_segment[order][:-1]
+        seg_src = np.full(n_seg, -1, dtype=np.int64)
+        chosen = order[first]
+        s_idx = src[g.edge_from[chosen]]
+        seg_src[g.edge_segment[chosen]] = np.where(s_idx >= 0, members[np.maximum(s_idx, 0)], -1)
+        better = seg_t < best_t
+        best_t = np.where(better, seg_t, best_t)
+        best_i = np.where(better, seg_src, best_i)
+    assert np.isfinite(best_t).mean() > 0.1 and (best_i >= 0).any()
+    assert np.array_equal(got_t, best_t)
+    assert np.array_equal(got_i, best_i)
