@@ -74,7 +74,8 @@ TTL_S = 300
 WORKER_TTL_S = 5  # worker heartbeats have no change counter: re-read this often
 ACTIVE_STATES = queries.ACTIVE_STATES
 MAP_TOPICS = ("alerts", "assignments", "hazards", "incidents", "tasks", "tick", "units")
-REC_TOPICS = ("assignments", "hazards", "incidents", "settings", "tasks", "units")
+REC_TOPICS = ("assignments", "hazards", "incidents", "recommendations", "settings", "tasks",
+              "units")
 
 
 def _v(url: str, topics: Iterable[str]) -> tuple[int, ...]:

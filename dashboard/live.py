@@ -52,6 +52,7 @@ _PARTS = "wo_live_parts"  # session_state: page -> part key -> topics
 _SEEN = "wo_live_seen"  # session_state: page -> part key -> the versions it last showed
 _HELD = "wo_live_held"  # session_state: page -> part keys the watcher leaves alone for now
 _TICK = "tick"
+WATCHER_KEY = "wo_watcher"
 
 
 class VersionWatch:
@@ -248,10 +249,12 @@ def check(url: str) -> list[str]:
     held = st.session_state.get(_HELD, {}).get(page, set())
     if held:
         parts = {k: v for k, v in parts.items() if k not in held}
-    return due_parts(parts, seen, versions(url))
+    due = due_parts(parts, seen, versions(url))
+    # the map first: it is what a status change is read from (the rest follows in the run)
+    return sorted(due, key=lambda k: 0 if k.endswith("map") else 1)
 
 
-@st.fragment(run_every=WATCH_S, key="wo_watcher")
+@st.fragment(run_every=WATCH_S, key=WATCHER_KEY)
 def watcher(url: str, before: Callable[[], object] | None = None) -> None:
     """Every :data:`WATCH_S` s: rerun the parts whose topics changed (nothing else).
 
@@ -264,8 +267,31 @@ def watcher(url: str, before: Callable[[], object] | None = None) -> None:
     """
     if before is not None:
         before()
+    if not _alone():
+        return  # the next tick, a run of the watcher alone, looks (within WATCH_S)
     due: list[str] = []
     with contextlib.suppress(Exception):  # a database hiccup: try again next tick
         due = check(url)
     if due:
         rerun_parts(due)
+
+
+def _alone() -> bool:
+    """Whether this run is the watcher's alone (no whole page, no other part in it).
+
+    A rerun asked for during a run ends that run "stopped for rerun", and the browser then
+    keeps what the run replaced as stale (dimmed, a confirmed card's button left behind) until
+    the part draws again successfully. Asked for from a run of the watcher alone, only the
+    watcher's (empty) run is cut short.
+    """
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        ran = list(getattr(ctx, "fragment_ids_this_run", None) or [])
+        if ctx is None or not ran:
+            return False
+        own = set(ctx.fragment_storage.resolve_target(WATCHER_KEY))
+        return all(i in own for i in ran)
+    except Exception:  # noqa: BLE001 - an older/newer runtime: behave as before
+        return True

@@ -153,7 +153,9 @@ def recommendations(lang: str, url: str, user: actions.SessionUser) -> None:
     units = data.units(url)
     free = units[units["status"] == "available"] if len(units) else units
     for rec in recs.head(MAX_RECS).itertuples():
-        with st.container(border=True):
+        # a keyed card: when it goes (confirmed, retired), its buttons go with it instead of
+        # being left behind in the card that moves up into its place
+        with st.container(border=True, key=f"wo_card_{int(rec.task_id)}_{rec.unit_id}"):
             eta_min = round(float(rec.eta_s) / 60.0)
             st.markdown(
                 f"**{escape_markdown(_label('kind', rec.task_kind, lang))}** · "

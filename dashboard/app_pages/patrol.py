@@ -26,7 +26,6 @@ _TAP = "wo_patrol_tap"
 _DARK = "wo_patrol_dark"
 _FIX = "wo_patrol_fix"  # the browser's last position: {"lon", "lat", "accuracy_m", "t"}
 _CONFIRM = "wo_patrol_confirm"  # assignment id waiting for "cleared" to be confirmed
-_REDRAW = "wo_patrol_redraw"  # a status tap was sent: redraw the whole tablet once
 
 
 def _act(done: str, fn: Any, *args: Any, **kwargs: Any) -> None:
@@ -44,6 +43,9 @@ def _act(done: str, fn: Any, *args: Any, **kwargs: Any) -> None:
 
 
 TASK_TOPICS = ("assignments", "incidents", "tasks", "tick", "units")
+# the tablet's map redraws for what it is read for (my routes, my unit, road conditions);
+# incidents and the minute tick show at its next redraw (a redraw blocks taps meanwhile)
+MAP_TOPICS = ("assignments", "hazards", "units")
 HAZARD_TOPICS = ("hazards",)
 
 
@@ -175,7 +177,8 @@ def _on_tap(
     aid: int, new_state: str, version: int, lang: str, url: str, user: actions.SessionUser
 ) -> None:
     """Callback of a status button: "cleared" first opens the confirm panel; anything else (and
-    "yes, cleared") is sent with the tablet's position, and the page redraws once."""
+    "yes, cleared") is sent with the tablet's position. The tasks part reruns (the tap was in
+    it); the map and the unit's status follow through the change counters."""
     ui.touch()
     if new_state == "cleared" and st.session_state.get(_CONFIRM) != aid:
         st.session_state[_CONFIRM] = aid
@@ -189,7 +192,6 @@ def _on_tap(
         ui.flash(kind, text)
     else:
         ui.flash("success", t("patrol.status_set", lang, state=label))
-    st.session_state[_REDRAW] = True  # the tasks part redraws the whole tablet (map, status)
 
 
 @st.fragment(key="wo_patrol_tasks")
@@ -202,11 +204,14 @@ def tasks_panel(unit_id: str) -> None:
     lang, url, user = ui.lang(), ui.db_url(), ui.current_user()
     if user is None:
         return
-    if st.session_state.pop(_REDRAW, False):
-        st.rerun()  # from the body (a callback cannot): map and unit status follow the tap
     # while the lead is asked "cleared?", the watcher leaves this part alone (the panel is not
     # redrawn under the finger); the answer reruns it
     live.part("wo_patrol_tasks", TASK_TOPICS, url, hold=st.session_state.get(_CONFIRM) is not None)
+    ui.show_flash()  # the outcome of a tap (this part reran alone)
+    unit = _unit_row(unit_id)
+    status = "" if unit is None else t(f"status.{unit.get('status')}", lang, default="")
+    if status:
+        st.caption(escape_markdown(status))
     st.markdown(f"### {escape_markdown(t('patrol.tasks', lang))}")
     cards = _cards(url, unit_id)
     if not cards:
@@ -219,6 +224,33 @@ def tasks_panel(unit_id: str) -> None:
         with st.container(border=True):
             st.markdown("  \n".join(_card_text(card, lang, now)))
             _status_buttons(card, lang, url, user)
+
+
+@st.fragment(key="wo_patrol_map")
+def map_panel(unit_id: str, dark: bool) -> None:
+    """My unit and its routes on the map; redrawn by the watcher when they change. A tap on
+    the map (a point to report at) redraws the whole tablet, so the report form offers it."""
+    live.part("wo_patrol_map", MAP_TOPICS, ui.db_url())
+    unit = _unit_row(unit_id)
+    center = None
+    if unit is not None and pd.notna(unit.get("lat")):
+        center = (float(unit["lat"]), float(unit["lon"]))
+    result = mapui.show_map(
+        "patrol_map",
+        unit_id=unit_id,
+        dark=dark,
+        height=460,
+        center=center,
+        zoom=9,
+        returned=["last_clicked"],
+        legend_open=False,
+    )
+    clicked = result.get("last_clicked")
+    if isinstance(clicked, dict) and "lat" in clicked and "lng" in clicked:
+        tap = {"lat": float(clicked["lat"]), "lng": float(clicked["lng"])}
+        if st.session_state.get(_TAP) != tap:
+            st.session_state[_TAP] = tap
+            st.rerun()  # from the map part's body: the report form (outside it) offers the point
 
 
 def report_panel(unit_id: str, tapped: dict[str, float] | None, dark: bool) -> None:
@@ -338,7 +370,6 @@ def render() -> None:
     lang, user = ui.lang(), ui.current_user()
     if user is None:
         return
-    st.session_state.pop(_REDRAW, None)  # this run redraws everything already
     st.markdown(ui.BIG_BUTTONS_CSS, unsafe_allow_html=True)  # constant stylesheet, no data
     dark = st.toggle(t("patrol.dark", lang), key=_DARK)
     if dark:
@@ -350,28 +381,10 @@ def render() -> None:
         return
     unit = _unit_row(unit_id)
     name = unit_id if unit is None else f"{unit_id} · {unit.get('name') or ''}"
-    status = "" if unit is None else t(f"status.{unit.get('status')}", lang, default="")
     st.subheader(t("patrol.unit", lang, unit=escape_markdown(name)))
-    if status:
-        st.caption(escape_markdown(status))
     try:
         tasks_panel(unit_id)
-        center = None
-        if unit is not None and pd.notna(unit.get("lat")):
-            center = (float(unit["lat"]), float(unit["lon"]))
-        result = mapui.show_map(
-            "patrol_map",
-            unit_id=unit_id,
-            dark=dark,
-            height=460,
-            center=center,
-            zoom=9,
-            returned=["last_clicked"],
-            legend_open=False,
-        )
-        clicked = result.get("last_clicked")
-        if isinstance(clicked, dict) and "lat" in clicked and "lng" in clicked:
-            st.session_state[_TAP] = {"lat": float(clicked["lat"]), "lng": float(clicked["lng"])}
+        map_panel(unit_id, dark)
         report_panel(unit_id, st.session_state.get(_TAP), dark)
         hazards_panel(unit_id)
         live.watcher(ui.db_url(), _idle)

@@ -367,10 +367,9 @@ class Worker:
         before = self._versions()
         counts = rank_now(self.factory, self.region, self.settings, at, self.policy)
         after = self._versions()
-        # the ranking's own write moves "assignments" by one; anything else moved meanwhile
-        # (another writer) leaves the old reading, so the next tick ranks again
-        own = {**before, "assignments": before.get("assignments", 0) + 1}
-        self.ranked = after if after in (before, own) else before
+        # the ranking's own rows count as "recommendations" (not a rank topic): a reading that
+        # moved meanwhile (another writer) is left old, so the next tick ranks again
+        self.ranked = after if after == before else before
         rep.ranked = True
         rep.recommendations = counts["ranked"]
 

@@ -33,6 +33,7 @@ TOPICS: tuple[str, ...] = (
     "feeds",
     "hazards",
     "incidents",
+    "recommendations",
     "reports",
     "settings",
     "tasks",
@@ -53,6 +54,7 @@ TOPIC_OF: dict[type[m.Base], str] = {
     m.Setting: "settings",
 }
 _PENDING = "winterops_changed_topics"
+RECOMMENDED = "recommended"  # an assignment in this state is a ranking row (own topic)
 
 
 def pending(session: Session) -> set[str]:
@@ -117,6 +119,8 @@ def _collect(session: Session, _flush: Any) -> None:
     topics = pending(session)
     for obj in objs:
         topic = TOPIC_OF.get(type(obj))
+        if topic == "assignments" and getattr(obj, "state", None) == RECOMMENDED:
+            topic = "recommendations"  # the ranking's rows: no route, no active list moves
         if topic is not None:
             topics.add(topic)
 
