@@ -112,7 +112,7 @@ _ERRORS: tuple[tuple[type[BaseException], str, str], ...] = (
 
 
 def describe_error(exc: BaseException, lang: str) -> tuple[str, str]:
-    """A failed action as ``(kind, text)`` for a flash message, in `lang` first.
+    """Return a failed action as ``(kind, text)`` for a flash message, in `lang` first.
 
     The text leads with a translated sentence; the service's own message (English, naming the
     offending value) follows as the detail. Unexpected errors say only that it failed.
@@ -125,8 +125,10 @@ def describe_error(exc: BaseException, lang: str) -> tuple[str, str]:
 
 def login(url: str, username: str, password: str, now: datetime | None = None
           ) -> tuple[SessionUser, str]:
-    """Check the password (lockout counted in the database; AuthError) and open a server-side
-    session; return the user and the session token for the browser to keep."""
+    """Check the password and open a server-side session; return the user and the token.
+
+    Lockout is counted in the database (AuthError); the browser keeps the session token.
+    """
     with data.session_factory(url).begin() as session:
         user = user_service.authenticate(session, username, password, now=now)
         token = user_service.start_session(session, user, now=now)
@@ -134,21 +136,23 @@ def login(url: str, username: str, password: str, now: datetime | None = None
 
 
 def resume_session(url: str, token: str, idle_minutes: float) -> SessionUser | None:
-    """The user of a live session `token` (a browser reload), or None; touches the session."""
+    """Return the user of a live session `token` (a browser reload), or None; touch it."""
     with data.session_factory(url).begin() as session:
         user = user_service.resume_session(session, token, idle_minutes=idle_minutes)
         return None if user is None else SessionUser.of(user)
 
 
 def end_session(url: str, token: str, reason: str | None = "logout") -> bool:
-    """Revoke session `token` (log-out or idle; audited unless `reason` is None); True when it
-    was live."""
+    """Revoke session `token` (log-out or idle); return True when it was live.
+
+    Audited unless `reason` is None.
+    """
     with data.session_factory(url).begin() as session:
         return user_service.end_session(session, token, reason=reason)
 
 
 def revoke_sessions(url: str, user: SessionUser, username: str) -> int:
-    """An admin ends every session of `username` (audited); how many were live."""
+    """End every session of `username` as an admin (audited); return how many were live."""
     try:
         return _call(url, user_service.revoke_sessions, user, username)
     finally:
@@ -168,15 +172,19 @@ def logout(url: str, username: str, reason: str = "logout") -> None:
 
 
 def _call(url: str, action: Callable[..., Any], user: SessionUser, *args: Any, **kw: Any) -> Any:
-    """Run one service action as `user` through :func:`service.act` (own transaction; a refusal
-    is audited after the rollback)."""
+    """Run one service action as `user` through :func:`service.act`.
+
+    It runs in its own transaction; a refusal is audited after the rollback.
+    """
     return service.act(data.session_factory(url), action, user.username, *args, **kw)
 
 
 def _act(url: str, action: Callable[..., Any], user: SessionUser, *args: Any, **kw: Any) -> Any:
-    """Run one ``incidents.service.actions`` action in its own transaction (:func:`service.act`: a
-    refusal or a lost race is audited after the rollback), on the operational clock, then
-    clear the caches so the change shows at once."""
+    """Run one ``incidents.service.actions`` action in its own transaction, then clear the caches.
+
+    Through :func:`service.act` (a refusal or a lost race is audited after the rollback), on the
+    operational clock; the cleared caches make the change show at once.
+    """
     now = data.clock(url)  # read before the write transaction starts
     try:
         return service.act(data.session_factory(url), action, user.username, *args, now=now, **kw)
@@ -185,9 +193,12 @@ def _act(url: str, action: Callable[..., Any], user: SessionUser, *args: Any, **
 
 
 def _retiring(action: Callable[..., Any]) -> Callable[..., Any]:
-    """`action` (confirm, override, redirect) followed, in its transaction, by retiring the
-    stored recommendations it made moot (:func:`incidents.live.retire_recommendations`): the
-    replaced recommendation's card is gone at once, not at the next ranking."""
+    """Wrap `action` (confirm, override, redirect) so that it retires what it made moot.
+
+    In the action's transaction, the stored recommendations it made moot are retired
+    (:func:`incidents.live.retire_recommendations`): the replaced recommendation's card is gone at
+    once, not at the next ranking.
+    """
 
     def run(session: Any, actor: Any, *args: Any, **kw: Any) -> Any:
         a = action(session, actor, *args, **kw)
@@ -230,8 +241,11 @@ def move_and_confirm(
     *,
     eta_s: float | None = None,
 ) -> int:
-    """Confirm a "reassign" recommendation: `unit_id` leaves its current assignment
-    (`replaces_assignment_id`) for `task_id`, whose old task opens again; one transaction."""
+    """Confirm a "reassign" recommendation in one transaction.
+
+    `unit_id` leaves its current assignment (`replaces_assignment_id`) for `task_id`; its old task
+    opens again.
+    """
     a = _act(
         url,
         _redirect,
@@ -251,8 +265,10 @@ def move_and_confirm(
 def override(
     url: str, user: SessionUser, task_id: int, unit_id: str, recommended_unit_id: str | None
 ) -> int:
-    """Send `unit_id` instead of the recommended unit (recorded as an override); the
-    recommendation it replaced is retired in the same transaction."""
+    """Send `unit_id` instead of the recommended unit (recorded as an override).
+
+    The recommendation it replaced is retired in the same transaction.
+    """
     a = _act(url, _override, user, task_id, unit_id, recommended_unit_id=recommended_unit_id)
     return int(a.id)
 
@@ -279,8 +295,9 @@ def set_status(
     *,
     position: TabletFix | None = None,
 ) -> None:
-    """Patrol status taps (en route, on scene, cleared), with the tablet's position when the
-    browser gave one (recorded as the unit's position in the same transaction).
+    """Record a patrol status tap (en route, on scene, cleared), with the tablet's position.
+
+    The position, when the browser gave one, is recorded as the unit's in the same transaction.
 
     A patrol lead may move only their own unit's assignments: the service refuses (and audits)
     anything else with PermissionDenied; `expected_version` is the version the user saw
@@ -291,7 +308,7 @@ def set_status(
 
 
 def send_position(url: str, user: SessionUser, unit_id: str, fix: TabletFix) -> None:
-    """The lead sends the tablet's position now (the unit moves on the map; audited)."""
+    """Send the tablet's position now (the unit moves on the map; audited)."""
     _act(url, service.send_position, user, unit_id, fix)
 
 
@@ -305,8 +322,11 @@ def report_hazard(
     condition: str,
     note: str = "",
 ) -> int:
-    """A patrol lead reports a hazard where they stand; it becomes a hazard on the dispatcher's
-    map at once (:func:`incidents.service.hazards.report_hazard`). Returns the report id."""
+    """Report a hazard where the patrol lead stands; return the report id.
+
+    It becomes a hazard on the dispatcher's map at once
+    (:func:`incidents.service.hazards.report_hazard`).
+    """
     now = data.clock(url)  # read before the write transaction starts
     try:
         return hazard_service.report_hazard(
@@ -342,7 +362,7 @@ def hand_to_road_chief(url: str, user: SessionUser, hazard_id: int, expected_ver
 def create_user(
     url: str, user: SessionUser, username: str, password: str, role: str, unit_id: str | None
 ) -> None:
-    """An admin adds a user (argon2 hash; the service refuses anyone else; audited)."""
+    """Add a user as an admin (argon2 hash; the service refuses anyone else; audited)."""
     try:
         _call(url, user_service.add_user, user, username, password, role, unit_id or None)
     finally:
@@ -350,7 +370,7 @@ def create_user(
 
 
 def save_feed(url: str, user: SessionUser, feed: Mapping[str, Any]) -> None:
-    """An admin adds or changes a feed in the database (the worker polls it; audited)."""
+    """Add or change a feed in the database as an admin (the worker polls it; audited)."""
     fields = {k: feed[k] for k in ("name", "kind", "source", "interval_s") if k in feed}
     for key in ("enabled", "options"):
         if key in feed:
@@ -362,13 +382,13 @@ def save_feed(url: str, user: SessionUser, feed: Mapping[str, Any]) -> None:
 
 
 def configured_feeds(url: str) -> list[dict[str, Any]]:
-    """The feeds configured in the database (legacy ``app_settings`` feeds moved in first)."""
+    """Return the feeds configured in the database (reading writes nothing)."""
     with data.session_factory(url).begin() as session:
         return feed_service.configured_feeds(session)
 
 
 def remove_feed(url: str, user: SessionUser, name: str) -> None:
-    """An admin removes a feed (audited)."""
+    """Remove a feed as an admin (audited)."""
     try:
         _call(url, feed_service.delete_feed, user, name)
     finally:

@@ -1,5 +1,6 @@
-"""All data access of the dashboard: cache wrappers over the read model
-(:mod:`incidents.queries`) and the engine (:func:`dashboard.live.engine`).
+"""All data access of the dashboard: cache wrappers over the read model and the engine.
+
+The read model is :mod:`incidents.queries`, the engine :func:`dashboard.live.engine`.
 
 * the engine and session factories are resources (``st.cache_resource``), one per URL;
 * the region (road graph, gazetteer) and the basemap payloads are resources too (per path);
@@ -88,25 +89,25 @@ def _v(url: str, topics: Iterable[str]) -> tuple[int, ...]:
 
 
 def engine(url: str) -> Engine:
-    """The engine of `url` (one per server process, :func:`dashboard.live.engine`)."""
+    """Return the engine of `url` (one per server process, :func:`dashboard.live.engine`)."""
     return live.engine(url)
 
 
 @st.cache_resource(show_spinner=False)
 def session_factory(url: str) -> sessionmaker[Session]:
-    """A session factory for writes on :func:`engine` (its commits count changes)."""
+    """Return a session factory for writes on :func:`engine` (its commits count changes)."""
     return queries.write_sessions(engine(url))
 
 
 @st.cache_resource(show_spinner=False)
 def reader(url: str) -> sessionmaker[Session]:
-    """A session factory for reads only (no write lock on SQLite)."""
+    """Return a session factory for reads only (no write lock on SQLite)."""
     return queries.read_sessions(engine(url))
 
 
 @st.cache_resource(show_spinner=False)
 def region(region_dir: str) -> Any:
-    """The region (roads, graph, gazetteer) of `region_dir`, or None when it cannot load."""
+    """Return the region (roads, graph, gazetteer) of `region_dir`, or None when it cannot load."""
     try:
         return load_region(Path(region_dir))
     except Exception:  # noqa: BLE001 - the map still works without the routing region
@@ -115,8 +116,10 @@ def region(region_dir: str) -> Any:
 
 @st.cache_resource(show_spinner=False)
 def basemap(region_dir: str, lang: str, dark: bool) -> list[mapview.LayerPayload]:
-    """Banner outlines, roads and place names of ``data/region``, serialised once per language
-    and theme (:func:`dashboard.basemap.read_basemap`)."""
+    """Return the banner outlines, roads and place names of ``data/region``, serialised.
+
+    Once per language and theme (:func:`dashboard.basemap.read_basemap`).
+    """
     base = mapview.read_basemap(Path(region_dir))
     return mapview.basemap_payloads(base, lang, dark)
 
@@ -133,7 +136,7 @@ def _clock(url: str, v: tuple[int, ...]) -> datetime:
 
 
 def clock(url: str) -> datetime:
-    """The operational "now" (UTC): :func:`incidents.clock.operational_now` on this database."""
+    """Return this database's operational "now" (:func:`incidents.clock.operational_now`)."""
     return _clock(url, _v(url, ("settings",)))
 
 
@@ -172,8 +175,10 @@ def _units(url: str, v: tuple[int, ...], _settings: Settings | None) -> pd.DataF
 
 
 def units(url: str, settings: Settings | None = None) -> pd.DataFrame:
-    """Every unit with status, lon/lat, crew hours and ``position_state``
-    (live / stale / unknown)."""
+    """Return every unit with status, lon/lat, crew hours and ``position_state``.
+
+    ``position_state`` is live, stale or unknown.
+    """
     return _units(url, _v(url, ("settings", "tick", "units")), settings)
 
 
@@ -186,7 +191,7 @@ def _assignments(
 
 
 def assignments(url: str, unit_id: str | None = None, active_only: bool = True) -> pd.DataFrame:
-    """Assignments (active ones by default), optionally of one unit, newest first."""
+    """Return assignments (active ones by default), optionally of one unit, newest first."""
     return _assignments(url, _v(url, ("assignments", "tasks")), unit_id, active_only)
 
 
@@ -236,7 +241,7 @@ def feed_status(url: str) -> pd.DataFrame:
 
 
 def stale_feeds(url: str, now: datetime | None = None) -> list[str]:
-    """Feeds with no success within two polling intervals (the dispatcher's banner)."""
+    """Return feeds with no success within two polling intervals (the dispatcher's banner)."""
     frame = feed_status(url)
     return [] if frame.empty else queries.stale_feeds(frame, now or datetime.now(UTC))
 
@@ -248,13 +253,13 @@ def _quarantine(url: str, v: tuple[int, ...], limit: int) -> pd.DataFrame:
 
 
 def quarantine(url: str, limit: int = 500) -> pd.DataFrame:
-    """The latest quarantined records with their reasons."""
+    """Return the latest quarantined records with their reasons."""
     return _quarantine(url, _v(url, ("feeds",)), limit)
 
 
 @st.cache_data(ttl=20, show_spinner=False)
 def simulation_runs(url: str) -> pd.DataFrame:
-    """Stored storm replays (metrics and series as dicts), newest first."""
+    """Return stored storm replays (metrics and series as dicts), newest first."""
     with reader(url)() as session:
         return queries.simulation_runs(session)
 
@@ -268,7 +273,7 @@ def users(url: str) -> pd.DataFrame:
 
 @st.cache_data(ttl=20, show_spinner=False)
 def audit_tail(url: str, limit: int = 200) -> pd.DataFrame:
-    """The latest audit events."""
+    """Return the latest audit events."""
     with reader(url)() as session:
         return queries.audit_tail(session, limit)
 
@@ -280,7 +285,7 @@ def _feed_config(url: str, v: tuple[int, ...]) -> list[dict[str, Any]]:
 
 
 def feed_config(url: str) -> list[dict[str, Any]]:
-    """The configured feeds (``app_settings["feeds"]["feeds"]``), as a list of dicts."""
+    """Return the configured feeds (``app_settings["feeds"]["feeds"]``), as a list of dicts."""
     return _feed_config(url, _v(url, ("settings",)))
 
 
@@ -296,8 +301,10 @@ def _recommended(url: str, v: tuple[int, ...]) -> pd.DataFrame:
 
 
 class _RankMemo:
-    """Per server process: the change versions each database was last ranked at (by this
-    dashboard, when no worker runs), behind a lock (one ranking at a time)."""
+    """Return, per server process, the versions each database was last ranked at, with a lock.
+
+    The ranking is this dashboard's when no worker runs; the lock allows one ranking at a time.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -310,8 +317,10 @@ def _rank_memo() -> _RankMemo:
 
 
 def _rank_if_moved(url: str, settings: Settings, policy: str) -> None:
-    """No worker is alive: rank here (the same :func:`incidents.live.rank_now`), once per
-    change of what a ranking reads, so the cards still follow the situation."""
+    """Rank here when no worker is alive, once per change of what a ranking reads.
+
+    The same :func:`incidents.live.rank_now`, so the cards still follow the situation.
+    """
     memo = _rank_memo()
     with memo.lock:
         if memo.ranked.get(url) == _v(url, REC_TOPICS):
@@ -324,7 +333,7 @@ def _rank_if_moved(url: str, settings: Settings, policy: str) -> None:
 
 
 def recommendations(url: str, settings: Settings, policy: str = "optimized") -> pd.DataFrame:
-    """The stored ranking a dispatcher can act on (:func:`incidents.queries.recommended`).
+    """Return the stored ranking a dispatcher can act on (:func:`incidents.queries.recommended`).
 
     The worker (and the pipeline after each fuse) writes it; when no worker is alive
     (:func:`workers`), this dashboard ranks after each change before it reads.
@@ -460,9 +469,11 @@ def _field_payloads(
 def map_payloads(
     url: str, settings: Settings, lang: str, unit_id: str | None = None
 ) -> list[mapview.LayerPayload]:
-    """The live map layers, serialised (immutable, shared by the sessions on `url`); each layer
-    is cached by the versions of its own topics, so a unit moving does not reserialise the
-    road conditions."""
+    """Return the live map layers, serialised (immutable, shared by the sessions on `url`).
+
+    Each layer is cached by the versions of its own topics, so a unit moving does not reserialise
+    the road conditions.
+    """
     by_key: dict[str, mapview.LayerPayload] = {}
     for field, topics in LAYER_TOPICS.items():
         for payload in _field_payloads(url, field, _v(url, topics), settings, lang, unit_id):

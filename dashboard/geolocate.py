@@ -23,9 +23,10 @@ _COMPONENT = components.declare_component(
 def browser_location(
     key: str, label: str, failed: str, waiting: str, dark: bool = False
 ) -> dict[str, float] | None:
-    """Show the button; return ``{"lat", "lon", "accuracy_m", "at_ms"}`` once the browser
-    answered (``at_ms``: the browser's clock when it answered, which tells one answer from the
-    next)."""
+    """Show the button; return ``{"lat", "lon", "accuracy_m", "at_ms"}`` once the browser answered.
+
+    ``at_ms`` is the browser's clock when it answered, which tells one answer from the next.
+    """
     value: Any = _COMPONENT(
         key=key, label=label, failed=failed, waiting=waiting, dark=dark, default=None
     )

@@ -1,4 +1,4 @@
-"""Live updates without a blind timer: what changed in the database, and which parts to rerun.
+r"""Live updates without a blind timer: what changed in the database, and which parts to rerun.
 
 The database counts its changes per topic (:mod:`incidents.store.changes`). A
 :class:`VersionWatch` (one per server process and database URL) knows the current counters:
@@ -85,7 +85,7 @@ class VersionWatch:
             return self._listening
 
     def versions(self) -> dict[str, int]:
-        """Current counter of every topic (a copy)."""
+        """Return the current counter of every topic (a copy)."""
         with self._lock:
             if self._listening:
                 return dict(self._versions)
@@ -130,25 +130,25 @@ class VersionWatch:
 
 @st.cache_resource(show_spinner=False)
 def engine(url: str) -> Engine:
-    """The engine of `url`, one per server process (the dashboard's only door to it)."""
+    """Return the engine of `url`, one per server process (the dashboard's only door to it)."""
     return queries.open_engine(url)
 
 
 @st.cache_resource(show_spinner=False)
 def watch(url: str) -> VersionWatch:
-    """The :class:`VersionWatch` of `url` (one per server process)."""
+    """Return the :class:`VersionWatch` of `url` (one per server process)."""
     return VersionWatch(engine(url))
 
 
 def versions(url: str) -> dict[str, int]:
-    """Current change counters of `url` (plus the ``tick`` pseudo-topic, one a minute)."""
+    """Return the change counters of `url` now (plus the ``tick`` pseudo-topic, one a minute)."""
     found = watch(url).versions()
     found[_TICK] = int(time.time() // TICK_S)
     return found
 
 
 def stamp(url: str, topics: Iterable[str]) -> tuple[int, ...]:
-    """The versions of `topics` (sorted by name): a cache key that moves when they change."""
+    """Return the versions of `topics` (sorted by name): a cache key that moves when they change."""
     found = versions(url)
     return tuple(found.get(t, 0) for t in sorted(set(topics)))
 
@@ -158,7 +158,7 @@ def due_parts(
     seen: Mapping[str, Mapping[str, int]],
     now: Mapping[str, int],
 ) -> list[str]:
-    """The parts whose topics changed between `seen` (per part) and `now`, in `parts` order."""
+    """Return the parts whose topics changed between `seen` (per part) and `now`, in order."""
     due = []
     for key, topics in parts.items():
         last = seen.get(key)
@@ -170,7 +170,7 @@ def due_parts(
 
 
 def _page() -> str:
-    """The running page (parts are kept per page: another page's parts are not due here)."""
+    """Return the running page (parts are kept per page: another page's parts are not due here)."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     ctx = get_script_run_ctx()

@@ -43,7 +43,7 @@ _COMPONENT = components.declare_component(
 
 
 def start(user: actions.SessionUser, token: str) -> None:
-    """A successful log-in: remember the user and the token, and have the browser keep it."""
+    """Remember the user and the token of a successful log-in, and have the browser keep it."""
     ui.set_user(user)
     st.session_state[_SID] = token
     st.session_state[_CHECKED] = time.time()
@@ -58,8 +58,10 @@ def _cookie_token() -> str:
 
 
 def restore() -> None:
-    """No user in this browser session: end a leftover session (the page logged out for
-    idleness) or resume the one the cookie names."""
+    """End a leftover session or resume the one the cookie names (no user in this session yet).
+
+    A leftover session is one the page logged out for idleness.
+    """
     if ui.current_user() is not None:
         return
     url = ui.db_url()
@@ -119,7 +121,7 @@ def _forget(token: str) -> None:
 
 
 def logout() -> None:
-    """The user logs out: the server session is revoked (audited) and the cookie cleared."""
+    """Log the user out: revoke the server session (audited) and clear the cookie."""
     token = st.session_state.get(_SID)
     if token:
         ended = False

@@ -63,7 +63,7 @@ div[data-testid="stButton"] button { background-color: #263238 !important;
 
 
 def settings() -> Settings:
-    """The settings of this session, built from the environment once per session."""
+    """Return the settings of this session, built from the environment once per session."""
     if _SETTINGS not in st.session_state:
         st.session_state[_SETTINGS] = Settings.from_env()
     value: Settings = st.session_state[_SETTINGS]
@@ -71,12 +71,12 @@ def settings() -> Settings:
 
 
 def lang() -> str:
-    """The interface language of this session ("zh" by default)."""
+    """Return the interface language of this session ("zh" by default)."""
     return str(st.session_state.get(_LANG, "zh"))
 
 
 def language_selector() -> str:
-    """A sidebar switch between Chinese and English; returns the chosen language."""
+    """Show a sidebar switch between Chinese and English; return the chosen language."""
     current = lang()
     choice = st.sidebar.radio(
         t("app.language", current),
@@ -102,7 +102,7 @@ def set_user(user: SessionUser) -> None:
 
 
 def current_user() -> SessionUser | None:
-    """The logged-in user, or None.
+    """Return the logged-in user, or None.
 
     The user kept in the session may be an instance of an earlier import of
     :class:`SessionUser` (Streamlit re-imports the dashboard's modules when a source file
@@ -168,16 +168,16 @@ def show_flash() -> None:
 
 
 def refreshed_caption(now: datetime | None = None) -> None:
-    """A small "data as of" line in Asia/Shanghai time."""
+    """Show a small "data as of" line in Asia/Shanghai time."""
     now = now or datetime.now(UTC)
     st.caption(t("common.refreshed", lang(), time=fmt_time(now)))
 
 
 def db_url() -> str:
-    """The database URL of this session."""
+    """Return the database URL of this session."""
     return settings().database_url
 
 
 def clock() -> datetime:
-    """The operational now (the demo storm's clock when one is set)."""
+    """Return the operational now (the demo storm's clock when one is set)."""
     return data.clock(db_url())

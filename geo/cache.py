@@ -89,7 +89,7 @@ class LockedLRU(Generic[K, V]):
         return -1
 
     def get(self, key: K) -> V | None:
-        """The value cached for `key` (now the most recently used), or None."""
+        """Return the value cached for `key` (now the most recently used), or None."""
         with self._lock:
             i = self._find(key)
             if i < 0:
@@ -113,7 +113,7 @@ class LockedLRU(Generic[K, V]):
             return value
 
     def get_or_create(self, key: K, create: Callable[[], V]) -> V:
-        """The cached value for `key`, else ``create()`` cached (built outside the lock).
+        """Return the cached value for `key`, else ``create()`` cached (built outside the lock).
 
         Two threads missing at once may both build; the first to finish is kept and both get
         it, so callers always share one value per key.
@@ -235,7 +235,7 @@ def write_cache_file(path: str | Path, key: str, value: Any) -> bool:
 
 
 def read_cache_file(path: str | Path, key: str) -> Any | None:
-    """The value stored under `key` in `path`, or None (missing, other key, unreadable).
+    """Return the value stored under `key` in `path`, or None (missing, other key, unreadable).
 
     Only objects of numpy, pandas, pyarrow, geopandas, shapely, pyproj, scipy and :mod:`geo` are
     built

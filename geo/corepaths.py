@@ -166,7 +166,7 @@ class CoreGraph:
         return np.where(found, i, self.n_pairs).astype(np.int64)
 
     def weights(self, pair_times: NDArray[np.float64]) -> CoreWeights:
-        """Times of one vehicle class under one set of conditions (pair times of the graph)."""
+        """Return the times of one vehicle class under one set of conditions (graph pair times)."""
         return CoreWeights(self, pair_times)
 
 
@@ -397,7 +397,7 @@ class EtaTable:
     def _carry(
         self, u: NDArray[np.int64], classes: list[str], t: NDArray[np.int64]
     ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
-        """The new matrix and which of its cells are known, from the last call's."""
+        """Return the new matrix and which of its cells are known, from the last call's."""
         k = self._t.size
         if classes == self._cls and np.array_equal(u, self._u):
             if t.size >= k and np.array_equal(t[:k], self._t):

@@ -46,6 +46,7 @@ class UnknownRoadError(GeoError, KeyError):
     """A road code that the network does not contain."""
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        """Return the message."""
         return str(self.args[0]) if self.args else ""
 
 
@@ -53,6 +54,7 @@ class UnknownPlaceError(GeoError, KeyError):
     """A place name or administrative code that the gazetteer does not know."""
 
     def __str__(self) -> str:
+        """Return the message."""
         return str(self.args[0]) if self.args else ""
 
 

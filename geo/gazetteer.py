@@ -208,7 +208,7 @@ def normalize_name(text: str) -> tuple[str, str]:
 
 
 def _offset(text: str) -> tuple[str, float | None, float] | None:
-    """``(base text, bearing in degrees or None, distance in metres)`` of an offset, or None."""
+    """Split an offset into ``(base text, bearing in degrees or None, metres)``, or None."""
     m = _ZH_OFFSET.match(text)
     if m is None:
         m = _EN_OFFSET.match(text.lower())
@@ -340,7 +340,7 @@ class Gazetteer:
         )
 
     def by_code(self, code: str | int) -> Place:
-        """The administrative place of a 6-digit code, or of a 9/12-digit code's first 6 digits.
+        """Return the administrative place of a 6-digit code (or a 9/12-digit code's first 6).
 
         A code the gazetteer lacks at banner level falls back to its league (``xxxx00``).
 
@@ -362,7 +362,7 @@ class Gazetteer:
         raise UnknownPlaceError(msg)
 
     def find(self, name: str) -> Place:
-        """A place by its Chinese or English name, with or without 旗/盟/市/县/Banner/League.
+        """Return a place by Chinese or English name, with or without 旗/盟/市/县/Banner/League.
 
         Exact names beat suffix-stripped ones, administrative places beat towns of the same
         name, leagues beat banners.
@@ -383,7 +383,7 @@ class Gazetteer:
         return self._place(i) if kind == "place" else self._town(i)
 
     def admin_at(self, lon: float, lat: float, tolerance_m: float = 2000.0) -> Place | None:
-        """The banner containing a WGS84 point (or within `tolerance_m` of its outline).
+        """Return the banner containing a WGS84 point (or within `tolerance_m` of its outline).
 
         The tolerance absorbs the simplification of the outlines along borders. Returns None
         outside every banner.
@@ -487,7 +487,7 @@ class Gazetteer:
         return self._resolution(admin, "banner_only", notes=(note,))
 
     def _town_prefix(self, name: str) -> tuple[Place, str] | None:
-        """A town written at the start of `name` with a village after it (``X镇Y嘎查``)."""
+        """Return a town written at the start of `name` with a village after it (``X镇Y嘎查``)."""
         for k in range(len(name) - 2, 1, -1):
             try:
                 place = self._find_unambiguous(name[:k])
@@ -498,8 +498,11 @@ class Gazetteer:
         return None
 
     def _settlement(self, name: str) -> Place | None:
-        """The one town of that name (an offset is measured from the settlement, not from a
-        banner of the same name such as Xilinhot), or None."""
+        """Return the one town of that name, or None.
+
+        An offset is measured from the settlement, not from a banner of the same name such as
+        Xilinhot.
+        """
         exact, stripped = normalize_name(name)
         towns = {i for _, _, k, i in self._names.get(exact, []) if k == "town"}
         towns = towns or {i for _, _, k, i in self._names.get(stripped, []) if k == "town"}
@@ -520,7 +523,7 @@ class Gazetteer:
         return self.find(name)
 
     def _admin_prefix(self, name: str) -> tuple[Place | None, str]:
-        """The innermost administrative place written at the start of `name`, and the rest."""
+        """Return the innermost administrative place `name` starts with, and the rest."""
         admin: Place | None = None
         rest = name
         while len(rest) > 1:
@@ -535,7 +538,7 @@ class Gazetteer:
         return admin, rest
 
     def _within(self, admin: Place, rest: str) -> tuple[Place, str] | None:
-        """A township/town of `admin` named by `rest` (or by its start, a village following)."""
+        """Return a township/town of `admin` named by `rest` (or its start, a village following)."""
         code = admin.admin_code
         inside = code[:4] if admin.level == "league" else code
         for k in range(len(rest), 1, -1):
@@ -563,7 +566,7 @@ class Gazetteer:
         return Resolution(place, place.lon, place.lat, unc, method, notes)
 
     def _size_m(self, place: Place) -> float:
-        """A place's radius in metres: its outline's (area as a disc), or by kind for points."""
+        """Return a place's radius in metres: its outline's (as a disc), or by kind for points."""
         geom = place.geometry
         if geom is not None and geom.geom_type in ("Polygon", "MultiPolygon"):
             area = float(to_metric(geom).area)
@@ -573,4 +576,5 @@ class Gazetteer:
         return TOWN_UNCERTAINTY_M
 
     def __len__(self) -> int:
+        """Return the number of entries."""
         return len(self.places) + len(self.towns)

@@ -549,7 +549,7 @@ class RoadGraph:
         conditions: Mapping[str, str | Iterable[str]] | None = None,
         limit_s: float = np.inf,
     ) -> EtaTable:
-        """The units x tasks :class:`~geo.corepaths.EtaTable` kept for these conditions.
+        """Return the units x tasks :class:`~geo.corepaths.EtaTable` kept for these conditions.
 
         One table per (conditions, limit) is kept with the graph (the last few), so successive
         recommendations under the same conditions only search what is new.

@@ -143,7 +143,7 @@ class LocateResult:
     segment_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of ``winterops locate --json`` (rounded: 1e-6 deg, 1 m)."""
+        """Return the JSON object of ``winterops locate --json`` (rounded: 1e-6 deg, 1 m)."""
         return {
             "lon": round(self.lon, 6),
             "lat": round(self.lat, 6),
@@ -200,6 +200,7 @@ class Region:
     _bounds_slack: BaseGeometry | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        """Check and normalise the fields."""
         if self._bounds_slack is None:
             self._bounds_slack = self.bounds.buffer(_BOUNDS_SLACK_DEG)
         shapely.prepare(self._bounds_slack)
@@ -218,7 +219,7 @@ class Region:
         return bool(shapely.contains_xy(self._bounds_slack, lon, lat))
 
     def admin_at(self, lon: float, lat: float) -> Place | None:
-        """The banner containing a WGS84 point (see :meth:`Gazetteer.admin_at`)."""
+        """Return the banner containing a WGS84 point (see :meth:`Gazetteer.admin_at`)."""
         return self.gazetteer.admin_at(lon, lat)
 
     def locate(self, query: str, crs: str = "wgs84") -> LocateResult:

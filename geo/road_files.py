@@ -63,7 +63,7 @@ _GEOD = Geod(ellps="WGS84")
 
 
 def choose_layer(path: Path, layer: str | None) -> str | None:
-    """The layer to read: `layer` if the file has it, else the only (line) layer.
+    """Return the layer to read: `layer` if the file has it, else the only (line) layer.
 
     Raises
     ------
@@ -104,7 +104,7 @@ def _no_crs_fix(path: Path, layer: str | None) -> str:
 
 
 def _with_crs(gdf: gpd.GeoDataFrame, path: Path, layer: str | None, crs: str | None) -> Any:
-    """The frame with its CRS; refuse a file without one unless `crs` names it."""
+    """Return the frame with its CRS; refuse a file without one unless `crs` names it."""
     given: CRS | None = None
     if crs:
         try:

@@ -121,7 +121,7 @@ def road_class_for_code(code: str) -> str:
 
 
 def _line_of(geom: Any) -> LineString | None:
-    """The single LineString of a geometry, or None when it is not one continuous line."""
+    """Return the single LineString of a geometry, or None when it is not one continuous line."""
     if isinstance(geom, LineString):
         return geom
     if isinstance(geom, MultiLineString):
@@ -215,7 +215,7 @@ def _checked_features(
 
 
 def _checked_line(geom: Any, where: str, problems: list[str]) -> LineString | None:
-    """The feature's single lon/lat line, or None with the reason appended to `problems`."""
+    """Return the feature's single lon/lat line, or None with the reason appended to `problems`."""
     if geom is None or geom.is_empty:
         problems.append(f"{where}: empty geometry")
         return None
@@ -311,7 +311,7 @@ def _road_frame(
     km_start: np.ndarray,
     km_end: np.ndarray,
 ) -> gpd.GeoDataFrame:
-    """The validated frame: schema columns with defaults filled, then any extra columns."""
+    """Return the validated frame: schema columns with defaults filled, then any extra columns."""
 
     def text_col(name: str, default: Iterable[str]) -> list[str]:
         vals = gdf[name] if name in gdf.columns else [None] * len(gdf)

@@ -463,7 +463,7 @@ class RoadNetwork:
         return sorted(self._by_code)
 
     def road_range(self, road_code: str) -> list[tuple[float, float]]:
-        """The (km_start, km_end) ranges of a road's pieces, in order.
+        """Return the (km_start, km_end) ranges of a road's pieces, in order.
 
         Raises
         ------
@@ -484,7 +484,7 @@ class RoadNetwork:
         return self._by_code[code]
 
     def stake_to_point(self, road_code: str, km: float) -> Point:
-        """The WGS84 point of a kilometre post.
+        """Return the WGS84 point of a kilometre post.
 
         Parameters
         ----------

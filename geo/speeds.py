@@ -99,7 +99,7 @@ FACTOR_TABLES: dict[str, dict[str, float]] = {
 
 
 def check_vehicle(vehicle_class: str) -> str:
-    """The vehicle class as a known key of :data:`VEHICLE_SPEEDS`.
+    """Return the vehicle class as a known key of :data:`VEHICLE_SPEEDS`.
 
     Raises
     ------
@@ -151,7 +151,7 @@ def speed_factor(vehicle_class: str, condition: str | None) -> float:
 
 
 def worst_factor(vehicle_class: str, cond: str | Iterable[str] | None) -> float:
-    """The lowest speed factor among one or several conditions (1.0 for none)."""
+    """Return the lowest speed factor among one or several conditions (1.0 for none)."""
     if cond is None or isinstance(cond, str):
         return speed_factor(vehicle_class, cond)
     return min((speed_factor(vehicle_class, c) for c in cond), default=1.0)

@@ -52,6 +52,7 @@ class Stake:
     km: float
 
     def __str__(self) -> str:
+        """Return the message."""
         post = format_stake(self.km)
         return f"{self.road_code} {post}" if self.road_code else post
 

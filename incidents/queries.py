@@ -113,22 +113,22 @@ CONDITION_ORDER = ["closed", "black_ice", "drifting_snow", "snow_packed", "poor_
 
 
 def open_engine(url: str) -> Engine:
-    """The engine of `url`, configured like every other part of winterops."""
+    """Return the engine of `url`, configured like every other part of winterops."""
     return make_engine(url)
 
 
 def write_sessions(engine: Engine) -> sessionmaker[Session]:
-    """A session factory for writes (its commits count changes, see ``store.changes``)."""
+    """Return a session factory for writes (its commits count changes, see ``store.changes``)."""
     return session_factory(engine)
 
 
 def read_sessions(engine: Engine) -> sessionmaker[Session]:
-    """A session factory for reads only (no write lock on SQLite)."""
+    """Return a session factory for reads only (no write lock on SQLite)."""
     return session_factory(read_only(engine))
 
 
 def now(session: Session) -> datetime:
-    """The operational "now" (UTC): the demo storm's clock when one is set."""
+    """Return the operational "now" (UTC): the demo storm's clock when one is set."""
     return operational_now(session)[0]
 
 
@@ -143,7 +143,7 @@ def _frame(session: Session, stmt: Any) -> pd.DataFrame:
 
 
 def points_xy(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
-    """A point GeoDataFrame as a plain frame with ``lon``/``lat`` (NaN where no point)."""
+    """Return a point GeoDataFrame as a plain frame with ``lon``/``lat`` (NaN where no point)."""
     if not len(gdf):
         return pd.DataFrame(columns=[*gdf.columns, "lon", "lat"])
     frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
@@ -208,8 +208,10 @@ def _aware(value: Any) -> datetime | None:
 
 
 def position_states(units: gpd.GeoDataFrame, at: datetime, settings: Settings | None) -> list[str]:
-    """``live`` / ``stale`` / ``unknown`` per unit at `at`
-    (:func:`incidents.dispatch.position_state`: the rule has one home)."""
+    """Return ``live`` / ``stale`` / ``unknown`` per unit at `at`.
+
+    The rule has one home: :func:`incidents.dispatch.position_state`.
+    """
     if not len(units):
         return []
     out = []
@@ -242,7 +244,7 @@ def units(
 def assignments(
     session: Session, unit_id: str | None = None, active_only: bool = True
 ) -> pd.DataFrame:
-    """Assignments (active ones by default), optionally of one unit, newest first."""
+    """Return assignments (active ones by default), optionally of one unit, newest first."""
     cols = [c for c in Assignment.__table__.columns if c.name != "route"]
     stmt = select(*cols, Task.kind.label("task_kind"), Task.incident_id, Task.hazard_id)
     stmt = stmt.join(Task, Task.id == Assignment.task_id)
@@ -290,7 +292,7 @@ def alerts(session: Session, at: datetime) -> gpd.GeoDataFrame:
 
 
 def reports(session: Session, limit: int = 500) -> pd.DataFrame:
-    """The latest reports (without geometry), newest first."""
+    """Return the latest reports (without geometry), newest first."""
     cols = [c for c in Report.__table__.columns if c.name != "geometry"]
     return _frame(session, select(*cols).order_by(Report.id.desc()).limit(limit))
 
@@ -301,7 +303,7 @@ def feed_status(session: Session) -> pd.DataFrame:
 
 
 def stale_feeds(frame: pd.DataFrame, at: datetime) -> list[str]:
-    """Feeds of `frame` (:func:`feed_status`) with no success within two polling intervals."""
+    """Return the feeds of `frame` (:func:`feed_status`) not successful in two intervals."""
     stale = []
     for row in frame.itertuples():
         if getattr(row, "enabled", True) is False:
@@ -314,7 +316,7 @@ def stale_feeds(frame: pd.DataFrame, at: datetime) -> list[str]:
 
 
 def quarantine(session: Session, limit: int = 500) -> pd.DataFrame:
-    """The latest quarantined records with their reasons."""
+    """Return the latest quarantined records with their reasons."""
     return _frame(
         session,
         select(
@@ -327,7 +329,7 @@ def quarantine(session: Session, limit: int = 500) -> pd.DataFrame:
 
 
 def simulation_runs(session: Session) -> pd.DataFrame:
-    """Stored storm replays (metrics and series as dicts), newest first."""
+    """Return stored storm replays (metrics and series as dicts), newest first."""
     return _frame(
         session, select(*SimulationRun.__table__.columns).order_by(SimulationRun.ran_at.desc())
     )
@@ -345,7 +347,7 @@ def users(session: Session) -> pd.DataFrame:
 
 
 def audit_tail(session: Session, limit: int = 200) -> pd.DataFrame:
-    """The latest audit events."""
+    """Return the latest audit events."""
     return _frame(
         session,
         select(
@@ -358,7 +360,7 @@ def audit_tail(session: Session, limit: int = 200) -> pd.DataFrame:
 
 
 def feed_config(session: Session) -> list[dict[str, Any]]:
-    """The configured feeds (``app_settings["feeds"]["feeds"]``), as a list of dicts."""
+    """Return the configured feeds (``app_settings["feeds"]["feeds"]``), as a list of dicts."""
     row = session.get(Setting, "feeds")
     value = row.value if row is not None and isinstance(row.value, dict) else {}
     return [dict(f) for f in value.get("feeds", []) if isinstance(f, dict)]
@@ -377,8 +379,10 @@ def duty_points(session: Session) -> gpd.GeoDataFrame:
 def recommendations(
     session: Session, region: Any, settings: Settings, at: datetime, policy: str = "optimized"
 ) -> pd.DataFrame:
-    """The recommendations computed now from the current state, most urgent first (the CLI's
-    ``winterops recommend`` view; the dashboard shows the stored ranking, :func:`recommended`).
+    """Return the recommendations computed now from the current state, most urgent first.
+
+    This is the CLI's ``winterops recommend`` view; the dashboard shows the stored ranking
+    (:func:`recommended`).
 
     A task that already has its unit gets no plain ``assign``
     (:func:`incidents.dispatch.recommend.build_recommendations` leaves it out).
@@ -395,8 +399,9 @@ REC_COLUMNS = [
 
 
 def recommended(session: Session) -> pd.DataFrame:
-    """The stored ranking (``recommended`` assignments, written by
-    :func:`incidents.live.pipeline.rank_now`) a dispatcher can still act on, most urgent first.
+    """Return the stored ranking a dispatcher can still act on, most urgent first.
+
+    These are the ``recommended`` assignments written by :func:`incidents.live.pipeline.rank_now`.
 
     A row whose premise is gone is left out at once, before the next ranking removes it: a
     plain ``assign`` needs its task open and its unit available; a ``reassign`` needs its task
@@ -450,8 +455,10 @@ def recommended(session: Session) -> pd.DataFrame:
 
 
 def workers(session: Session, at: datetime | None = None) -> list[dict[str, Any]]:
-    """Heartbeats of the live ``winterops worker`` processes
-    (:func:`incidents.live.worker.live_workers`): role, cycle, when."""
+    """Return the heartbeats of the live ``winterops worker`` processes: role, cycle, when.
+
+    See :func:`incidents.live.worker.live_workers`.
+    """
     return live_workers(session, at)
 
 
@@ -474,7 +481,7 @@ def overdue(session: Session, at: datetime) -> pd.DataFrame:
 
 
 def hotspots(session: Session, region: Any, settings: Settings, at: datetime) -> gpd.GeoDataFrame:
-    """Current hotspots (road stretches with repeated incidents)."""
+    """Return the current hotspots (road stretches with repeated incidents)."""
     return current_hotspots(session, region, settings, at)
 
 
@@ -730,7 +737,7 @@ def export_table(session: Session, table: str) -> gpd.GeoDataFrame:
 
 
 def incidents_listed(session: Session, incident_ids: Iterable[int]) -> gpd.GeoDataFrame:
-    """The incidents with these ids, whatever their status, in id order (points)."""
+    """Return the incidents with these ids, whatever their status, in id order (points)."""
     ids = sorted({int(i) for i in incident_ids})
     return read_gdf(
         session,
@@ -739,7 +746,7 @@ def incidents_listed(session: Session, incident_ids: Iterable[int]) -> gpd.GeoDa
 
 
 def reports_listed(session: Session, report_ids: Iterable[int]) -> pd.DataFrame:
-    """The reports with these ids (without geometry), in id order."""
+    """Return the reports with these ids (without geometry), in id order."""
     ids = sorted({int(i) for i in report_ids})
     cols = [c for c in Report.__table__.columns if c.name != "geometry"]
     return _frame(session, select(*cols).where(Report.id.in_(ids)).order_by(Report.id))

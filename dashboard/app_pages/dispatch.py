@@ -35,8 +35,10 @@ def _stake(road: object, km: object) -> str:
 
 
 def _do(action: str, fn: object, *args: object, **kwargs: object) -> None:
-    """Run an action and keep a translated message for the next run (no raw error text for a
-    lost race: the card it came from is simply gone)."""
+    """Run an action and keep a translated message for the next run.
+
+    No raw error text for a lost race: the card it came from is simply gone.
+    """
     lang = ui.lang()
     ui.touch()
     try:
@@ -51,18 +53,22 @@ def _do(action: str, fn: object, *args: object, **kwargs: object) -> None:
 
 
 def _run(action: str, fn: object, *args: object, **kwargs: object) -> None:
-    """Run an action from a part's body, then redraw that part (the message shows in it); the
-    other parts whose data changed follow through the change counters (:mod:`dashboard.live`).
-    A whole-page rerun here would race the watcher's keyed part reruns."""
+    """Run an action from a part's body, then redraw that part (the message shows in it).
+
+    The other parts whose data changed follow through the change counters
+    (:mod:`dashboard.live`). A whole-page rerun here would race the watcher's keyed part reruns.
+    """
     _do(action, fn, *args, **kwargs)
     st.rerun(scope="fragment")
 
 
 def _on_click(action: str, fn: object, *args: object, **kwargs: object) -> None:
-    """A button callback: runs even when the card it sits on is gone at the next run (the
-    recommendation was retired meanwhile). No rerun here (Streamlit ignores one in a
+    """Handle a button click, even when its card is gone at the next run.
+
+    The recommendation may have been retired meanwhile. No rerun here (Streamlit ignores one in a
     callback): the click reruns the part it sits in, where the card is gone and the message
-    shows; the figures and the map follow through the change counters."""
+    shows; the figures and the map follow through the change counters.
+    """
     _do(action, fn, *args, **kwargs)
 
 
@@ -109,8 +115,11 @@ def worker_line(lang: str, url: str) -> None:
 
 @st.fragment(key="wo_map")
 def situation_map() -> None:
-    """The map: only the live layers are swapped on a change; the view and the layer choices
-    the dispatcher made are kept (:func:`mapui.show_map` with ``remember``)."""
+    """Draw the map; a change swaps only the live layers.
+
+    The view and the layer choices the dispatcher made are kept (:func:`mapui.show_map` with
+    ``remember``).
+    """
     live.part("wo_map", data.MAP_TOPICS, ui.db_url())
     mapui.show_map("dispatch_map", height=640, remember=True)
 
@@ -182,8 +191,7 @@ def recommendations(lang: str, url: str, user: actions.SessionUser) -> None:
 
 def _override_chosen(sel_key: str, action: str, url: str, user: actions.SessionUser,
                      task_id: int, recommended: str) -> None:
-    """Callback of an override button: the unit picked in its selectbox replaces the
-    recommended one."""
+    """Send the unit picked in an override button's selectbox instead of the recommended one."""
     other = st.session_state.get(sel_key)
     if other is None:
         return
@@ -194,8 +202,11 @@ def _override_chosen(sel_key: str, action: str, url: str, user: actions.SessionU
 def _card_buttons(
     lang: str, url: str, user: actions.SessionUser, rec: Any, free: pd.DataFrame
 ) -> None:
-    """Confirm and override controls of one recommendation card (button callbacks, so a click
-    is handled even when the card is retired before the next run)."""
+    """Draw the confirm and override controls of one recommendation card.
+
+    They are button callbacks, so a click is handled even when the card is retired before the
+    next run.
+    """
     if user.read_only:  # a wall display watches only (the services refuse it too)
         return
     task_id, unit_id = int(rec.task_id), str(rec.unit_id)
@@ -332,8 +343,10 @@ def overdue_tasks(lang: str, url: str) -> None:
 
 
 def hazards(lang: str, url: str, user: actions.SessionUser) -> None:
-    """Open hazards by age: state (open / handed over, to whom, when), road chief, and for a
-    dispatcher one "hand to road chief" button per hazard not yet handed over."""
+    """Show the open hazards by age, with state (open / handed over, to whom, when), road chief.
+
+    A dispatcher gets one "hand to road chief" button per hazard not yet handed over.
+    """
     frame = data.hazards_by_age(url)
     if frame.empty:
         st.info(t("common.none", lang))
@@ -430,7 +443,7 @@ def recs_panel() -> None:
 
 @st.fragment(key="wo_queue")
 def queue_panel() -> None:
-    """The incident queue with the cold-exposure clocks."""
+    """Show the incident queue with the cold-exposure clocks."""
     _panel("wo_queue", lambda lang, url, _user: incident_queue(lang, url))
 
 
@@ -483,7 +496,7 @@ def _idle() -> None:
 
 
 def render() -> None:
-    """The dispatcher's console."""
+    """Draw the dispatcher's console."""
     lang = ui.lang()
     st.subheader(t("page.dispatch", lang))
     ui.show_flash()

@@ -1,5 +1,6 @@
-"""Patrol page (tablet first, 820x1180): my unit's tasks and route, big status buttons,
-report a hazard where I am, mark a hazard cleared, night mode.
+"""Patrol page (tablet first, 820x1180): my unit's tasks and route, big status buttons.
+
+Also: report a hazard where I am, mark a hazard cleared, night mode.
 
 A patrol lead sees and changes only their own unit; an admin picks a unit to look at.
 """
@@ -56,7 +57,7 @@ def _cards_at(url: str, unit_id: str, v: tuple[int, ...]) -> list[dict[str, Any]
 
 
 def _cards(url: str, unit_id: str) -> list[dict[str, Any]]:
-    """The unit's task cards, cached until an assignment, task, incident or unit changes."""
+    """Return the unit's task cards, cached until an assignment, task, incident or unit changes."""
     return _cards_at(url, unit_id, live.stamp(url, TASK_TOPICS))
 
 
@@ -90,7 +91,7 @@ def _unit_row(unit_id: str) -> pd.Series | None:
 
 
 def _fresh_fix() -> actions.TabletFix | None:
-    """The browser's position when it is recent enough to send with a status tap."""
+    """Return the browser's position when it is recent enough to send with a status tap."""
     fix = st.session_state.get(_FIX)
     if not isinstance(fix, dict) or time.time() - float(fix.get("t", 0)) > FIX_MAX_AGE_S:
         return None
@@ -107,7 +108,7 @@ def _where(card: dict[str, Any], lang: str) -> str:
 
 
 def _card_text(card: dict[str, Any], lang: str, now: pd.Timestamp) -> list[str]:
-    """The lines of one task card (Markdown, every outside value escaped)."""
+    """Return the lines of one task card (Markdown, every outside value escaped)."""
     kind = t(f"kind.{card['task_kind']}", lang, default=str(card["task_kind"]))
     state = t(f"state.{card['state']}", lang, default=str(card["state"]))
     since = pd.Timestamp(card["since"]) if card.get("since") is not None else now
@@ -168,7 +169,7 @@ def _status_buttons(card: dict[str, Any], lang: str, url: str, user: actions.Ses
 
 
 def _close_confirm() -> None:
-    """Callback of "back": the confirm panel closes, nothing is sent."""
+    """Close the confirm panel ("back"); nothing is sent."""
     st.session_state.pop(_CONFIRM, None)
     ui.touch()
 
@@ -176,9 +177,11 @@ def _close_confirm() -> None:
 def _on_tap(
     aid: int, new_state: str, version: int, lang: str, url: str, user: actions.SessionUser
 ) -> None:
-    """Callback of a status button: "cleared" first opens the confirm panel; anything else (and
-    "yes, cleared") is sent with the tablet's position. The tasks part reruns (the tap was in
-    it); the map and the unit's status follow through the change counters."""
+    """Handle a status button: "cleared" first opens the confirm panel.
+
+    Anything else (and "yes, cleared") is sent with the tablet's position. The tasks part reruns
+    (the tap was in it); the map and the unit's status follow through the change counters.
+    """
     ui.touch()
     if new_state == "cleared" and st.session_state.get(_CONFIRM) != aid:
         st.session_state[_CONFIRM] = aid
@@ -228,8 +231,10 @@ def tasks_panel(unit_id: str) -> None:
 
 @st.fragment(key="wo_patrol_map")
 def map_panel(unit_id: str, dark: bool) -> None:
-    """My unit and its routes on the map; redrawn by the watcher when they change. A tap on
-    the map (a point to report at) redraws the whole tablet, so the report form offers it."""
+    """Show my unit and its routes on the map; the watcher redraws it when they change.
+
+    A tap on the map (a point to report at) redraws the whole tablet, so the report form offers it.
+    """
     live.part("wo_patrol_map", MAP_TOPICS, ui.db_url())
     unit = _unit_row(unit_id)
     center = None
@@ -366,7 +371,7 @@ def _idle() -> None:
 
 
 def render() -> None:
-    """The patrol lead's tablet view."""
+    """Draw the patrol lead's tablet view."""
     lang, user = ui.lang(), ui.current_user()
     if user is None:
         return

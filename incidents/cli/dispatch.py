@@ -55,7 +55,7 @@ def recommend_cmd(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Current recommended assignments, most urgent first, with reasons."""
+    """Print the current recommended assignments, most urgent first, with reasons."""
     from incidents.dispatch import POLICIES, preposition, recommend
 
     if policy not in POLICIES:

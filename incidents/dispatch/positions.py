@@ -68,7 +68,7 @@ class PositionState(NamedTuple):
     source: str | None  # avl | tablet | on_scene | base | None
 
     def reason(self) -> tuple[str, str]:
-        """What a recommendation's reason adds (English, Chinese); empty when live from a fix."""
+        """Return what a recommendation's reason adds (English, Chinese); empty when live."""
         if self.state == "stale" and self.age_s is not None:
             mins = self.age_s / 60.0
             return (

@@ -294,7 +294,7 @@ def _reason(
     ru: tuple[int, float] | None,
     plan: dict[int, int],
 ) -> tuple[str, str]:
-    """The English and Chinese reason of pair (unit row `i`, task column `j`)."""
+    """Return the English and Chinese reason of pair (unit row `i`, task column `j`)."""
     u, t, c = state.units[i], state.tasks[j], state.candidates[i]
     eta = float(state.eta[i, j])
     what_en, what_zh = _describe(t, state.incidents.get(t.incident_id or -1))

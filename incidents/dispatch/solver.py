@@ -206,7 +206,7 @@ def _solve_optimized_sparse(
     keep_threshold_s: float,
     horizon_s: float,
 ) -> list[tuple[int, int]]:
-    """The optimized policy on the pairs that can be in an optimum, as a sparse matching.
+    """Return the optimized policy on the pairs that can be in an optimum, as a sparse matching.
 
     The same problem as the dense one: a free unit's own idle column costs 0, so a pair of a
     free unit that costs more (ETA at or past the horizon) is never in an optimum and is left
@@ -243,7 +243,7 @@ def _solve_optimized_sparse(
 def runner_up(
     eta: NDArray[np.float64], ok: NDArray[np.bool_], j: int, chosen: int
 ) -> tuple[int, float] | None:
-    """The best eligible unit for task `j` other than `chosen` (row, seconds)."""
+    """Return the best eligible unit for task `j` other than `chosen` (row, seconds)."""
     col = np.where(ok[:, j], eta[:, j], np.inf)
     col[chosen] = np.inf
     if not np.isfinite(col).any():

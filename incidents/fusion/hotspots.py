@@ -105,7 +105,7 @@ _BY_FRAME: LockedLRU[int, tuple[gpd.GeoDataFrame, HotspotEngine]] = LockedLRU(8)
 
 
 def hotspot_engine(region: Region) -> HotspotEngine:
-    """The :class:`HotspotEngine` of the region's segments (built once per segments content).
+    """Return the :class:`HotspotEngine` of the region's segments (built once per segments content).
 
     Looked up by the segments frame first (the engine holds the frame, so its id stays its
     own), then by the content key (:func:`geo.network.segments_key`), so a Streamlit server or a

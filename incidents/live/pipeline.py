@@ -58,7 +58,7 @@ PATROL_CONFIDENCE = 0.9
 
 
 def feed_kinds() -> tuple[str, ...]:
-    """The feed kinds the parsers know (:data:`ingest.registry.KINDS`, in order)."""
+    """Return the feed kinds the parsers know (:data:`ingest.registry.KINDS`, in order)."""
     return tuple(KINDS)
 
 
@@ -138,8 +138,10 @@ def fuse_now(
     settings: Settings,
     now: datetime | None = None,
 ) -> tuple[FusionSummary, datetime]:
-    """Fuse every report not yet fused, in one transaction, at `now` (default: the operational
-    clock); return the summary and the moment used."""
+    """Fuse every report not yet fused, in one transaction; return the summary and the moment.
+
+    `now` defaults to the operational clock.
+    """
     with session_scope(factory) as s:
         at = now if now is not None else operational_now(s)[0]
         summary = fuse(s, region, settings, at)
@@ -223,8 +225,9 @@ def ingest_sources(
     fuse_after: bool = True,
     rank: bool = True,
 ) -> tuple[IngestSummary, PipelineResult]:
-    """Read, archive, parse and store every source of one kind, then fuse once (and re-rank,
-    unless `rank` is False).
+    """Read, archive, parse and store every source of one kind, then fuse once and re-rank.
+
+    With `rank` False nothing is re-ranked.
 
     `parse_now` is the parsers' clock (relative times in payloads), `now` the fusion clock and
     the sink's alert-expiry clock (default: the operational clock / the present). Without a
@@ -311,7 +314,7 @@ def report_patrol_hazard(
 
 
 def _explanation(r: Recommendation, now: datetime) -> dict[str, Any]:
-    """What a stored recommendation keeps beside its task, unit and ETA (the card's facts)."""
+    """Return what a stored recommendation keeps beside its task, unit and ETA (card facts)."""
     return {
         "reason": r.reason,
         "reason_zh": r.reason_zh,
@@ -333,8 +336,9 @@ def _explanation(r: Recommendation, now: datetime) -> dict[str, Any]:
 def store_recommendations(
     session: Session, recs: Sequence[Recommendation], now: datetime, *, eta_slack_s: float = 30.0
 ) -> dict[str, int]:
-    """Keep the ``recommended`` assignments equal to the current ranking (the one truth the
-    dashboard shows).
+    """Keep the ``recommended`` assignments equal to the current ranking.
+
+    That ranking is the one truth the dashboard shows.
 
     A recommendation already stored (same task and unit) keeps its row (its ETA and
     explanation are refreshed when the ETA moved by more than `eta_slack_s` or the
@@ -403,10 +407,12 @@ def rank_now(
     at: datetime | None = None,
     policy: str = "optimized",
 ) -> dict[str, int]:
-    """Re-rank (:func:`incidents.dispatch.recommend`) and store the ranking
-    (:func:`store_recommendations`) in one transaction, at `at` (default: the operational
-    clock). The one writer of recommendations: the pipeline after a fuse, the worker after any
-    change of tasks, units, assignments or hazards, a dashboard when no worker runs."""
+    """Re-rank and store the ranking in one transaction, at `at` (default: the operational clock).
+
+    :func:`incidents.dispatch.recommend`, then :func:`store_recommendations`. The one writer of
+    recommendations: the pipeline after a fuse, the worker after any change of tasks, units,
+    assignments or hazards, a dashboard when no worker runs.
+    """
     with session_scope(factory) as s:
         when = at if at is not None else operational_now(s)[0]
         recs = recommend(s, region, settings, when, policy)
@@ -416,9 +422,11 @@ def rank_now(
 
 
 def retire_recommendations(session: Session, *, task_id: int, unit_id: str) -> int:
-    """Remove the ``recommended`` rows a confirm or an override made moot: any other unit for
-    `task_id` (the task has its unit now) and `unit_id` for any other task (it is busy now).
-    In the caller's transaction; returns how many went."""
+    """Remove the ``recommended`` rows a confirm or an override made moot; return how many.
+
+    That is any other unit for `task_id` (the task has its unit now) and `unit_id` for any other
+    task (it is busy now), in the caller's transaction.
+    """
     rows = session.scalars(
         select(Assignment).where(
             Assignment.state == AssignmentState.RECOMMENDED.value,

@@ -344,7 +344,7 @@ class Worker:
         return s
 
     def _versions(self) -> dict[str, int]:
-        """The change counters of the topics a ranking depends on."""
+        """Return the change counters of the topics a ranking depends on."""
         bind = self.factory.kw.get("bind")
         if bind is None:
             return {}
@@ -352,8 +352,10 @@ class Worker:
         return {t: found.get(t, 0) for t in RANK_TOPICS}
 
     def _rank_due(self) -> bool:
-        """Whether tasks, units, assignments or hazards changed since the last ranking (a
-        dispatcher confirmed, a tablet tapped, a unit moved): re-rank within a tick."""
+        """Tell whether tasks, units, assignments or hazards changed since the last ranking.
+
+        A dispatcher confirmed, a tablet tapped, a unit moved: re-rank within a tick.
+        """
         if self.region is None or self.ranked is None:
             return False
         try:

@@ -58,7 +58,7 @@ RECOMMENDED = "recommended"  # an assignment in this state is a ranking row (own
 
 
 def pending(session: Session) -> set[str]:
-    """The topics this session's open transaction has changed so far."""
+    """Return the topics this session's open transaction has changed so far."""
     topics: set[str] = session.info.setdefault(_PENDING, set())
     return topics
 
@@ -93,7 +93,7 @@ def bump_now(conn: Connection, topics: Iterable[str]) -> None:
 
 
 def versions(engine_or_conn: Engine | Connection) -> dict[str, int]:
-    """Current counter of every topic that has ever changed (one small SELECT)."""
+    """Return the current counter of every topic that has ever changed (one small SELECT)."""
     stmt = select(m.ChangeCounter.topic, m.ChangeCounter.version)
     if isinstance(engine_or_conn, Engine):
         with engine_or_conn.connect() as conn:

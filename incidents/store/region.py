@@ -1,5 +1,6 @@
-"""Copy the region (``geo.region.Region``) into the database: segments, units, duty points,
-road chiefs.
+"""Copy the region (``geo.region.Region``) into the database.
+
+Segments, units, duty points and road chiefs.
 
 Rows already present (same id) are left alone, so loading twice adds nothing and a unit's live
 status survives a reload.
@@ -43,7 +44,7 @@ def _banner_codes(region: Region, geoms: gpd.GeoSeries) -> list[str | None]:
 
 
 def segments_frame(region: Region) -> gpd.GeoDataFrame:
-    """The region's segments with the columns of the ``segments`` table."""
+    """Return the region's segments with the columns of the ``segments`` table."""
     seg = region.network.segments
     frame = gpd.GeoDataFrame(
         {
@@ -63,7 +64,7 @@ def segments_frame(region: Region) -> gpd.GeoDataFrame:
 
 
 def units_frame(region: Region) -> gpd.GeoDataFrame:
-    """The region's units with the columns of the ``units`` table (all available)."""
+    """Return the region's units with the columns of the ``units`` table (all available)."""
     u = region.units
 
     def caps(value: Any) -> list[str]:
@@ -92,7 +93,7 @@ def units_frame(region: Region) -> gpd.GeoDataFrame:
 
 
 def duty_points_frame(region: Region) -> gpd.GeoDataFrame:
-    """The region's duty points with the columns of the ``duty_points`` table."""
+    """Return the region's duty points with the columns of the ``duty_points`` table."""
     d = region.duty_points
     return gpd.GeoDataFrame(
         {
@@ -111,7 +112,7 @@ def duty_points_frame(region: Region) -> gpd.GeoDataFrame:
 
 
 def chiefs_frame(region: Region) -> pd.DataFrame:
-    """The region's road chiefs with the columns of the ``road_chiefs`` table."""
+    """Return the region's road chiefs with the columns of the ``road_chiefs`` table."""
     c = region.chiefs
     return pd.DataFrame(
         {

@@ -1,5 +1,7 @@
-"""Checking region tables row by row: units roster, duty and warming points, sections, road chiefs,
-the township-level gazetteer. Every problem is collected (file, row, field, value), none raised.
+"""Checking region tables row by row, every problem collected (file, row, field, value).
+
+The tables: units roster, duty and warming points, sections, road chiefs, the township-level
+gazetteer. No problem is raised.
 
 :func:`read_region` reads every file of an import (:mod:`incidents.store.region_files`), checks
 each table and the references between them, and builds the :class:`geo.region.Region` when the

@@ -92,6 +92,7 @@ class RegionProblem:
     message: str
 
     def __str__(self) -> str:
+        """Return the message."""
         parts = [self.file]
         if self.feature:
             parts.append(self.feature)
@@ -102,7 +103,7 @@ class RegionProblem:
         return f"{where}: {what}{self.message}"
 
     def to_dict(self) -> dict[str, str | None]:
-        """The problem as a JSON object (``region check --json``)."""
+        """Return the problem as a JSON object (``region check --json``)."""
         return {
             "file": self.file,
             "feature": self.feature,
@@ -207,7 +208,7 @@ def _sha256(path: Path) -> str:
 def find_region_files(
     sources: Iterable[str | Path], options: RegionOptions
 ) -> tuple[list[RegionFile], list[Path], list[RegionProblem]]:
-    """The region files among folders and files: (files, ignored, problems).
+    """Return the region files among folders and files: (files, ignored, problems).
 
     Sidecars of a Shapefile (``.prj``, ``.dbf``, ...) are neither files nor ignored; anything
     else that is no region file is ignored (and listed); two files of one kind are a problem.

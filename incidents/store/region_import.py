@@ -82,7 +82,7 @@ class ImportSummary:
     counts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """The summary as a JSON object (``region import --json``)."""
+        """Return the summary as a JSON object (``region import --json``)."""
         return {
             "import_id": self.import_id,
             "dry_run": self.dry_run,
@@ -243,7 +243,7 @@ def _table_frames(data: RegionData) -> list[tuple[type[Base], pd.DataFrame]]:
 
 
 def _plain(v: Any) -> Any:
-    """A JSON-able, comparable value: numpy scalars unwrapped, NaN -> None, geometry -> WKT."""
+    """Return a JSON-able, comparable value: numpy scalars unwrapped, NaN -> None, WKT."""
     if isinstance(v, BaseGeometry):
         return shapely.to_wkt(v, rounding_precision=7)
     if isinstance(v, np.generic):

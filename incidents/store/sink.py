@@ -194,8 +194,10 @@ _PG_STAGE = (
 
 
 def _copy_insert_pg(conn: Any, params: list[tuple[Any, ...]]) -> int:
-    """PostgreSQL: COPY the rows into a temporary table, then one INSERT .. SELECT .. ON
-    CONFLICT DO NOTHING (exact count of new rows from its rowcount)."""
+    """Insert on PostgreSQL: COPY the rows into a temporary table, then one INSERT .. SELECT.
+
+    The INSERT has ON CONFLICT DO NOTHING; its rowcount is the exact count of new rows.
+    """
     cols = ", ".join(INSERT_COLUMNS)
     raw = conn.connection.dbapi_connection
     with raw.cursor() as cur:
@@ -327,7 +329,7 @@ class DatabaseSink:
         self.batch_size = batch_size
 
     def now(self) -> datetime:
-        """The sink's clock."""
+        """Return the sink's clock."""
         return self._now or datetime.now(UTC)
 
     # ------------------------------------------------------------------ raw payloads
@@ -572,7 +574,7 @@ class DatabaseSink:
                 setattr(row, k, v)
 
     def feed_state(self) -> dict[str, dict[str, Any]]:
-        """Stored per-feed state for a restarted watcher (sha, ETag, Last-Modified)."""
+        """Return stored per-feed state for a restarted watcher (sha, ETag, Last-Modified)."""
         with session_scope(self.session_factory) as s:
             return {
                 f.feed: {
