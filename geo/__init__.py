@@ -16,6 +16,7 @@ gazetteer  place names and administrative codes
 hotspots   spatial weights, Gi*, hot clusters
 network    the road graph and travel times
 region     a region folder loaded as one :class:`~geo.region.Region`
+road_files a road agency's own file: layer, field mapping, required CRS, derived posts
 road_schema the road-file schema and its validation
 roads      road files read and cut into segments; the road network (snapping, stakes)
 speeds     vehicle speeds and road-condition speed factors
@@ -33,6 +34,7 @@ __all__ = [
     "hotspots",
     "network",
     "region",
+    "road_files",
     "road_schema",
     "roads",
     "speeds",
