@@ -644,7 +644,10 @@ def _tap(lead: Session, key: str) -> float:
     try:
         button.wait_for(state="hidden", timeout=30_000)
     except PlaywrightTimeout:
-        pytest.fail(f"the tap on {key} was lost: the button is still there 30 s later")
+        lead.shot(f"e2e_lost_tap_{key}")
+        said = lead.page.locator("[data-testid='stAlert']").all_inner_texts()
+        pytest.fail(f"the tap on {key} was lost: the button is still there 30 s later "
+                    f"(the tablet says {said!r})")
     return tapped
 
 

@@ -17,6 +17,7 @@ from dashboard import actions, data, geolocate, live, mapui, ui
 from dashboard.escape import escape_markdown
 from dashboard.i18n import fmt_duration, t
 from geo.stakes import format_stake
+from incidents.errors import ConflictError
 from incidents.service.hazards import REPORTABLE
 from incidents.service.patrol import nearby_hazards, task_cards
 from incidents.store.enums import Role
@@ -158,14 +159,15 @@ def _status_buttons(card: dict[str, Any], lang: str, url: str, user: actions.Ses
                     on_click=_close_confirm)
         yes.button(t("patrol.yes_cleared", lang), key=f"wo_yes_{aid}", type="primary",
                    width="stretch", on_click=_on_tap,
-                   args=(aid, "cleared", version, lang, url, user))
+                   args=(aid, "cleared", version, lang, url, user, str(card["state"])))
         return
     choices = list(card["choices"])
     cols = st.columns(max(1, len(choices)))
     for col, new_state in zip(cols, choices, strict=False):
         label = t(f"patrol.set_{new_state}", lang)
         col.button(label, key=f"wo_st_{aid}_{new_state}", type="primary", width="stretch",
-                   on_click=_on_tap, args=(aid, new_state, version, lang, url, user))
+                   on_click=_on_tap,
+                   args=(aid, new_state, version, lang, url, user, str(card["state"])))
 
 
 def _close_confirm() -> None:
@@ -174,8 +176,16 @@ def _close_confirm() -> None:
     ui.touch()
 
 
+def _state_of(url: str, aid: int) -> str | None:
+    """The assignment's state as stored now (None when it is no longer active)."""
+    frame = data.assignments(url)
+    rows = frame[frame["id"] == aid] if len(frame) else frame
+    return None if rows.empty else str(rows.iloc[0]["state"])
+
+
 def _on_tap(
-    aid: int, new_state: str, version: int, lang: str, url: str, user: actions.SessionUser
+    aid: int, new_state: str, version: int, lang: str, url: str, user: actions.SessionUser,
+    seen_state: str = "",
 ) -> None:
     """Handle a status button: "cleared" first opens the confirm panel.
 
@@ -189,7 +199,15 @@ def _on_tap(
     st.session_state.pop(_CONFIRM, None)
     label = t(f"patrol.set_{new_state}", lang)
     try:
-        actions.set_status(url, user, aid, new_state, version, position=_fresh_fix())
+        try:
+            actions.set_status(url, user, aid, new_state, version, position=_fresh_fix())
+        except ConflictError:
+            # the version moved under the card (a background write) while its state is still
+            # the one the lead saw: the tap means the same thing, send it once more; any other
+            # change (cancelled, moved on) is refused by the lifecycle and said as before
+            if _state_of(url, aid) != seen_state:
+                raise
+            actions.set_status(url, user, aid, new_state, None, position=_fresh_fix())
     except Exception as exc:  # noqa: BLE001 - every failure becomes a translated message
         kind, text = actions.describe_error(exc, lang)
         ui.flash(kind, text)
