@@ -28,6 +28,7 @@ _TAP = "wo_patrol_tap"
 _DARK = "wo_patrol_dark"
 _FIX = "wo_patrol_fix"  # the browser's last position: {"lon", "lat", "accuracy_m", "t"}
 _CONFIRM = "wo_patrol_confirm"  # assignment id waiting for "cleared" to be confirmed
+_SENT = "wo_patrol_sent"  # (assignment id, state, version) of the last tap sent
 
 
 def _act(done: str, fn: Any, *args: Any, **kwargs: Any) -> None:
@@ -198,6 +199,10 @@ def _on_tap(
         return
     st.session_state.pop(_CONFIRM, None)
     label = t(f"patrol.set_{new_state}", lang)
+    tap = (aid, new_state, version)
+    if st.session_state.get(_SENT) == tap:
+        return  # the same tap delivered twice (a coalesced rerun): it was sent already
+    st.session_state[_SENT] = tap
     try:
         try:
             actions.set_status(url, user, aid, new_state, version, position=_fresh_fix())
@@ -205,7 +210,11 @@ def _on_tap(
             # the version moved under the card (a background write) while its state is still
             # the one the lead saw: the tap means the same thing, send it once more; any other
             # change (cancelled, moved on) is refused by the lifecycle and said as before
-            if _state_of(url, aid) != seen_state:
+            now_state = _state_of(url, aid)
+            if now_state == new_state:
+                ui.flash("success", t("patrol.status_set", lang, state=label))
+                return  # already so (this tap's own earlier delivery, another tablet)
+            if now_state != seen_state:
                 raise
             actions.set_status(url, user, aid, new_state, None, position=_fresh_fix())
     except Exception as exc:  # noqa: BLE001 - every failure becomes a translated message
