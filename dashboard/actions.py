@@ -291,7 +291,7 @@ def set_status(
     user: SessionUser,
     assignment_id: int,
     new_state: str,
-    expected_version: int,
+    expected_version: int | None,
     *,
     position: TabletFix | None = None,
 ) -> None:
@@ -301,7 +301,7 @@ def set_status(
 
     A patrol lead may move only their own unit's assignments: the service refuses (and audits)
     anything else with PermissionDenied; `expected_version` is the version the user saw
-    (ConflictError when it changed).
+    (ConflictError when it changed; None: whatever the state is now, if the move is legal).
     """
     _act(url, service.set_status, user, assignment_id, new_state, expected_version,
          position=position)
