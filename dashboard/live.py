@@ -36,6 +36,7 @@ __all__ = [
     "VersionWatch",
     "due_parts",
     "engine",
+    "in_part_run",
     "part",
     "rerun_parts",
     "stamp",
@@ -274,6 +275,18 @@ def watcher(url: str, before: Callable[[], object] | None = None) -> None:
         due = check(url)
     if due:
         rerun_parts(due)
+
+
+def in_part_run() -> bool:
+    """Whether this run reruns parts only (``st.rerun(scope="fragment")`` is allowed), not the
+    whole page (a click can be handled in either)."""
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        return bool(ctx is not None and getattr(ctx, "fragment_ids_this_run", None))
+    except Exception:  # noqa: BLE001 - an older/newer runtime: rerun the page
+        return False
 
 
 def _alone() -> bool:

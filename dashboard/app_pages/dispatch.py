@@ -59,7 +59,7 @@ def _run(action: str, fn: object, *args: object, **kwargs: object) -> None:
     (:mod:`dashboard.live`). A whole-page rerun here would race the watcher's keyed part reruns.
     """
     _do(action, fn, *args, **kwargs)
-    st.rerun(scope="fragment")
+    st.rerun(scope="fragment" if live.in_part_run() else "app")
 
 
 def _on_click(action: str, fn: object, *args: object, **kwargs: object) -> None:
