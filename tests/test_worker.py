@@ -208,3 +208,39 @@ def test_sigterm_stops_the_worker_and_releases_the_lease(live, server, db_url, s
         assert lease is not None and lease.expires_at <= datetime.now(UTC)
         assert claim_lease(s, FUSE_LEASE, "next", 30)  # another worker may take over at once
     assert n(session_factory, Report) == 1 and n(session_factory, Incident) == 1
+
+
+def test_a_change_re_ranks_within_a_tick_without_a_fuse(tmp_path, session_factory, settings):
+    """A unit going off duty (a dispatcher, a tablet) re-ranks at the next tick, not at the next
+    fuse; a tick with no change ranks nothing."""
+    from incidents.live import ingest_result
+    from incidents.store.models import Assignment, Unit
+    from incidents.store.region import load_region_into_db
+    from ingest.runner import parse_payload
+    from tests.fusion_region import tiny_region
+    from tests.test_pipeline import calls_csv
+
+    region = tiny_region(tmp_path / "region")
+    with session_scope(session_factory) as s:
+        load_region_into_db(s, region)
+    parsed = parse_payload("calls", calls_csv(region, [("ZH-0401", 3.0, 5)]), "c.csv", region)
+    ingest_result(session_factory, region, settings, "calls", parsed)
+    worker = Worker(session_factory, region, settings, fuse_every_s=3600.0)
+    try:
+        first = worker.cycle()
+        assert first.fused and first.ranked  # the first cycle fuses and ranks
+        idle = worker.cycle()
+        assert not idle.fused and not idle.ranked, "nothing changed: nothing ranked"
+        with session_scope(session_factory) as s:
+            rec = s.scalars(select(Assignment).where(Assignment.state == "recommended")).first()
+            assert rec is not None, "the ranking was stored"
+            s.get(Unit, rec.unit_id).status = "off_duty"
+            gone = rec.unit_id
+        after = worker.cycle()
+        assert after.ranked and not after.fused, after.line()
+        with session_scope(session_factory) as s:
+            left = s.scalars(select(Assignment).where(Assignment.state == "recommended",
+                                                      Assignment.unit_id == gone)).all()
+        assert left == [], "the off-duty unit's recommendation is gone within a tick"
+    finally:
+        worker.close()
