@@ -36,7 +36,7 @@ def cap_notice(
     now: datetime | None = None,
     expires_h: float = 6.0,
 ) -> bytes:
-    """A CAP 1.2 public road-condition notice covering every open hazard (zh-CN and en-US).
+    """Render a CAP 1.2 public road-condition notice of every open hazard (zh-CN and en-US).
 
     Returns
     -------

@@ -54,7 +54,7 @@ def zulu(dt: datetime) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """A frame cell as a plain Python value (NaN/NaT -> None, Timestamp -> datetime)."""
+    """Return a frame cell as a plain Python value (NaN/NaT -> None, Timestamp -> datetime)."""
     if value is None or value is pd.NaT:
         return None
     if isinstance(value, pd.Timestamp):
@@ -65,7 +65,7 @@ def _plain(value: Any) -> Any:
 
 
 def rows(frame: pd.DataFrame) -> list[SimpleNamespace]:
-    """The rows of a read-model frame as attribute rows of plain Python values."""
+    """Return the rows of a read-model frame as attribute rows of plain Python values."""
     return [
         SimpleNamespace(**{str(k): _plain(v) for k, v in rec.items()})
         for rec in frame.to_dict("records")

@@ -79,7 +79,7 @@ def eido_documents(
 def _call_components(
     r: SimpleNamespace, agency: str, ref_agent: dict[str, str], loc_id: str, stamp: str | None
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """The call, callback, person and additional-data components of one call report."""
+    """Build the call, callback, person and additional-data components of one call report."""
     ref_agency = {"$ref": agency}
     attrs = r.attributes or {}
     call_id = f"urn:emergency:uid:callid:{r.natural_key}:{agency}"
@@ -185,7 +185,7 @@ def _document(
     agent_id: str,
     stamp: str | None,
 ) -> dict[str, Any]:
-    """The EIDO document of one incident, its reports (id order) and its assignments."""
+    """Build the EIDO document of one incident, its reports (id order) and its assignments."""
     iid = f"urn:emergency:uid:incidentid:{inc.id}:{agency}"
     ref_agency = {"$ref": agency}
     ref_agent = {"$ref": agent_id}

@@ -132,5 +132,5 @@ def layer_frame(session: Session, layer: str) -> gpd.GeoDataFrame:
 
 
 def layers(session: Session) -> dict[str, gpd.GeoDataFrame]:
-    """The exportable layers: incidents, hazards, tasks, units, assignments (WGS84)."""
+    """Return the exportable layers: incidents, hazards, tasks, units, assignments (WGS84)."""
     return {name: layer_frame(session, name) for name in LAYERS}

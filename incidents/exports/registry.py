@@ -93,7 +93,7 @@ EXPORT_KINDS = tuple(WRITERS)
 
 
 def writer_for(kind: str) -> ExportWriter:
-    """The writer of an export kind.
+    """Return the writer of an export kind.
 
     Raises
     ------
