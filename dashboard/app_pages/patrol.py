@@ -29,6 +29,7 @@ _DARK = "wo_patrol_dark"
 _FIX = "wo_patrol_fix"  # the browser's last position: {"lon", "lat", "accuracy_m", "t"}
 _CONFIRM = "wo_patrol_confirm"  # assignment id waiting for "cleared" to be confirmed
 _SENT = "wo_patrol_sent"  # (assignment id, state, version) of the last tap sent
+_FRESH = "wo_patrol_fresh"  # a tap was sent: the next tasks draw reads the database itself
 
 
 def _act(done: str, fn: Any, *args: Any, **kwargs: Any) -> None:
@@ -203,6 +204,7 @@ def _on_tap(
     if st.session_state.get(_SENT) == tap:
         return  # the same tap delivered twice (a coalesced rerun): it was sent already
     st.session_state[_SENT] = tap
+    st.session_state[_FRESH] = True
     try:
         try:
             actions.set_status(url, user, aid, new_state, version, position=_fresh_fix())
@@ -243,7 +245,13 @@ def tasks_panel(unit_id: str) -> None:
     if status:
         st.caption(escape_markdown(status))
     st.markdown(f"### {escape_markdown(t('patrol.tasks', lang))}")
-    cards = _cards(url, unit_id)
+    if st.session_state.pop(_FRESH, False):
+        # right after a tap: read the cards themselves, not through the counters' cache key
+        # (on PostgreSQL the key follows NOTIFY, which may arrive a moment after this run)
+        with data.reader(url)() as session:
+            cards = task_cards(session, unit_id)
+    else:
+        cards = _cards(url, unit_id)
     if not cards:
         st.info(t("patrol.no_tasks", lang))
         return
