@@ -808,6 +808,9 @@ def test_live_loop_end_to_end(stack: Stack, chromium: Any) -> None:
         took = _timed(stack, "2 confirm -> task card with buttons on the tablet", t0, 3)
         assert took <= _bound(3.0), f"the tablet showed the new task {took:.1f} s after"
         _shots(stack, "2_confirmed", ("desk", desk_s), ("tablet", lead))
+        # the lead taps a tablet that has finished drawing (its first map draw after log-in
+        # holds any tap until it ends; the bound is about a tap on a ready tablet)
+        _settled(lead, stack, "tablet after log-in", 60)
         _step_statuses(stack, desk, lead, aid, (lon, lat))
         stack.check_alive()
         _step_hazard(stack, desk, lead, seg)
