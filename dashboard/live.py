@@ -278,8 +278,10 @@ def watcher(url: str, before: Callable[[], object] | None = None) -> None:
 
 
 def in_part_run() -> bool:
-    """Whether this run reruns parts only (``st.rerun(scope="fragment")`` is allowed), not the
-    whole page (a click can be handled in either)."""
+    """Tell whether this run reruns parts only, not the whole page.
+
+    Then ``st.rerun(scope="fragment")`` is allowed; a click can be handled in either.
+    """
     try:
         from streamlit.runtime.scriptrunner import get_script_run_ctx
 

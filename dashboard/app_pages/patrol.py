@@ -179,7 +179,7 @@ def _close_confirm() -> None:
 
 
 def _state_of(url: str, aid: int) -> str | None:
-    """The assignment's state as stored now (None when it is no longer active)."""
+    """Return the assignment's state as stored now (None when it is no longer active)."""
     frame = data.assignments(url)
     rows = frame[frame["id"] == aid] if len(frame) else frame
     return None if rows.empty else str(rows.iloc[0]["state"])
