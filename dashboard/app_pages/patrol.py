@@ -259,7 +259,10 @@ def tasks_panel(unit_id: str) -> None:
     if now.tzinfo is None:
         now = now.tz_localize("UTC")
     for card in cards:
-        with st.container(border=True):
+        # keyed by assignment and state: after a tap the card is a new one, so the tapped
+        # button goes with the old card instead of lingering beside the new buttons
+        key = f"wo_pcard_{int(card['assignment_id'])}_{card['state']}"
+        with st.container(border=True, key=key):
             st.markdown("  \n".join(_card_text(card, lang, now)))
             _status_buttons(card, lang, url, user)
 
