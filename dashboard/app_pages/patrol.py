@@ -161,7 +161,7 @@ def _status_buttons(card: dict[str, Any], lang: str, url: str, user: actions.Ses
                     on_click=_close_confirm)
         yes.button(t("patrol.yes_cleared", lang), key=f"wo_yes_{aid}", type="primary",
                    width="stretch", on_click=_on_tap,
-                   args=(aid, "cleared", version, lang, url, user, str(card["state"])))
+                   args=(aid, "cleared", version, lang, url, user, str(card["state"]), True))
         return
     choices = list(card["choices"])
     cols = st.columns(max(1, len(choices)))
@@ -187,7 +187,7 @@ def _state_of(url: str, aid: int) -> str | None:
 
 def _on_tap(
     aid: int, new_state: str, version: int, lang: str, url: str, user: actions.SessionUser,
-    seen_state: str = "",
+    seen_state: str = "", confirmed: bool = False,
 ) -> None:
     """Handle a status button: "cleared" first opens the confirm panel.
 
@@ -195,7 +195,9 @@ def _on_tap(
     (the tap was in it); the map and the unit's status follow through the change counters.
     """
     ui.touch()
-    if new_state == "cleared" and st.session_state.get(_CONFIRM) != aid:
+    if new_state == "cleared" and not confirmed:
+        # the "cleared" button only opens the panel that asks again (twice delivered, still
+        # only open: the status is sent by "yes, cleared" alone)
         st.session_state[_CONFIRM] = aid
         return
     st.session_state.pop(_CONFIRM, None)
