@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from dashboard import data
-from dashboard.i18n import t
+from dashboard.i18n import STRINGS, t
 from incidents.errors import (
     AuthError,
     ConflictError,
@@ -114,11 +114,15 @@ _ERRORS: tuple[tuple[type[BaseException], str, str], ...] = (
 def describe_error(exc: BaseException, lang: str) -> tuple[str, str]:
     """Return a failed action as ``(kind, text)`` for a flash message, in `lang` first.
 
-    The text leads with a translated sentence; the service's own message (English, naming the
-    offending value) follows as the detail. Unexpected errors say only that it failed.
+    The text leads with a translated sentence (the finer ``code`` the raiser gave, when the
+    catalogue has ``error.<code>``, else the error's class); the service's own message (English, naming the offending
+    value) follows as the detail. Unexpected errors say only that it failed.
     """
     for cls, kind, key in _ERRORS:
         if isinstance(exc, cls):
+            code = vars(exc).get("code")  # a finer code the raiser named says it more exactly
+            if isinstance(code, str) and f"error.{code}" in STRINGS:
+                key = f"error.{code}"
             return kind, t(key, lang, detail=str(exc)[:300])
     return "error", t("error.unexpected", lang, name=type(exc).__name__)
 

@@ -191,6 +191,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "patrol.hazards": ("附近路险", "Hazards nearby"),
     "patrol.clear_hazard": ("标记已清除", "Mark cleared"),
+    "patrol.not_own_hazard": (
+        "不在本车任务或路段上，由路长或调度清除",
+        "Not on this unit's task or section: its road chief or a dispatcher clears it",
+    ),
     "patrol.hazard_cleared": ("路险 {id} 已清除", "Hazard {id} cleared"),
     "patrol.dark": ("夜间模式", "Night mode"),
     "patrol.not_yours": ("只能操作本车组的任务。", "You can change only your unit's tasks."),

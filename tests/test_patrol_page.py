@@ -16,7 +16,15 @@ from sqlalchemy import select
 from dashboard.escape import escape_markdown
 from incidents.service.lifecycle import TRANSITIONS, UNIT_STATUS_AFTER
 from incidents.store.engine import make_engine, session_factory, session_scope
-from incidents.store.models import Assignment, AssignmentState, AuditEvent, Hazard, Task, Unit
+from incidents.store.models import (
+    Assignment,
+    AssignmentState,
+    AuditEvent,
+    Hazard,
+    Segment,
+    Task,
+    Unit,
+)
 from tests.test_dashboard_apptest import (
     APP,
     HOSTILE,
@@ -202,3 +210,37 @@ def test_page_source_has_no_private_rule_copies() -> None:
     """The page takes its buttons from the service (the lifecycle), not its own table."""
     page = (Path(APP).parent / "app_pages" / "patrol.py").read_text(encoding="utf-8")
     assert "NEXT_STATES" not in page and "_km(" not in page
+
+
+def test_a_hazard_off_the_units_work_offers_no_clear_button(
+    patrol_db: tuple[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service refuses a lead clearing a hazard off their task or section (issue 15): the
+    page shows that hazard with a note instead of a button that could only fail."""
+    url, _ids = patrol_db
+    engine = make_engine(url)
+    with session_scope(session_factory(engine)) as s:
+        unit = s.get(Unit, PATROL_UNIT)
+        assert unit is not None
+        x, y = unit.geometry.x, unit.geometry.y
+        seed = s.scalars(select(Hazard)).first()
+        assert seed is not None
+        seg = s.scalars(
+            select(Segment).where(Segment.section_id.is_not(None),
+                                  Segment.section_id != seed.section_id)
+        ).first()
+        assert seg is not None
+        far = Hazard(segment_id=seg.id, section_id=seg.section_id, condition="black_ice",
+                     state="open", geometry=shapely.Point(x + 0.01, y + 0.02),
+                     road_code=seg.road_code, km=seg.km_from, first_seen=seed.first_seen,
+                     last_seen=seed.last_seen)
+        s.add(far)
+        s.flush()
+        far_id = far.id
+    engine.dispose()
+    monkeypatch.setenv("WINTEROPS_DATABASE_URL", url)
+    at = _tablet()
+    assert not at.exception, at.exception
+    assert any(str(t.value).startswith(f"#{far_id} ") for t in at.text), "listed"
+    assert f"wo_clear_{far_id}" not in [str(b.key) for b in at.button], "no button to fail"
+    assert "不在本车任务或路段上" in texts(at)

@@ -65,14 +65,20 @@ def _cards(url: str, unit_id: str) -> list[dict[str, Any]]:
 
 
 @st.cache_data(ttl=data.TTL_S, show_spinner=False, max_entries=256)
-def _nearby_at(url: str, lon: float, lat: float, v: tuple[int, ...]) -> list[dict[str, Any]]:
+def _nearby_at(
+    url: str, lon: float, lat: float, unit_id: str | None, v: tuple[int, ...]
+) -> list[dict[str, Any]]:
     with data.reader(url)() as session:
-        return nearby_hazards(session, lon, lat, within_km=NEARBY_KM)
+        return nearby_hazards(session, lon, lat, within_km=NEARBY_KM, unit_id=unit_id)
 
 
-def _nearby(url: str, lon: float, lat: float) -> list[dict[str, Any]]:
-    """Open hazards near (lon, lat), cached until a hazard changes."""
-    return _nearby_at(url, lon, lat, live.stamp(url, HAZARD_TOPICS))
+def _nearby(url: str, lon: float, lat: float, unit_id: str | None) -> list[dict[str, Any]]:
+    """Open hazards near (lon, lat), each saying whether `unit_id`'s lead may clear it.
+
+    Cached until a hazard or the unit's work changes (what a lead may clear follows their
+    tasks and sections); `unit_id` None (an admin) may clear every hazard.
+    """
+    return _nearby_at(url, lon, lat, unit_id, live.stamp(url, HAZARD_TOPICS + TASK_TOPICS))
 
 
 def _my_unit(user: actions.SessionUser, lang: str) -> str | None:
@@ -385,7 +391,8 @@ def hazards_panel(unit_id: str) -> None:
     else:
         st.info(t("common.none", lang))
         return
-    near = _nearby(url, round(lon, 4), round(lat, 4))
+    lead_unit = unit_id if user.role == Role.PATROL_LEAD.value else None
+    near = _nearby(url, round(lon, 4), round(lat, 4), lead_unit)
     if not near:
         st.info(t("patrol.none_near", lang, km=f"{NEARBY_KM:g}"))
         return
@@ -394,6 +401,9 @@ def hazards_panel(unit_id: str) -> None:
         cond = t(f"condition.{h['condition']}", lang, default=str(h["condition"]))
         km = f" {format_stake(float(h['km']))}" if h.get("km") is not None else ""
         c1.text(f"#{h['id']} {cond} · {h.get('road_code') or ''}{km} · {h['dist_km']:.1f} km")
+        if h.get("clearable") is False:  # not on this unit's task or section: its chief clears it
+            c2.caption(t("patrol.not_own_hazard", lang))
+            continue
         if c2.button(t("patrol.clear_hazard", lang), key=f"wo_clear_{h['id']}", width="stretch"):
             _act(
                 t("patrol.hazard_cleared", lang, id=int(h["id"])),
