@@ -29,7 +29,8 @@ _DARK = "wo_patrol_dark"
 _FIX = "wo_patrol_fix"  # the browser's last position: {"lon", "lat", "accuracy_m", "t"}
 _CONFIRM = "wo_patrol_confirm"  # assignment id waiting for "cleared" to be confirmed
 _SENT = "wo_patrol_sent"  # (assignment id, state, version) of the last tap sent
-_FRESH = "wo_patrol_fresh"  # a tap was sent: the next tasks draw reads the database itself
+_FRESH = "wo_patrol_fresh"  # a tap was sent: tasks draws read the database itself until then
+FRESH_S = 15.0  # how long after a tap the cards bypass the counters' cache key
 
 
 def _act(done: str, fn: Any, *args: Any, **kwargs: Any) -> None:
@@ -212,7 +213,7 @@ def _on_tap(
     if st.session_state.get(_SENT) == tap:
         return  # the same tap delivered twice (a coalesced rerun): it was sent already
     st.session_state[_SENT] = tap
-    st.session_state[_FRESH] = True
+    st.session_state[_FRESH] = time.monotonic() + FRESH_S
     try:
         try:
             actions.set_status(url, user, aid, new_state, version, position=_fresh_fix())
@@ -253,9 +254,11 @@ def tasks_panel(unit_id: str) -> None:
     if status:
         st.caption(escape_markdown(status))
     st.markdown(f"### {escape_markdown(t('patrol.tasks', lang))}")
-    if st.session_state.pop(_FRESH, False):
-        # right after a tap: read the cards themselves, not through the counters' cache key
-        # (on PostgreSQL the key follows NOTIFY, which may arrive a moment after this run)
+    if time.monotonic() < st.session_state.get(_FRESH, 0.0):
+        # for a while after a tap: read the cards themselves, not through the counters' cache
+        # key (on PostgreSQL the key follows NOTIFY, which may arrive after this run; a second
+        # run of the part in that moment, e.g. a tap delivered twice, must not draw the cards
+        # cached before the tap)
         with data.reader(url)() as session:
             cards = task_cards(session, unit_id)
     else:
