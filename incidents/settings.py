@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ingest.registry import EVIDENCE
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DISPLAY_TZ = "Asia/Shanghai"
 
@@ -57,13 +59,7 @@ class Settings:
     lockout_minutes: int = 10
     stale_position_minutes: float = 15.0
     half_life_hours: Mapping[str, float] = field(
-        default_factory=lambda: {
-            "drone": 3.0,
-            "call": 2.0,
-            "patrol": 3.0,
-            "waze": 1.0,
-            "alert": 12.0,
-        }
+        default_factory=lambda: {src: ev.half_life_h for src, ev in EVIDENCE.items()}
     )
 
     @property

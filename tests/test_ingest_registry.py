@@ -114,3 +114,18 @@ def test_ingest_commands_come_from_the_registry() -> None:
         for option in ("mapping", "zones"):
             assert (f"--{option}" in page.output) == (option in feed.options), (name, option)
     assert "patrol" not in KINDS, "a source without a parser gets no ingest command"
+
+
+def test_settings_labels_and_scenarios_read_the_registry() -> None:
+    """A new feed is one module plus one registry line: no second list to edit elsewhere."""
+    from incidents.fusion.labels import SOURCE_LABEL
+    from incidents.replay.scenario import FEED_KINDS
+    from incidents.settings import Settings
+    from ingest.registry import EVIDENCE, KINDS
+
+    half_lives = Settings.from_env({}).half_life_hours
+    for source, ev in EVIDENCE.items():
+        assert half_lives[source] == ev.half_life_h
+        for kind, (_zh, en) in ev.labels.items():
+            assert SOURCE_LABEL[kind] == en
+    assert tuple(FEED_KINDS) == tuple(KINDS)

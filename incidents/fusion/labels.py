@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from incidents.store.models import (
     Report,
 )
+from ingest.registry import EVIDENCE
 
 __all__ = ['KIND_LABEL', 'SOURCE_LABEL', 'count_phrase', 'kinds_of']
 
@@ -28,12 +29,8 @@ KIND_LABEL = {
 }
 
 
-SOURCE_LABEL = {
-    "drone_detection": "drone detection",
-    "call": "call",
-    "waze": "Waze report",
-    "patrol": "patrol report",
-    "drone_track": "drone pass",
+SOURCE_LABEL = {  # report kind -> English label, from each source's registry line
+    kind: en for ev in EVIDENCE.values() for kind, (_zh, en) in ev.labels.items()
 }
 
 

@@ -17,10 +17,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from incidents.errors import ScenarioError
+from ingest.registry import KINDS
 
 __all__ = ["FeedFile", "Scenario", "find_scenario", "load_scenario"]
 
-FEED_KINDS = ("alerts", "drone", "calls", "waze")
+FEED_KINDS = KINDS  # every feed of the registry can be replayed (ingest.registry)
 TASK_KINDS = ("rescue", "heavy_tow", "plow", "grit", "traffic_control", "medical")
 DEFAULT_ON_SCENE_MIN = {
     "rescue": 75.0,
