@@ -491,6 +491,12 @@ def _revoke_live(session: Session, user: User, now: datetime) -> int:
     return len(live)
 
 
+def _lift_lock(user: User) -> None:
+    """Forget the failed attempts and lift a lock-out (unlock and enable both do this)."""
+    user.failed_attempts = 0
+    user.locked_until = None
+
+
 def unlock_user(
     session: Session, actor: User | Actor | str, username: str, now: datetime | None = None
 ) -> User:
@@ -508,8 +514,7 @@ def unlock_user(
     require_admin(session, who, "user.unlock", f"user:{username}")
     user = _user(session, username)
     was = user.locked_until
-    user.failed_attempts = 0
-    user.locked_until = None
+    _lift_lock(user)
     session.flush()
     audit(session, who.name, "user.unlock", f"user:{user.username}",
           details={"locked_until": was.isoformat() if was else None}, at=now)
@@ -594,8 +599,7 @@ def enable_user(
     require_admin(session, who, "user.enable", f"user:{username}")
     user = _user(session, username)
     user.disabled_at = None
-    user.failed_attempts = 0
-    user.locked_until = None
+    _lift_lock(user)
     session.flush()
     audit(session, who.name, "user.enable", f"user:{user.username}", at=now)
     return user
