@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from dashboard.strings import merged
+
 __all__ = ["DISPLAY_TZ", "LANGUAGES", "STRINGS", "fmt_duration", "fmt_time", "t"]
 
 DISPLAY_TZ = "Asia/Shanghai"
@@ -551,6 +553,7 @@ STRINGS: dict[str, tuple[str, str]] = {
                               "None of the last 3 passwords may be used again. ({detail})"),
     "error.account_disabled": ("账户已停用。（{detail}）", "The account is disabled. ({detail})"),
 }
+STRINGS = merged(STRINGS)
 
 
 def t(key: str, lang: str = "zh", default: str | None = None, **values: object) -> str:
