@@ -14,7 +14,7 @@ from incidents import queries
 from incidents.service import actions as service
 from incidents.service.users import create_user
 from incidents.store.engine import session_scope
-from incidents.store.models import Alert, FeedStatus
+from incidents.store.models import Alert, FeedStatus, Unit
 from tests.test_dispatch import LAT0, NOW, add_task, add_unit, lon_at
 from tests.test_dispatch import tiny as tiny  # noqa: F401 - the fixture
 
@@ -33,7 +33,8 @@ def test_an_overridden_task_is_no_longer_recommended(
         before = queries.recommendations(s, tiny, settings, NOW)
     assert list(before["task_id"]) == [task_id] and before.loc[0, "unit_id"] == "NEAR"
     with session_scope(session_factory) as s:
-        service.override(s, "disp", task_id, "FAR", NOW, recommended_unit_id="NEAR")
+        service.override(s, "disp", task_id, "FAR", NOW, recommended_unit_id="NEAR",
+                         reason="NEAR is iced in")
     with session_factory() as s:
         after = queries.recommendations(s, tiny, settings, NOW)
         active = queries.assignments(s)
@@ -48,8 +49,8 @@ def test_units_carry_how_far_their_position_is_trusted(session_factory, settings
         add_unit(s, "OLD", 2, position_source="avl")
         add_unit(s, "NEVER", 3)
     with session_scope(session_factory) as s:
-        s.get(queries.Unit, "OLD").position_at = NOW - timedelta(hours=3)
-        s.get(queries.Unit, "NEVER").position_at = None
+        s.get(Unit, "OLD").position_at = NOW - timedelta(hours=3)
+        s.get(Unit, "NEVER").position_at = None
     with session_factory() as s:
         units = queries.units(s, NOW, settings)
     assert isinstance(units, gpd.GeoDataFrame)
