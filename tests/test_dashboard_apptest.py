@@ -327,7 +327,8 @@ def test_dispatch_stale_card_is_retired_with_a_translated_message(
         for other in others:
             try:
                 with session_scope(session_factory(engine)) as s:
-                    service.override(s, "admin", int(task_id), other, recommended_unit_id=unit_id)
+                    service.override(s, "admin", int(task_id), other, recommended_unit_id=unit_id,
+                                     reason="another dispatcher took it")
             except (ConflictError, Exception):  # noqa: BLE001 - not capable: try another
                 continue
             taken = key

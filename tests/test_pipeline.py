@@ -192,7 +192,8 @@ def test_an_override_retires_the_recommendation_it_replaced(tmp_path, session_fa
     task_id, unit_id = int(before.loc[0, "task_id"]), str(before.loc[0, "unit_id"])
     other = unit_id.removeprefix("ALT-") if unit_id.startswith("ALT-") else f"ALT-{unit_id}"
     with session_scope(session_factory) as s:
-        sent = dash._override(s, "system", task_id, other, recommended_unit_id=unit_id)
+        sent = dash._override(s, "system", task_id, other, recommended_unit_id=unit_id,
+                              reason="test: the other unit")
         assert sent.unit_id == other and sent.state == "confirmed"
     with session_factory() as s:
         after = queries.recommended(s)

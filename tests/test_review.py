@@ -35,7 +35,7 @@ def _storm(session_factory):
         service.set_status(s, "PC1", a_id, "on_scene", version, t0 + timedelta(minutes=25))
     with session_scope(session_factory) as s:
         service.override(s, "disp", ids[1], "PC2", t0 + timedelta(minutes=40),
-                         recommended_unit_id="PC1")
+                         recommended_unit_id="PC1", reason="PC1 is busy")
     return t0, ids
 
 

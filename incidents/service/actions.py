@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from incidents.errors import ConflictError, NotFoundError, PermissionDenied, TransitionError
@@ -52,11 +52,11 @@ from incidents.service.roles import actor_of as _actor
 from incidents.service.roles import require_capability as _require_capability
 from incidents.service.roles import require_dispatcher as _require_dispatcher
 from incidents.service.roles import require_unit as _require_unit
+from incidents.service.rows import get_row, require_reason, stale
 from incidents.store.engine import session_scope
 from incidents.store.models import (
     Assignment,
     AssignmentState,
-    Hazard,
     Incident,
     IncidentStatus,
     Task,
@@ -89,7 +89,6 @@ __all__ = [
 ]
 
 S = AssignmentState
-_HAZARDS = cast(Table, Hazard.__table__)
 T = TypeVar("T")
 
 # minutes each stage may last per task kind before the task is overdue
@@ -125,20 +124,12 @@ def status_choices(state: str | AssignmentState) -> tuple[AssignmentState, ...]:
 
 
 def _assignment(session: Session, assignment_id: int) -> Assignment:
-    a = session.get(Assignment, assignment_id, populate_existing=True)
-    if a is None:
-        msg = f"no assignment {assignment_id!r}"
-        raise NotFoundError(msg)
-    return a
+    return get_row(session, Assignment, assignment_id, "assignment")
 
 
 def _check_version(a: Assignment, expected_version: int | None) -> None:
     if expected_version is not None and a.version != expected_version:
-        msg = (
-            f"assignment {a.id} changed meanwhile (now {a.state!r}, version {a.version}; "
-            f"you had version {expected_version}): refresh and try again"
-        )
-        raise ConflictError(msg)
+        raise stale("assignment", a.id, a.state, a.version, expected_version)
 
 
 # ------------------------------------------------------------------------------------------
@@ -187,10 +178,15 @@ def override(
     reason: str | None = None,
     eta_s: float | None = None,
 ) -> Assignment:
-    """Send another unit than the recommended one (recorded as an override).
+    """Send another unit than the recommended one, saying why (recorded as an override).
+
+    The reason is required: it is kept in the assignment's explanation and in the audit event
+    (``assignment.override``).
 
     Raises
     ------
+    TransitionError
+        No reason given (``code`` ``reason_required``).
     PermissionDenied
         Not a dispatcher or admin, or a unit without the task's capability (``code``
         ``capability_mismatch``); audited.
@@ -199,31 +195,19 @@ def override(
     """
     who = _actor(session, actor)
     _require_dispatcher(session, who, "assignment.override", f"task:{task_id}")
+    why = require_reason(reason, "assignment.override")
     _require_capability(session, who, task_id, unit_id, "assignment.override")
+    detail = {"recommended_unit_id": recommended_unit_id, "reason": why}
     a = confirm_assignment(
-        session,
-        who.name,
-        task_id,
-        unit_id,
-        now=now,
-        eta_s=eta_s,
-        explanation={
-            "override": True,
-            "recommended_unit_id": recommended_unit_id,
-            "reason": reason,
-        },
+        session, who.name, task_id, unit_id, now=now, eta_s=eta_s,
+        explanation={"override": True, **detail},
     )
     audit(
         session,
         who.name,
         "assignment.override",
         f"assignment:{a.id}",
-        details={
-            "task_id": task_id,
-            "unit_id": unit_id,
-            "recommended_unit_id": recommended_unit_id,
-            "reason": reason,
-        },
+        details={"task_id": task_id, "unit_id": unit_id, **detail},
         at=now,
     )
     return a

@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Table, select, update
 from sqlalchemy.orm import Session
 
-from incidents.errors import ConflictError, NotFoundError, TransitionError
+from incidents.errors import NotFoundError, TransitionError
 from incidents.service.audit import audit
 from incidents.service.roles import (
     Actor,
@@ -26,6 +26,7 @@ from incidents.service.roles import (
     require_hazard_owner,
     require_writer,
 )
+from incidents.service.rows import get_row, stale
 from incidents.store.models import (
     Hazard,
     HazardState,
@@ -53,13 +54,8 @@ REPORTABLE = ("black_ice", "drifting_snow", "snow_packed", "poor_visibility", "c
 MAX_NOTE = 500
 
 
-
 def _hazard(session: Session, hazard_id: int) -> Hazard:
-    h = session.get(Hazard, hazard_id, populate_existing=True)
-    if h is None:
-        msg = f"no hazard {hazard_id!r}"
-        raise NotFoundError(msg)
-    return h
+    return get_row(session, Hazard, hazard_id, "hazard")
 
 
 def _update_hazard(
@@ -73,12 +69,17 @@ def _update_hazard(
     )
     if int(cast(CursorResult[Any], res).rowcount) == 0:
         session.refresh(h)
-        msg = (
-            f"hazard {h.id} changed meanwhile (now {h.state!r}, version {h.version}; "
-            f"you had version {version}): refresh and try again"
-        )
-        raise ConflictError(msg)
+        raise stale("hazard", h.id, h.state, h.version, version)
     session.refresh(h)
+
+
+def _refuse_cleared(h: Hazard, doing: str) -> None:
+    if h.state == HazardState.CLEARED.value:
+        msg = (
+            f"hazard {h.id} is already cleared (by {h.cleared_by!r} at {h.cleared_at}); "
+            f"nothing to {doing}"
+        )
+        raise TransitionError(msg)
 
 
 def _section_of(session: Session, h: Hazard) -> str | None:
@@ -113,9 +114,7 @@ def hand_to_road_chief(
     who = actor_of(session, actor)
     require_dispatcher(session, who, "hazard.hand_over", f"hazard:{hazard_id}")
     h = _hazard(session, hazard_id)
-    if h.state == HazardState.CLEARED.value:
-        msg = f"hazard {hazard_id} is already cleared; nothing to hand over"
-        raise TransitionError(msg)
+    _refuse_cleared(h, "hand over")
     section = _section_of(session, h)
     chief = (
         session.scalars(select(RoadChief).where(RoadChief.section_id == section)).first()
@@ -174,9 +173,7 @@ def clear_hazard(
     require_writer(session, who, "hazard.clear", f"hazard:{hazard_id}")
     h = _hazard(session, hazard_id)
     require_hazard_owner(session, who, h, "hazard.clear")
-    if h.state == HazardState.CLEARED.value:
-        msg = f"hazard {hazard_id} was already cleared by {h.cleared_by!r} at {h.cleared_at}"
-        raise TransitionError(msg)
+    _refuse_cleared(h, "clear")
     _update_hazard(
         session,
         h,

@@ -44,6 +44,7 @@ from incidents.store.enums import (
 )
 from incidents.store.models_audit import AuditEvent, AuditLink
 from incidents.store.models_base import Base, GeometryType, UTCDateTime, utcnow
+from incidents.store.models_console import OverdueMark
 from incidents.store.models_people import PasswordHistory, User, UserSession
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "Hazard",
     "HazardState",
     "Incident",
+    "OverdueMark",
     "PasswordHistory",
     "Place",
     "IncidentKind",
