@@ -37,6 +37,69 @@ __all__ = ["CoreGraph", "CoreWeights", "EtaTable"]
 BATCH = 64  # virtual source nodes per dijkstra call
 
 
+def _find_chains(
+    n: int, pair_from: NDArray[np.int64], pair_to: NDArray[np.int64]
+) -> tuple[list[bool], list[int], list[int], list[list[int]]]:
+    """Split the undirected graph into core nodes and the degree-2 chains between them.
+
+    Returns
+    -------
+    tuple
+        ``(is_core, chain_of, pos_of, chains)``: per node whether it is core, its chain (-1 for
+        a core node) and its position in it; each chain as its node list, core end to core end.
+    """
+    a = np.minimum(pair_from, pair_to)
+    b = np.maximum(pair_from, pair_to)
+    und = np.unique(a * max(n, 1) + b)
+    ua, ub = und // max(n, 1), und % max(n, 1)
+    rows = np.concatenate([ua, ub])
+    cols = np.concatenate([ub, ua])
+    order = np.lexsort((cols, rows))
+    rows, cols = rows[order], cols[order]
+    ptr = np.searchsorted(rows, np.arange(n + 1))
+    deg = np.diff(ptr)
+    is_core = (deg != 2).tolist()
+    nbr = cols.tolist()
+    ptr_l = ptr.tolist()
+    chain_of = [-1] * n
+    pos_of = [0] * n
+    chains: list[list[int]] = []
+
+    def walk(start: int, first: int) -> list[int]:
+        seq = [start]
+        prev, cur = start, first
+        while not is_core[cur]:
+            seq.append(cur)
+            p = ptr_l[cur]
+            nxt = nbr[p] if nbr[p] != prev else nbr[p + 1]
+            prev, cur = cur, nxt
+        seq.append(cur)
+        return seq
+
+    def from_core(c: int) -> None:
+        for k in range(ptr_l[c], ptr_l[c + 1]):
+            m = nbr[k]
+            if is_core[m]:
+                if c < m:
+                    chains.append([c, m])
+            elif chain_of[m] < 0:
+                seq = walk(c, m)
+                cid = len(chains)
+                for i in range(1, len(seq) - 1):
+                    chain_of[seq[i]] = cid
+                    pos_of[seq[i]] = i
+                chains.append(seq)
+
+    for c in range(n):
+        if is_core[c]:
+            from_core(c)
+    for x in range(n):  # rings without a junction: one of their nodes joins the core
+        if not is_core[x] and chain_of[x] < 0:
+            is_core[x] = True
+            from_core(x)
+    return is_core, chain_of, pos_of, chains
+
+
 class CoreGraph:
     """Chains of degree-2 nodes and the core nodes between them (topology only).
 
@@ -54,55 +117,7 @@ class CoreGraph:
         self.n_nodes = n = int(n_nodes)
         self.n_pairs = int(pair_from.size)
         self._pair_key = pair_from.astype(np.int64) * max(n, 1) + pair_to.astype(np.int64)
-        a = np.minimum(pair_from, pair_to)
-        b = np.maximum(pair_from, pair_to)
-        und = np.unique(a * max(n, 1) + b)
-        ua, ub = und // max(n, 1), und % max(n, 1)
-        rows = np.concatenate([ua, ub])
-        cols = np.concatenate([ub, ua])
-        order = np.lexsort((cols, rows))
-        rows, cols = rows[order], cols[order]
-        ptr = np.searchsorted(rows, np.arange(n + 1))
-        deg = np.diff(ptr)
-        is_core = (deg != 2).tolist()
-        nbr = cols.tolist()
-        ptr_l = ptr.tolist()
-        chain_of = [-1] * n
-        pos_of = [0] * n
-        chains: list[list[int]] = []
-
-        def walk(start: int, first: int) -> list[int]:
-            seq = [start]
-            prev, cur = start, first
-            while not is_core[cur]:
-                seq.append(cur)
-                p = ptr_l[cur]
-                nxt = nbr[p] if nbr[p] != prev else nbr[p + 1]
-                prev, cur = cur, nxt
-            seq.append(cur)
-            return seq
-
-        def from_core(c: int) -> None:
-            for k in range(ptr_l[c], ptr_l[c + 1]):
-                m = nbr[k]
-                if is_core[m]:
-                    if c < m:
-                        chains.append([c, m])
-                elif chain_of[m] < 0:
-                    seq = walk(c, m)
-                    cid = len(chains)
-                    for i in range(1, len(seq) - 1):
-                        chain_of[seq[i]] = cid
-                        pos_of[seq[i]] = i
-                    chains.append(seq)
-
-        for c in range(n):
-            if is_core[c]:
-                from_core(c)
-        for x in range(n):  # rings without a junction: one of their nodes joins the core
-            if not is_core[x] and chain_of[x] < 0:
-                is_core[x] = True
-                from_core(x)
+        is_core, chain_of, pos_of, chains = _find_chains(n, pair_from, pair_to)
         core_mask = np.asarray(is_core, dtype=bool) if n else np.zeros(0, dtype=bool)
         self.core_nodes = np.flatnonzero(core_mask)
         self.n_core = int(self.core_nodes.size)
@@ -110,6 +125,11 @@ class CoreGraph:
         self.core_of[self.core_nodes] = np.arange(self.n_core)
         self.chain_of = np.asarray(chain_of, dtype=np.int64)
         self.pos_of = np.asarray(pos_of, dtype=np.int64)
+        self._chain_steps(chains)
+        self._core_edges(len(chains))
+
+    def _chain_steps(self, chains: list[list[int]]) -> None:
+        """Chain ends, pointers and the pair index of every step along every chain."""
         lens = np.array([len(s) for s in chains], dtype=np.int64)
         flat = (
             np.fromiter((v for s in chains for v in s), dtype=np.int64, count=int(lens.sum()))
@@ -129,13 +149,15 @@ class CoreGraph:
         v = flat[np.flatnonzero(is_step) + 1]
         self.step_fwd = self._pair_index(u, v)
         self.step_bwd = self._pair_index(v, u)
-        # core edges: each chain once per direction, parallel ones reduced with min
+
+    def _core_edges(self, n_chains: int) -> None:
+        """Core edges: each chain once per direction, parallel ones reduced with min (CSR)."""
         ca = self.core_of[self.chain_a]
         cb = self.core_of[self.chain_b]
         e_from = np.concatenate([ca, cb])
         e_to = np.concatenate([cb, ca])
-        e_chain = np.concatenate([np.arange(len(chains)), np.arange(len(chains))])
-        e_dir = np.concatenate([np.zeros(len(chains), bool), np.ones(len(chains), bool)])
+        e_chain = np.concatenate([np.arange(n_chains), np.arange(n_chains)])
+        e_dir = np.concatenate([np.zeros(n_chains, bool), np.ones(n_chains, bool)])
         keep = e_from != e_to
         e_from, e_to, e_chain, e_dir = e_from[keep], e_to[keep], e_chain[keep], e_dir[keep]
         nc = max(self.n_core, 1)

@@ -6,7 +6,8 @@ within ``junction_m`` (50 m) of another road, both are cut there and joined, so 
 geometry still makes junctions at the towns the roads share. Each directed edge is a piece of
 one segment and takes that segment's speed and condition.
 
-Speeds and condition factors: :mod:`geo.speeds` (re-exported here).
+How the graph is built (cuts, nodes, edges, CSR layout): :mod:`geo.graph_build`. Speeds and
+condition factors: :mod:`geo.speeds` (re-exported here).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 import shapely
 from numpy.typing import ArrayLike, NDArray
-from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 from shapely.geometry import LineString
 from shapely.ops import substring
@@ -29,6 +30,7 @@ from geo.cache import LockedLRU
 from geo.corepaths import CoreGraph, CoreWeights, EtaTable
 from geo.crs import from_metric_xy, to_metric, to_metric_xy
 from geo.errors import ParameterError, UnreachableError
+from geo.graph_build import Cuts, csr_layout, directed_edges, group_nodes, junction_cuts
 from geo.speeds import (
     CONDITIONS,
     FACTOR_TABLES,
@@ -71,28 +73,6 @@ def segments_key(segments: gpd.GeoDataFrame) -> str:
         if col in segments.columns:
             h.update(np.ascontiguousarray(segments[col].to_numpy(dtype=float)).tobytes())
     return h.hexdigest()
-
-
-class _Cuts:
-    """Cut points on segments (segment index, metres along it) and pairs of cuts to join."""
-
-    def __init__(self, n_seg: int, lengths: NDArray[np.float64]) -> None:
-        self.seg: list[NDArray[np.int64]] = [np.arange(n_seg), np.arange(n_seg)]
-        self.pos: list[NDArray[np.float64]] = [np.zeros(n_seg), lengths]
-        self.links_a: list[NDArray[np.int64]] = []  # indices into the cut list, joined pairwise
-        self.links_b: list[NDArray[np.int64]] = []
-        self.n = 2 * n_seg
-
-    def add(self, s: NDArray[np.int64], pos: NDArray[np.float64]) -> NDArray[np.int64]:
-        self.seg.append(s.astype(np.int64))
-        self.pos.append(pos.astype(np.float64))
-        ids = np.arange(self.n, self.n + s.size)
-        self.n += s.size
-        return ids
-
-    def link(self, a: NDArray[np.int64], b: NDArray[np.int64]) -> None:
-        self.links_a.append(a)
-        self.links_b.append(b)
 
 
 class RoadGraph:
@@ -150,150 +130,40 @@ class RoadGraph:
         )
 
     def _build(self) -> None:
+        """Cut the segments at their ends and junctions, group the cuts into nodes, link them."""
         seg = self.segments
         geoms = np.asarray(to_metric(seg.geometry).to_numpy(), dtype=object)
         self._geoms = geoms
         n_seg = len(geoms)
         self.segment_ids = seg["segment_id"].astype(str).to_numpy(dtype=object)
         self._seg_index = {s: i for i, s in enumerate(self.segment_ids)}
-        cuts = _Cuts(n_seg, shapely.length(geoms))
+        cuts = Cuts(n_seg, shapely.length(geoms))
         if n_seg and self.junction_m > 0:
             codes = seg["road_code"].to_numpy(dtype=object)
             _, road_id = np.unique(codes.astype(str), return_inverse=True)
-            self._junction_cuts(geoms, road_id, cuts)
-        g_seg, g_pos, group_node = self._nodes(geoms, cuts)
-        self._edges(g_seg, g_pos, group_node, n_seg)
-        self._csr_structure()
-        self._segment_speeds(n_seg)
-
-    def _junction_cuts(
-        self, geoms: NDArray[Any], road_id: NDArray[np.int64], cuts: _Cuts
-    ) -> None:
-        """Cut and join roads where a vertex of one lies near another, or where they cross."""
-        tree = shapely.STRtree(geoms)
-        # vertices of one road near another road
-        coords, vidx = shapely.get_coordinates(geoms, return_index=True)
-        vpts = shapely.points(coords)
-        vi, sj = tree.query(vpts, predicate="dwithin", distance=self.junction_m)
-        keep = road_id[vidx[vi]] != road_id[sj]
-        vi, sj = vi[keep], sj[keep]
-        if vi.size:
-            si = vidx[vi]
-            pos_i = shapely.line_locate_point(geoms[si], vpts[vi])
-            pos_j = shapely.line_locate_point(geoms[sj], vpts[vi])
-            cuts.link(cuts.add(si, pos_i), cuts.add(sj, pos_j))
-        # roads crossing between vertices (touching ends are handled above)
-        a, b = tree.query(geoms, predicate="crosses")
-        keep = (a < b) & (road_id[a] != road_id[b])
-        a, b = a[keep], b[keep]
-        if a.size:
-            inter = shapely.intersection(geoms[a], geoms[b])
-            icoords, k = shapely.get_coordinates(inter, return_index=True)
-            if k.size:
-                ipts = shapely.points(icoords)
-                ca = cuts.add(a[k], shapely.line_locate_point(geoms[a[k]], ipts))
-                cb = cuts.add(b[k], shapely.line_locate_point(geoms[b[k]], ipts))
-                cuts.link(ca, cb)
-
-    def _nodes(
-        self, geoms: NDArray[Any], cuts: _Cuts
-    ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
-        """Group cuts into nodes; returns each group's segment, position and node."""
-        all_seg = np.concatenate(cuts.seg)
-        all_pos = np.concatenate(cuts.pos)
-        # group cuts on the same segment within 1 m of each other
-        order = np.lexsort((all_pos, all_seg))
-        s_sorted = all_seg[order]
-        p_sorted = all_pos[order]
-        new_group = np.ones(order.size, dtype=bool)
-        if order.size > 1:
-            new_group[1:] = (s_sorted[1:] != s_sorted[:-1]) | (np.diff(p_sorted) > 1.0)
-        group_sorted = np.cumsum(new_group) - 1
-        cut_group = np.empty(order.size, dtype=np.int64)
-        cut_group[order] = group_sorted
-        n_groups = int(group_sorted[-1]) + 1 if order.size else 0
-        g_first = np.flatnonzero(new_group)
-        g_seg = s_sorted[g_first]
-        g_pos = p_sorted[g_first]
-        g_pts = shapely.line_interpolate_point(geoms[g_seg], g_pos)
-        g_xy = shapely.get_coordinates(g_pts)
-
-        # merge: coincident groups (within merge_m) and junction links
-        pairs = [np.empty((0, 2), dtype=np.int64)]
-        if n_groups:
-            qp = cKDTree(g_xy).query_pairs(self.merge_m, output_type="ndarray")
-            pairs.append(qp.astype(np.int64))
-        if cuts.links_a:
-            la = cut_group[np.concatenate(cuts.links_a)]
-            lb = cut_group[np.concatenate(cuts.links_b)]
-            pairs.append(np.column_stack([la, lb]))
-        pp = np.concatenate(pairs)
-        adj = sp.coo_matrix(
-            (np.ones(len(pp)), (pp[:, 0], pp[:, 1])), shape=(n_groups, n_groups)
-        ).tocsr()
-        n_nodes, group_node = connected_components(adj, directed=False)
-        self.n_nodes = int(n_nodes)
-        cnt = np.bincount(group_node, minlength=n_nodes).astype(float)
-        nx_ = np.bincount(group_node, weights=g_xy[:, 0], minlength=n_nodes) / np.maximum(cnt, 1)
-        ny_ = np.bincount(group_node, weights=g_xy[:, 1], minlength=n_nodes) / np.maximum(cnt, 1)
-        self._node_xy = np.column_stack([nx_, ny_])
-        self.node_lon, self.node_lat = from_metric_xy(nx_, ny_)
-        self._kd = cKDTree(self._node_xy) if n_nodes else None
-        return g_seg, g_pos, group_node
-
-    def _edges(
-        self,
-        g_seg: NDArray[np.int64],
-        g_pos: NDArray[np.float64],
-        group_node: NDArray[np.int64],
-        n_seg: int,
-    ) -> None:
-        """Directed edges between consecutive groups along each segment (both ways unless one-way)."""
-        seg = self.segments
-        n_groups = g_seg.size
-        same = g_seg[1:] == g_seg[:-1] if n_groups > 1 else np.array([], dtype=bool)
-        k = np.flatnonzero(same)
-        e_seg = g_seg[k]
-        e_p0 = g_pos[k]
-        e_p1 = g_pos[k + 1]
-        e_from = group_node[k]
-        e_to = group_node[k + 1]
-        keep = (e_from != e_to) & (e_p1 > e_p0)
-        e_seg, e_p0, e_p1, e_from, e_to = (x[keep] for x in (e_seg, e_p0, e_p1, e_from, e_to))
+            junction_cuts(geoms, road_id, cuts, self.junction_m)
+        nodes = group_nodes(geoms, cuts, self.merge_m)
+        self.n_nodes = nodes.n_nodes
+        self._node_xy = nodes.node_xy
+        self.node_lon, self.node_lat = from_metric_xy(nodes.node_xy[:, 0], nodes.node_xy[:, 1])
+        self._kd = cKDTree(self._node_xy) if self.n_nodes else None
         oneway = (
             seg["oneway"].fillna(False).to_numpy(dtype=bool)
             if "oneway" in seg.columns
             else np.zeros(n_seg, dtype=bool)
         )
-        back = ~oneway[e_seg]
-        self.edge_from = np.concatenate([e_from, e_to[back]]).astype(np.int64)
-        self.edge_to = np.concatenate([e_to, e_from[back]]).astype(np.int64)
-        self.edge_segment = np.concatenate([e_seg, e_seg[back]]).astype(np.int64)
-        self._edge_p0 = np.concatenate([e_p0, e_p1[back]])
-        self._edge_p1 = np.concatenate([e_p1, e_p0[back]])
+        edges = directed_edges(nodes, oneway)
+        self.edge_from, self.edge_to = edges.edge_from, edges.edge_to
+        self.edge_segment = edges.edge_segment
+        self._edge_p0, self._edge_p1 = edges.p0, edges.p1
         self.edge_length_m = np.abs(self._edge_p1 - self._edge_p0)
-
-    def _csr_structure(self) -> None:
-        """CSR structure over unique (from, to) pairs; parallel edges reduced with min per call."""
-        n = max(self.n_nodes, 1)
-        key = self.edge_from * n + self.edge_to
-        self._edge_order = np.argsort(key, kind="stable")
-        ks = key[self._edge_order]
-        first = np.ones(ks.size, dtype=bool)
-        if ks.size > 1:
-            first[1:] = ks[1:] != ks[:-1]
-        self._pair_start = np.flatnonzero(first)
-        pair_key = ks[self._pair_start]
-        pair_from = pair_key // n
-        pair_to = pair_key % n
-        self._pair_to = pair_to
-        self._indptr = np.searchsorted(pair_from, np.arange(self.n_nodes + 1)).astype(np.int32)
-        self._indices = pair_to.astype(np.int32)
-        # transpose: pairs sorted by (to, from)
-        self._perm_t = np.lexsort((pair_from, pair_to))
-        t_sorted = pair_to[self._perm_t]
-        self._indptr_t = np.searchsorted(t_sorted, np.arange(self.n_nodes + 1)).astype(np.int32)
-        self._indices_t = pair_from[self._perm_t].astype(np.int32)
+        csr = csr_layout(self.edge_from, self.edge_to, self.n_nodes)
+        self._edge_order, self._pair_start, self._pair_to = (
+            csr.edge_order, csr.pair_start, csr.pair_to
+        )
+        self._indptr, self._indices = csr.indptr, csr.indices
+        self._perm_t, self._indptr_t, self._indices_t = csr.perm_t, csr.indptr_t, csr.indices_t
+        self._segment_speeds(n_seg)
 
     def _segment_speeds(self, n_seg: int) -> None:
         """Per-segment dry speeds (m/s) per vehicle class."""
