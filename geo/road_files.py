@@ -1,7 +1,8 @@
 """Reading a road agency's own file: layer choice, field mapping, a required CRS, derived posts.
 
-:func:`read_road_frame` turns a GeoPackage / Shapefile / GeoJSON / FlatGeobuf layer into a frame
-with the field names of :mod:`geo.road_schema`, ready for :func:`geo.road_schema.validate_roads`:
+:func:`read_roads` turns a GeoPackage / Shapefile / GeoJSON / FlatGeobuf layer into a frame
+with the field names of :mod:`geo.road_schema` and validates it
+(:func:`geo.road_schema.validate_roads`; re-exported by :mod:`geo.roads`):
 
 - **layer**: the one asked for; else the file's only layer, else its only line layer; a file
   with several line layers and no choice is refused, naming them.
@@ -30,8 +31,9 @@ from pyproj import CRS, Geod
 from pyproj.exceptions import CRSError
 
 from geo.errors import NetworkFileError
+from geo.road_schema import validate_roads
 
-__all__ = ["KNOWN_FIELD_ALIASES", "choose_layer", "derive_kilometres", "read_road_frame"]
+__all__ = ["KNOWN_FIELD_ALIASES", "choose_layer", "derive_kilometres", "read_roads"]
 
 # file field (upper case) -> schema field: Chinese highway-database names and common spellings
 KNOWN_FIELD_ALIASES: dict[str, str] = {
@@ -156,7 +158,7 @@ def _mapped(gdf: gpd.GeoDataFrame, path: Path, fields: Mapping[str, str] | None)
     return gdf.rename(columns=rename)
 
 
-def read_road_frame(
+def read_roads(
     path: str | Path,
     layer: str | None = None,
     *,
@@ -164,26 +166,33 @@ def read_road_frame(
     crs: str | None = None,
     km_anchors: Mapping[str, float] | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read one road layer into schema field names, in its own CRS, posts filled.
+    """Read and validate a road network file (GeoPackage, Shapefile, GeoJSON, FlatGeobuf, ...).
 
     Parameters
     ----------
     path
         The file (a Shapefile's ``.shp``).
     layer
-        Layer name (see :func:`choose_layer`).
+        Layer name for multi-layer files such as GeoPackage (default: the only layer, else the
+        only line layer; several line layers must be chosen; see :func:`choose_layer`).
     fields
-        ``{schema field: file field}``.
+        ``{schema field: file field}``, e.g. ``{"road_code": "LXBM", "km_start": "QDZH"}``.
     crs
-        CRS of a file that has none (``"EPSG:4326"``).
+        CRS of a file that has none (``"EPSG:4326"``); a file without one is refused otherwise.
     km_anchors
-        ``{road code: post at the first vertex}`` for derived posts (default 0).
+        ``{road code: post at its first vertex}`` when posts are derived (default 0).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        As :func:`geo.road_schema.validate_roads` (plus ``km_derived``: posts derived along
+        the geometry).
 
     Raises
     ------
     NetworkFileError
-        Unreadable file, unknown layer, several line layers, no CRS, a mapping naming a
-        field the file lacks.
+        Unreadable file, unknown layer, several line layers, no CRS, a mapping naming a field
+        the file lacks, or a frame that breaks the schema (every problem listed).
     """
     p = Path(path)
     if not p.exists():
@@ -206,7 +215,7 @@ def read_road_frame(
         raise NetworkFileError(msg)
     gdf = _with_crs(gdf, p, chosen, crs)
     gdf = _mapped(gdf, p, fields)
-    return derive_kilometres(gdf, km_anchors)
+    return validate_roads(derive_kilometres(gdf, km_anchors), source=str(p))
 
 
 def _geodesic_km(geom: Any) -> float:

@@ -24,7 +24,7 @@ from pyproj import Geod
 from geo.cache import read_cache_file, write_cache_file
 from geo.crs import to_metric_xy
 from geo.region import load_region, region_key
-from geo.roads import _GridIndex
+from geo.snap_grid import GridIndex
 from geo.stakes import ROAD_CODE_RE
 from tests.benchmarks.region_gen import far_points, generated_reports, make_region
 from tests.benchmarks.roads_v0 import snap_v0
@@ -252,7 +252,7 @@ def test_far_points_at_100_km_use_memory_bounded_by_the_batch(gen_dir: Path) -> 
     assert got["peak"] < 50e6, got["peak"]
     # what the pre-issue grid would have expanded for these points
     g = load_region(region, use_cache=False)
-    grid = _GridIndex(g.network._seg_xy, 100_000)  # noqa: SLF001
+    grid = GridIndex(g.network._seg_xy, 100_000)  # noqa: SLF001
     x, y = to_metric_xy(np.asarray(got["lon"]), np.asarray(got["lat"]))
     key = grid._key(np.floor(x / grid.cell).astype(np.int64),  # noqa: SLF001
                     np.floor(y / grid.cell).astype(np.int64))
