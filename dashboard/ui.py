@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
+import streamlit.components.v1 as components
 
 from dashboard import actions, data
 from dashboard.actions import SessionUser
@@ -21,18 +23,25 @@ from incidents.settings import Settings
 
 __all__ = [
     "BIG_BUTTONS_CSS",
+    "CONSOLE_CSS",
     "DARK_CSS",
     "IDLE_OUT",
     "check_idle",
+    "console_style",
     "current_user",
     "flash",
     "lang",
     "language_selector",
+    "last_viewport",
     "logout",
+    "map_height",
+    "night",
+    "night_toggle",
     "set_user",
     "settings",
     "show_flash",
     "touch",
+    "viewport",
 ]
 
 _SETTINGS = "wo_settings"
@@ -40,6 +49,9 @@ _USER = "wo_user"
 _LAST = "wo_last_active"
 _LANG = "wo_lang"
 _FLASH = "wo_flash"
+_NIGHT = "wo_night"
+_VIEWPORT = "wo_viewport"
+_COMPONENTS = Path(__file__).resolve().parent / "components"
 IDLE_OUT = "wo_idle_out"  # set when check_idle logged the user out
 
 # Constant stylesheets (no data in them): big tap targets for gloves, and a night theme.
@@ -50,16 +62,15 @@ div[data-testid="stButton"] button, div[data-testid="stFormSubmitButton"] button
 }
 </style>
 """
-DARK_CSS = """
-<style>
-[data-testid="stAppViewContainer"], [data-testid="stHeader"], [data-testid="stSidebar"],
-[data-testid="stMain"] { background-color: #0f1216 !important; color: #e6e6e6 !important; }
-[data-testid="stMarkdownContainer"], [data-testid="stCaptionContainer"],
-[data-testid="stWidgetLabel"], h1, h2, h3, label, p, span { color: #e6e6e6 !important; }
-div[data-testid="stButton"] button { background-color: #263238 !important;
-  color: #ffffff !important; border-color: #546e7a !important; }
-</style>
-"""
+# The night theme and the console layout: constant files beside the components (no data in them).
+DARK_CSS = "<style>\n" + (_COMPONENTS / "night.css").read_text(encoding="utf-8") + "</style>\n"
+CONSOLE_CSS = "<style>\n" + (_COMPONENTS / "console.css").read_text(encoding="utf-8") + "</style>\n"
+_VIEWPORT_COMPONENT = components.declare_component(
+    "wo_viewport", path=str(_COMPONENTS / "viewport")
+)
+DEFAULT_VIEWPORT = (1920, 1080)
+MAP_MARGIN_PX = 64  # the header strip above the map and a little air below it
+MIN_MAP_PX = 480
 
 
 def settings() -> Settings:
@@ -181,3 +192,50 @@ def db_url() -> str:
 def clock() -> datetime:
     """Return the operational now (the demo storm's clock when one is set)."""
     return data.clock(db_url())
+
+
+def night() -> bool:
+    """Return whether this session shows the console in night colours."""
+    return bool(st.session_state.get(_NIGHT, False))
+
+
+def night_toggle(lang_code: str) -> bool:
+    """Show the night-mode switch in the sidebar and apply the night theme when it is on."""
+    on = st.sidebar.toggle(t("look.night", lang_code), key=_NIGHT)
+    if on:
+        st.html(DARK_CSS)  # constant stylesheet, no data
+    return bool(on)
+
+
+def console_style() -> None:
+    """Apply the console layout (map first, side column; desk and wall by media queries)."""
+    st.html(CONSOLE_CSS)  # constant stylesheet, no data
+
+
+def viewport() -> tuple[int, int]:
+    """Return the browser window's (width, height) in CSS pixels, as its page last reported.
+
+    A zero-height component in the sidebar reports the size once it is drawn and again after a
+    resize; until then (the first run of a session) the desk size is assumed.
+    """
+    with st.sidebar:
+        value: Any = _VIEWPORT_COMPONENT(key="wo_viewport_probe", default=None)
+    if isinstance(value, dict):
+        try:
+            size = (int(value["w"]), int(value["h"]))
+        except (KeyError, TypeError, ValueError):
+            size = (0, 0)
+        if 200 <= size[0] <= 10000 and 200 <= size[1] <= 10000:
+            st.session_state[_VIEWPORT] = size
+    return last_viewport()
+
+
+def last_viewport() -> tuple[int, int]:
+    """Return the window size :func:`viewport` last heard of (the desk size before that)."""
+    kept = st.session_state.get(_VIEWPORT)
+    return kept if isinstance(kept, tuple) else DEFAULT_VIEWPORT
+
+
+def map_height(window_height: int) -> int:
+    """Return the map's height in pixels for a window `window_height` tall (fills the window)."""
+    return max(MIN_MAP_PX, int(window_height) - MAP_MARGIN_PX)

@@ -42,7 +42,7 @@ def _get(row: Mapping[str, Any] | Any, name: str) -> Any:
     return getattr(row, name, None)
 
 
-def incident_title(row: Mapping[str, Any] | Any, lang: str) -> str:
+def incident_title(row: Mapping[str, Any] | Any, lang: str, *, counts: bool = True) -> str:
     """Word an incident's title in `lang` from its kind, road, km post, vehicles and people.
 
     Parameters
@@ -52,6 +52,8 @@ def incident_title(row: Mapping[str, Any] | Any, lang: str) -> str:
         ``vehicles`` and ``people``.
     lang
         "zh" or "en".
+    counts
+        Whether to add the vehicle and people counts (a table with its own columns leaves them).
 
     Returns
     -------
@@ -68,23 +70,25 @@ def incident_title(row: Mapping[str, Any] | Any, lang: str) -> str:
     if parts["road"] is not None and isinstance(parts["km"], float):
         title = t("look.title.at", lang, kind=kind, road=parts["road"],
                   stake=format_stake(parts["km"]))
-    counts = []
+    said = []
     vehicles, people = int(str(parts["vehicles"])), int(str(parts["people"]))
-    if vehicles:
+    if vehicles and counts:
         key = "look.title.vehicle" if vehicles == 1 else "look.title.vehicles"
-        counts.append(t(key, lang, n=vehicles))
-    if people:
-        counts.append(t("look.title.people", lang, n=people))
-    if counts:
-        counts_text = t("look.list_sep", lang).join(counts)
+        said.append(t(key, lang, n=vehicles))
+    if people and counts:
+        said.append(t("look.title.people", lang, n=people))
+    if said:
+        counts_text = t("look.list_sep", lang).join(said)
         title = t("look.title.counts", lang, title=title, counts=counts_text)
     return title[:1].upper() + title[1:] if lang == "en" else title
 
 
-def incident_titles(frame: pd.DataFrame, lang: str) -> pd.Series:
+def incident_titles(frame: pd.DataFrame, lang: str, *, counts: bool = True) -> pd.Series:
     """Return :func:`incident_title` of every row of `frame` (same index)."""
     rows = frame.to_dict("records")
-    return pd.Series([incident_title(r, lang) for r in rows], index=frame.index, dtype=object)
+    return pd.Series(
+        [incident_title(r, lang, counts=counts) for r in rows], index=frame.index, dtype=object
+    )
 
 
 def hotspot_reason(row: Mapping[str, Any] | Any, lang: str) -> str:

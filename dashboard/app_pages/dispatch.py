@@ -13,7 +13,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import actions, data, live, mapui, ui
+from dashboard import actions, data, live, mapui, ui, wording
+from dashboard.console import incident_detail as console_incident
+from dashboard.console import overdue as console_overdue
+from dashboard.console import override as console_override
+from dashboard.console import units as console_units
 from dashboard.escape import escape_markdown
 from dashboard.i18n import fmt_duration, fmt_time, t
 from incidents.errors import ConflictError, NotFoundError, WinteropsError
@@ -21,6 +25,7 @@ from incidents.errors import ConflictError, NotFoundError, WinteropsError
 STRIP_TOPICS = ("feeds", "hazards", "incidents", "settings", "tasks", "tick", "units")
 MAX_RECS = 6
 MAX_HAND = 12  # one-click hand-over buttons shown (oldest open hazards first)
+QUEUE_PX = 720  # the queue table's height in the side column (it scrolls inside)
 
 
 def _label(prefix: str, value: object, lang: str) -> str:
@@ -121,7 +126,8 @@ def situation_map() -> None:
     ``remember``).
     """
     live.part("wo_map", data.MAP_TOPICS, ui.db_url())
-    mapui.show_map("dispatch_map", height=640, remember=True)
+    height = ui.map_height(ui.last_viewport()[1])  # as tall as the window
+    mapui.show_map("dispatch_map", height=height, remember=True, dark=ui.night())
 
 
 def incident_queue(lang: str, url: str) -> None:
@@ -134,23 +140,43 @@ def incident_queue(lang: str, url: str) -> None:
     first = pd.to_datetime(incidents["first_report_at"], utc=True)
     exposed = incidents["people"].fillna(0) > 0
     exposure = (now - first).dt.total_seconds().where(exposed)
+    event, notes = t("look.col.event", lang), t("col.notes", lang)
+    first = wording.zoned(t("col.first_report", lang), lang)
     table = pd.DataFrame(
         {
             t("col.id", lang): incidents["id"],
             t("col.priority", lang): incidents["priority"].round(1),
-            t("col.kind", lang): [_label("kind", k, lang) for k in incidents["kind"]],
-            t("col.people", lang): incidents["people"],
-            t("col.vulnerable", lang): incidents["vulnerable"],
-            t("col.exposure", lang): [fmt_duration(s) for s in exposure],
-            t("col.stake", lang): [
-                _stake(r, k) for r, k in zip(incidents["road_code"], incidents["km"], strict=True)
+            event: wording.incident_titles(incidents, lang, counts=False),
+            t("look.col.people", lang): [
+                _people(p, v) for p, v in zip(incidents["people"], incidents["vulnerable"],
+                                              strict=True)
             ],
-            t("col.first_report", lang): [fmt_time(v) for v in incidents["first_report_at"]],
-            t("col.title", lang): incidents["title"].fillna(""),
-            t("col.notes", lang): incidents["notes"].fillna(""),
+            t("col.exposure", lang): [fmt_duration(s) for s in exposure],
+            first: [fmt_time(v) for v in incidents["first_report_at"]],
+            notes: incidents["notes"].fillna(""),
         }
     )
-    st.dataframe(table, hide_index=True, width="stretch", height=300)
+    narrow = st.column_config.Column(width="small")
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        height=QUEUE_PX,
+        column_config={
+            **{name: narrow for name in table.columns if name not in (event, notes, first)},
+            event: st.column_config.TextColumn(width="medium"),
+            first: st.column_config.TextColumn(width=96),
+        },
+    )
+
+
+def _people(people: object, vulnerable: object) -> str:
+    """Return "12 (2)": people stranded and, in brackets, how many of them vulnerable."""
+    def whole(v: object) -> int:
+        return 0 if v is None or pd.isna(v) else int(v)  # type: ignore[call-overload]
+
+    n, weak = whole(people), whole(vulnerable)
+    return f"{n} ({weak})" if weak else str(n)
 
 
 def recommendations(lang: str, url: str, user: actions.SessionUser) -> None:
@@ -169,34 +195,16 @@ def recommendations(lang: str, url: str, user: actions.SessionUser) -> None:
             st.markdown(
                 f"**{escape_markdown(_label('kind', rec.task_kind, lang))}** · "
                 f"{t('col.task', lang)} {int(rec.task_id)} → "
-                f"**{escape_markdown(rec.unit_id)}** · {t('col.eta', lang)}: {eta_min}"
+                f"**{escape_markdown(rec.unit_id)}** · {t('look.eta_min', lang, eta=eta_min)}"
             )
             reason_zh = str(getattr(rec, "reason_zh", "") or "")
             reason = reason_zh if lang == "zh" and reason_zh else str(rec.reason)
-            st.caption(escape_markdown(reason))
             runner = getattr(rec, "runner_up", None)
             if isinstance(runner, dict) and runner.get("unit_id"):
-                st.caption(
-                    escape_markdown(
-                        t(
-                            "dispatch.runner_up",
-                            lang,
-                            unit=runner["unit_id"],
-                            eta=round(float(runner["eta_s"]) / 60.0),
-                        )
-                    )
-                )
+                eta = round(float(runner["eta_s"]) / 60.0)
+                reason += " · " + t("look.runner_up", lang, unit=runner["unit_id"], eta=eta)
+            st.caption(escape_markdown(reason))
             _card_buttons(lang, url, user, rec, free)
-
-
-def _override_chosen(sel_key: str, action: str, url: str, user: actions.SessionUser,
-                     task_id: int, recommended: str) -> None:
-    """Send the unit picked in an override button's selectbox instead of the recommended one."""
-    other = st.session_state.get(sel_key)
-    if other is None:
-        return
-    _on_click(action.format(unit=other), actions.override, url, user, task_id, str(other),
-              recommended)
 
 
 def _card_buttons(
@@ -220,30 +228,11 @@ def _card_buttons(
     else:
         fn, args = actions.confirm, (url, user, task_id, unit_id)
         kwargs = {"eta_s": float(rec.eta_s), "explanation": {"reason": rec.reason}}
-    st.button(t("dispatch.confirm", lang), key=f"wo_conf_{key}", type="primary",
-              on_click=_on_click, args=(done, fn, *args), kwargs=kwargs)
-    capable = (
-        [
-            u
-            for u, caps in zip(free["id"], free["capabilities"], strict=True)
-            if u != unit_id and rec.capability in (caps or [])
-        ]
-        if len(free)
-        else []
-    )
-    c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
-    sel_key = f"wo_ovr_sel_{key}"
-    other = c1.selectbox(
-        t("dispatch.override_unit", lang),
-        options=capable,
-        key=sel_key,
-        label_visibility="collapsed",
-        index=None,
-        placeholder=t("dispatch.override_unit", lang),
-    )
-    template = t("dispatch.confirmed", lang, unit="{unit}", task=task_id)
-    c2.button(t("dispatch.override", lang), key=f"wo_ovr_{key}", disabled=other is None,
-              on_click=_override_chosen, args=(sel_key, template, url, user, task_id, unit_id))
+    c0, c1 = st.columns([2, 6], vertical_alignment="bottom")  # one row per card
+    c0.button(t("dispatch.confirm", lang), key=f"wo_conf_{key}", type="primary",
+              on_click=_on_click, args=(done, fn, *args), kwargs=kwargs, width="stretch")
+    # another unit, with class, ETA and a required reason (dashboard.console.override)
+    console_override.override_chooser(lang, url, user, rec, toggle_in=c1)
 
 
 def active_assignments(lang: str, url: str, user: actions.SessionUser) -> None:
@@ -313,33 +302,9 @@ def active_assignments(lang: str, url: str, user: actions.SessionUser) -> None:
         _run(t("dispatch.cancel", lang), actions.cancel, url, user, int(row.id), int(row.version))
 
 
-def overdue_tasks(lang: str, url: str) -> None:
-    """Tasks whose stage has lasted longer than its limit, highlighted."""
-    late = data.overdue(url)
-    if late.empty:
-        st.success(t("dispatch.no_overdue", lang))
-        return
-    st.error(f"{t('dispatch.overdue', lang)}: {len(late)}")
-    table = pd.DataFrame(
-        {
-            t("col.task", lang): late.get("task_id"),
-            t("col.kind", lang): [_label("kind", k, lang) for k in late.get("task_kind", [])],
-            t("col.state", lang): [_label("state", s, lang) for s in late.get("stage", [])],
-            t("col.unit", lang): late.get("unit_id"),
-            t("col.since", lang): [fmt_time(v) for v in late.get("since", [])],
-            t("col.overdue_by", lang): [
-                fmt_duration(60 * (e - lim))
-                for e, lim in zip(
-                    late.get("elapsed_min", []), late.get("limit_min", []), strict=True
-                )
-            ],
-        }
-    )
-    st.dataframe(
-        table.style.set_properties(**{"background-color": "#fde0dc", "color": "#7f0000"}),
-        hide_index=True,
-        width="stretch",
-    )
+def overdue_tasks(lang: str, url: str, user: actions.SessionUser) -> None:
+    """Overdue tasks graded worst first, with acknowledge / escalate (dashboard.console.overdue)."""
+    console_overdue.overdue_panel(lang, url, user)
 
 
 def hazards(lang: str, url: str, user: actions.SessionUser) -> None:
@@ -420,7 +385,9 @@ PANELS: dict[str, tuple[str, ...]] = {
     "wo_recs": data.REC_TOPICS,
     "wo_queue": ("incidents", "settings", "tick"),
     "wo_active": ("assignments", "settings", "tasks", "tick", "units"),
-    "wo_overdue": ("assignments", "settings", "tasks", "tick"),
+    "wo_overdue": ("assignments", "incidents", "settings", "tasks", "tick"),
+    "wo_incident": ("assignments", "incidents", "tasks"),
+    "wo_units": ("units",),
     "wo_hazards": ("hazards", "settings", "tick"),
     "wo_staging": ("alerts", "hazards", "settings", "units"),
 }
@@ -456,7 +423,7 @@ def active_panel() -> None:
 @st.fragment(key="wo_overdue")
 def overdue_panel() -> None:
     """Overdue tasks."""
-    _panel("wo_overdue", lambda lang, url, _user: overdue_tasks(lang, url))
+    _panel("wo_overdue", overdue_tasks)
 
 
 @st.fragment(key="wo_hazards")
@@ -471,23 +438,38 @@ def staging_panel() -> None:
     _panel("wo_staging", lambda lang, url, _user: staging(lang, url))
 
 
+@st.fragment(key="wo_incident")
+def incident_part() -> None:
+    """Show one incident: why its reports are one, merge and split (dashboard.console)."""
+    _panel("wo_incident", console_incident.incident_panel)
+
+
+@st.fragment(key="wo_units")
+def units_part() -> None:
+    """Show unit readiness: out of service, fuel, crew hours (dashboard.console)."""
+    _panel("wo_units", console_units.units_panel)
+
+
+# the side column's tabs: four short names (six long ones overflowed), each with its parts
+TABS: tuple[tuple[str, tuple[tuple[str, Callable[[], None]], ...]], ...] = (
+    ("look.tab.recs", (("", recs_panel),)),
+    ("look.tab.queue", (("", queue_panel), ("cw.incident", incident_part))),
+    ("look.tab.work", (("dispatch.active", active_panel), ("dispatch.overdue", overdue_panel),
+                       ("cw.units", units_part))),
+    ("look.tab.roads", (("dispatch.hazards", hazards_panel), ("dispatch.staging", staging_panel))),
+)
+
+
 def work_panel() -> None:
-    """Queue, recommendations, active work, clocks: one fragment per tab."""
+    """Queue, recommendations, active work, clocks: one fragment per part, grouped in tabs."""
     lang = ui.lang()
-    tabs = st.tabs(
-        [
-            t("dispatch.recommendations", lang),
-            t("dispatch.queue", lang),
-            t("dispatch.active", lang),
-            t("dispatch.overdue", lang),
-            t("dispatch.hazards", lang),
-            t("dispatch.staging", lang),
-        ]
-    )
-    panels = (recs_panel, queue_panel, active_panel, overdue_panel, hazards_panel, staging_panel)
-    for tab, panel in zip(tabs, panels, strict=True):
+    tabs = st.tabs([t(name, lang) for name, _parts in TABS])
+    for tab, (_name, parts) in zip(tabs, TABS, strict=True):
         with tab:
-            panel()
+            for heading, panel in parts:
+                if heading:
+                    st.markdown(f"**{escape_markdown(t(heading, lang))}**")
+                panel()
 
 
 def _idle() -> None:
@@ -498,14 +480,16 @@ def _idle() -> None:
 def render() -> None:
     """Draw the dispatcher's console."""
     lang = ui.lang()
-    st.subheader(t("page.dispatch", lang))
+    ui.console_style()  # map first and window-tall, the side column beside it (desk / wall)
+    ui.viewport()
     ui.show_flash()
     try:
-        status_strip()
-        left, right = st.columns([3, 2], gap="medium")
-        with left:
+        left, right = st.columns([56, 44], gap="small")
+        with left, st.container(key="wo_mapcol"):
             situation_map()
-        with right:
+        with right, st.container(key="wo_side"):
+            st.markdown(f"#### {escape_markdown(t('page.dispatch', lang))}")
+            status_strip()
             work_panel()
         live.watcher(ui.db_url(), _idle)
     except Exception as exc:  # noqa: BLE001 - a broken database shows a message, not a trace
