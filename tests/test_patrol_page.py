@@ -4,6 +4,7 @@ task card says where, what and how many; nearby hazards work with LineString haz
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,7 +15,10 @@ import shapely
 from sqlalchemy import select
 
 from dashboard.escape import escape_markdown
+from geo.region import load_region
+from incidents.patrol_routes import unit_routes
 from incidents.service.lifecycle import TRANSITIONS, UNIT_STATUS_AFTER
+from incidents.settings import Settings
 from incidents.store.engine import make_engine, session_factory, session_scope
 from incidents.store.models import (
     Assignment,
@@ -158,12 +162,26 @@ def test_task_card_says_where_what_and_how_many(
     engine.dispose()
     assert f"位置: {road} K" in shown  # road and kilometre post
     assert "被困 5 人（老幼病弱 1）· 车辆 2 辆" in shown
-    assert "预计 30 分钟到达" in shown  # ETA 1800 s
-    # the incident's description came from outside: shown escaped, never as raw HTML
-    cards = [str(m.value) for m in tablet.markdown if "stranded" in str(m.value)]
-    assert cards, "the incident's title is on the card"
+    assert "事件：车辆被困" in shown and "需求：救援" in shown  # what, in the interface language
+    # the route from where the unit is now, along the roads, and its live ETA (never "0")
+    engine = make_engine(url)
+    with session_factory(engine)() as s:
+        routes = unit_routes(s, load_region(Settings.from_env({}).region_dir), PATROL_UNIT)
+    engine.dispose()
+    route = routes[patrol_db[1]["assignment"]]
+    assert route["on_network"] and route["km"] > 0.1 and route["eta_s"] > 0
+    assert f"路线：沿公路 {route['km']:.1f} 公里" in shown
+    assert f"预计 {math.ceil(route['eta_s'] / 60)} 分钟到达（北京时间 " in shown
+    assert "预计 0 分钟" not in shown
+    # the caller's words came from outside: shown escaped, never as raw HTML; the English
+    # title fusion builds is not shown in the Chinese interface
+    cards = [str(m.value) for m in tablet.markdown if "报警人说明" in str(m.value)]
+    assert cards, "the caller's note is on the card"
     assert all(HOSTILE not in c for c in cards)
     assert any(escape_markdown(HOSTILE) in c for c in cards)
+    assert "stranded" not in shown
+    svgs = [str(m.value) for m in tablet.markdown if str(m.value).startswith("<svg")]
+    assert svgs and "<polyline" in svgs[0], "a small drawing of the route"
 
 
 def test_nearby_hazards_with_a_linestring_hazard(

@@ -13,11 +13,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import actions, data, geolocate, live, mapui, ui
+from dashboard import actions, data, geolocate, live, patrolcard, sessions, tabletmap, ui
 from dashboard.escape import escape_markdown
-from dashboard.i18n import fmt_duration, t
+from dashboard.i18n import LANGUAGES, t
 from geo.stakes import format_stake
 from incidents.errors import ConflictError
+from incidents.patrol_routes import incident_needs, unit_routes
 from incidents.service.hazards import REPORTABLE
 from incidents.service.patrol import nearby_hazards, task_cards
 from incidents.store.enums import Role
@@ -29,8 +30,45 @@ _DARK = "wo_patrol_dark"
 _FIX = "wo_patrol_fix"  # the browser's last position: {"lon", "lat", "accuracy_m", "t"}
 _CONFIRM = "wo_patrol_confirm"  # assignment id waiting for "cleared" to be confirmed
 _SENT = "wo_patrol_sent"  # (assignment id, state, version) of the last tap sent
+_WHERE = "wo_report_where"  # the report form's choice of place (gps, tap, unit)
 _FRESH = "wo_patrol_fresh"  # a tap was sent: tasks draws read the database itself until then
 FRESH_S = 15.0  # how long after a tap the cards bypass the counters' cache key
+
+
+# Constant stylesheets (no data): every control a >= 48 px target at 820x1180 (gloves), and
+# night colours for what the shared night theme leaves light (alerts, inputs, selects).
+TABLET_CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 3.5rem; }
+[data-testid="stExpandSidebarButton"], [data-testid="stSidebarCollapseButton"] button {
+  min-width: 48px !important; min-height: 48px !important; }
+[data-testid="stCheckbox"] label, [data-testid="stRadio"] label[data-baseweb="radio"] {
+  min-height: 48px; min-width: 48px; align-items: center; padding-right: 12px; }
+[data-testid="stRadio"] div[role="radiogroup"] { gap: 4px 12px; }
+[data-testid="stSelectbox"] div[data-baseweb="select"] > div { min-height: 48px; }
+[data-testid="stTextInput"] input { min-height: 48px; font-size: 1.05rem; }
+[data-testid="stTextInput"] div[data-baseweb="input"] { min-height: 48px; }
+[data-testid="InputInstructions"] { display: none; }
+</style>"""
+NIGHT_CSS = """<style>
+[data-testid="stAlert"] > div, [data-testid="stAlertContainer"] {
+  background-color: #1d2a33 !important; }
+[data-testid="stAlert"] *, [data-testid="stAlertContainer"] * { color: #f1f5f9 !important; }
+[data-testid="stForm"], [data-testid="stVerticalBlockBorderWrapper"] {
+  border-color: #546e7a !important; }
+div[data-baseweb="select"] > div, div[data-baseweb="input"], div[data-baseweb="input"] input,
+[data-testid="stTextInput"] input { background-color: #1f262d !important;
+  color: #f1f5f9 !important; border-color: #78909c !important; }
+div[data-baseweb="select"] *, ul[role="listbox"] li { color: #f1f5f9 !important; }
+ul[role="listbox"], div[data-baseweb="popover"] > div { background-color: #1f262d !important; }
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] * {
+  color: #cfd8dc !important; }
+div[data-testid="stFormSubmitButton"] button, div[data-testid="stButton"] button[kind="primary"] {
+  background-color: #1565c0 !important; color: #ffffff !important;
+  border-color: #90caf9 !important; }
+[data-testid="stText"], [data-testid="stText"] * { color: #e6e6e6 !important; }
+[data-testid="stHeader"] button, [data-testid="stExpandSidebarButton"] {
+  color: #e6e6e6 !important; }
+</style>"""
 
 
 def _act(done: str, fn: Any, *args: Any, **kwargs: Any) -> None:
@@ -82,6 +120,33 @@ def _nearby(url: str, lon: float, lat: float, unit_id: str | None) -> list[dict[
     return _nearby_at(url, lon, lat, unit_id, live.stamp(url, HAZARD_TOPICS + TASK_TOPICS))
 
 
+@st.cache_data(ttl=data.TTL_S, show_spinner=False, max_entries=256)
+def _extras_at(
+    url: str, region_dir: str, unit_id: str, v: tuple[int, ...]
+) -> tuple[dict[int, dict[str, Any]], dict[int, list[str]]]:
+    with data.reader(url)() as session:
+        routes = unit_routes(session, data.region(region_dir), unit_id)
+        needs = incident_needs(session, _incident_ids(session, unit_id))
+    return routes, needs
+
+
+def _incident_ids(session: Any, unit_id: str) -> list[int]:
+    return [int(c["incident_id"]) for c in task_cards(session, unit_id) if c.get("incident_id")]
+
+
+def _extras(url: str, unit_id: str) -> tuple[dict[int, dict[str, Any]], dict[int, list[str]]]:
+    """Return each travelling card's road route from where the unit is now, and the needs.
+
+    Cached until the unit's work, a unit position or a road condition (a hazard) changes: the
+    route and its ETA follow the unit as it drives.
+    """
+    region_dir = str(ui.settings().region_dir)
+    try:
+        return _extras_at(url, region_dir, unit_id, live.stamp(url, TASK_TOPICS + HAZARD_TOPICS))
+    except Exception:  # noqa: BLE001 - without a route the card still shows its stored ETA
+        return {}, {}
+
+
 def _my_unit(user: actions.SessionUser, lang: str) -> str | None:
     if user.role != Role.ADMIN.value:
         return user.unit_id
@@ -106,50 +171,6 @@ def _fresh_fix() -> actions.TabletFix | None:
     if not isinstance(fix, dict) or time.time() - float(fix.get("t", 0)) > FIX_MAX_AGE_S:
         return None
     return actions.TabletFix(float(fix["lon"]), float(fix["lat"]), fix.get("accuracy_m"))
-
-
-def _where(card: dict[str, Any], lang: str) -> str:
-    """Road and kilometre post, else the coordinates."""
-    if card.get("road_code") and card.get("km") is not None:
-        return f"{card['road_code']} {format_stake(float(card['km']))}"
-    if card.get("lat") is not None:
-        return f"{float(card['lat']):.5f}, {float(card['lon']):.5f}"
-    return t("common.none", lang)
-
-
-def _card_text(card: dict[str, Any], lang: str, now: pd.Timestamp) -> list[str]:
-    """Return the lines of one task card (Markdown, every outside value escaped)."""
-    kind = t(f"kind.{card['task_kind']}", lang, default=str(card["task_kind"]))
-    state = t(f"state.{card['state']}", lang, default=str(card["state"]))
-    since = pd.Timestamp(card["since"]) if card.get("since") is not None else now
-    if since.tzinfo is None:
-        since = since.tz_localize("UTC")
-    lines = [
-        f"**{escape_markdown(kind)}** · {escape_markdown(t('col.task', lang))} "
-        f"{int(card['task_id'])} · {escape_markdown(state)} · "
-        f"{fmt_duration((now - since).total_seconds())}",
-        f"{escape_markdown(t('patrol.where', lang))}: {escape_markdown(_where(card, lang))}",
-    ]
-    if card.get("title") or card.get("notes"):
-        text = " · ".join(str(v) for v in (card.get("title"), card.get("notes")) if v)
-        lines.append(escape_markdown(text[:400]))
-    lines.append(
-        escape_markdown(
-            t(
-                "patrol.people",
-                lang,
-                people=card.get("people", 0),
-                vehicles=card.get("vehicles", 0),
-                vulnerable=card.get("vulnerable", 0),
-            )
-        )
-    )
-    travelling = card["state"] in ("confirmed", "en_route")
-    if travelling and card.get("eta_s") is not None and pd.notna(card["eta_s"]):
-        minutes = round(float(card["eta_s"]) / 60)
-        eta = t("patrol.eta", lang, minutes=minutes if minutes >= 1 else "<1")
-        lines.append(escape_markdown(eta))
-    return lines
 
 
 def _status_buttons(card: dict[str, Any], lang: str, url: str, user: actions.SessionUser) -> None:
@@ -269,41 +290,58 @@ def tasks_panel(unit_id: str) -> None:
     now = pd.Timestamp(ui.clock())
     if now.tzinfo is None:
         now = now.tz_localize("UTC")
+    routes, needs = _extras(url, unit_id)
+    dark = bool(st.session_state.get(_DARK))
     for card in cards:
         # keyed by assignment and state: after a tap the card is a new one, so the tapped
         # button goes with the old card instead of lingering beside the new buttons
-        key = f"wo_pcard_{int(card['assignment_id'])}_{card['state']}"
+        aid = int(card["assignment_id"])
+        key = f"wo_pcard_{aid}_{card['state']}"
+        route = routes.get(aid)
         with st.container(border=True, key=key):
-            st.markdown("  \n".join(_card_text(card, lang, now)))
+            lines = patrolcard.card_lines(card, lang, now, route,
+                                          needs.get(int(card.get("incident_id") or 0), []))
+            st.markdown("  \n".join(lines))
+            if route is not None and card["state"] in patrolcard.TRAVELLING and route["km"] > 0.05:
+                svg = patrolcard.route_svg(route["coords"], t("tablet.route_map", lang), dark)
+                st.markdown(svg, unsafe_allow_html=True)  # numbers only; the label escaped
             _status_buttons(card, lang, url, user)
+
+
+def _map_points(url: str, unit_id: str) -> list[tuple[float, float]]:
+    """(lat, lon) of the unit, then of its tasks: what the map's first view frames."""
+    unit = _unit_row(unit_id)
+    points = []
+    if unit is not None and pd.notna(unit.get("lat")) and pd.notna(unit.get("lon")):
+        points.append((float(unit["lat"]), float(unit["lon"])))
+    for card in _cards(url, unit_id):
+        if card.get("lat") is not None and card.get("lon") is not None:
+            points.append((round(float(card["lat"]), 4), round(float(card["lon"]), 4)))
+    return points
 
 
 @st.fragment(key="wo_patrol_map")
 def map_panel(unit_id: str, dark: bool) -> None:
-    """Show my unit and its routes on the map; the watcher redraws it when they change.
+    """Show my unit, its routes and tasks on the map; the watcher redraws it when they change.
 
-    A tap on the map (a point to report at) redraws the whole tablet, so the report form offers it.
+    A tap on the map drops a pin there and picks it as the report's place (the whole tablet
+    reruns, so the report form below offers and selects it).
     """
-    live.part("wo_patrol_map", MAP_TOPICS, ui.db_url())
-    unit = _unit_row(unit_id)
-    center = None
-    if unit is not None and pd.notna(unit.get("lat")):
-        center = (float(unit["lat"]), float(unit["lon"]))
-    result = mapui.show_map(
-        "patrol_map",
-        unit_id=unit_id,
-        dark=dark,
-        height=460,
-        center=center,
-        zoom=9,
-        returned=["last_clicked"],
-        legend_open=False,
+    url = ui.db_url()
+    live.part("wo_patrol_map", MAP_TOPICS, url)
+    tap = st.session_state.get(_TAP)
+    pin = (float(tap["lat"]), float(tap["lng"])) if isinstance(tap, dict) else None
+    result = tabletmap.show_tablet_map(
+        "patrol_map", unit_id, points=_map_points(url, unit_id), tapped=pin, dark=dark
     )
+    st.caption(t("tablet.map_hint", ui.lang()))
     clicked = result.get("last_clicked")
     if isinstance(clicked, dict) and "lat" in clicked and "lng" in clicked:
-        tap = {"lat": float(clicked["lat"]), "lng": float(clicked["lng"])}
-        if st.session_state.get(_TAP) != tap:
-            st.session_state[_TAP] = tap
+        tapped = {"lat": round(float(clicked["lat"]), 6), "lng": round(float(clicked["lng"]), 6)}
+        if st.session_state.get(_TAP) != tapped:
+            st.session_state[_TAP] = tapped
+            st.session_state[_WHERE] = "tap"  # the report form picks the tapped point
+            ui.touch()
             st.rerun()  # from the map part's body: the report form (outside it) offers the point
 
 
@@ -345,7 +383,7 @@ def report_panel(unit_id: str, tapped: dict[str, float] | None, dark: bool) -> N
             t("patrol.use_tap", lang),
             list(points),
             horizontal=True,
-            key="wo_report_where",
+            key=_WHERE,
             format_func=lambda s: t(labels[s], lang),
             label_visibility="collapsed",
         )
@@ -423,15 +461,39 @@ def _idle() -> None:
         st.rerun()
 
 
+def _switch_language(to: str) -> None:
+    """Switch the interface language (the sidebar's switch follows)."""
+    st.session_state["wo_lang_radio"] = to  # the sidebar radio sets the language each run
+    st.session_state["wo_lang"] = to
+    ui.touch()
+
+
+def _top_bar(lang: str) -> bool:
+    """Night mode, language and log-out on the page itself, big enough for a gloved finger.
+
+    Returns whether night mode is on.
+    """
+    night, language, out = st.columns([2, 1, 1], gap="small", vertical_alignment="center")
+    with night:
+        dark = st.toggle(t("patrol.dark", lang), key=_DARK)
+    other = next(code for code in LANGUAGES if code != lang)
+    language.button(LANGUAGES[other], key="wo_patrol_lang", width="stretch",
+                    on_click=_switch_language, args=(other,))
+    out.button(t("login.logout", lang), key="wo_patrol_logout", width="stretch",
+               on_click=sessions.logout)
+    return bool(dark)
+
+
 def render() -> None:
     """Draw the patrol lead's tablet view."""
     lang, user = ui.lang(), ui.current_user()
     if user is None:
         return
-    st.markdown(ui.BIG_BUTTONS_CSS, unsafe_allow_html=True)  # constant stylesheet, no data
-    dark = st.toggle(t("patrol.dark", lang), key=_DARK)
+    # constant stylesheets, no data in them
+    st.markdown(ui.BIG_BUTTONS_CSS + TABLET_CSS, unsafe_allow_html=True)
+    dark = _top_bar(lang)
     if dark:
-        st.markdown(ui.DARK_CSS, unsafe_allow_html=True)  # constant stylesheet, no data
+        st.markdown(ui.DARK_CSS + NIGHT_CSS, unsafe_allow_html=True)
     ui.show_flash()
     unit_id = _my_unit(user, lang)
     if not unit_id:
