@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from branca.element import MacroElement
 from folium.template import Template
 
 from dashboard.i18n import t
+from dashboard.mapdetail import LineIndex, Viewport, in_bbox
 from dashboard.mappayload import (
     Basemap,
     LayerPayload,
@@ -28,6 +30,8 @@ from dashboard.mappayload import (
 
 __all__ = [
     "BANNER_LABEL_ZOOM",
+    "ROAD_ORDER",
+    "BasemapView",
     "TOWN_LABEL_ZOOM",
     "LabelLayer",
     "MetricScale",
@@ -39,6 +43,9 @@ __all__ = [
 BANNER_LABEL_ZOOM = 7
 TOWN_LABEL_ZOOM = 8
 ROAD_WEIGHTS = {"expressway": 3.2, "national": 2.4, "provincial": 1.8}
+# road classes by importance: a view keeps the first ones that fit its vertex budget
+ROAD_ORDER = ("expressway", "national", "provincial", "county", "township")
+TOWN_LABEL_BUDGET = 600  # town names in one view at most (the first ones in the file)
 
 
 def _read(path: Path, level: str | None = None) -> gpd.GeoDataFrame | None:
@@ -98,8 +105,55 @@ def _labels(basemap: Basemap, name_col: str) -> gpd.GeoDataFrame | None:
     return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)
 
 
+def _road_style(lang: str, dark: bool) -> dict[str, Any]:
+    """Return the roads' payload arguments: properties, palette, tooltip."""
+    road_colour = "#9aa5b1" if dark else "#6b6b6b"
+    name_col = "name_zh" if lang == "zh" else "name_en"
+    road_style = {"color": road_colour, "weight": 1.3, "opacity": 0.8}
+    return {
+        "props": {"k": "road_class", "road": "road_code", "name": name_col},
+        "palette": {
+            "": road_style, **{k: {**road_style, "weight": w} for k, w in ROAD_WEIGHTS.items()}
+        },
+        "tooltip": [("road", ""), ("name", "")],
+    }
+
+
+def _outlines(basemap: Basemap, lang: str, dark: bool) -> LayerPayload:
+    outline_colour = "#6b7785" if dark else "#8a96a3"
+    return payload_from_frame(
+        "outlines",
+        t("layer.outlines", lang),
+        basemap.outlines,
+        {"name": "name_zh" if lang == "zh" else "name_en"},
+        {
+            "": {
+                "color": outline_colour,
+                "weight": 1,
+                "fill": True,
+                "fillOpacity": 0.0,
+                "dashArray": "4 3",
+            }
+        },
+        decimals=3,
+        simplify=0.005,
+        tooltip=[("name", "")],
+        tooltip_labels=False,
+    )
+
+
+def _label_payload(labels: gpd.GeoDataFrame | None, lang: str) -> LayerPayload:
+    return payload_from_frame(
+        "labels", t("layer.labels", lang), labels, {"k": "k", "name": "name"}, {"": {}},
+        points=True,
+    )
+
+
 def basemap_payloads(basemap: Basemap, lang: str = "zh", dark: bool = False) -> list[LayerPayload]:
     """Serialise the banner outlines, the roads (by class) and the name labels of the basemap.
+
+    The whole base layer at once (the map before issue 14; tests and stand-alone maps):
+    :class:`BasemapView` sends only what a view needs.
 
     Parameters
     ----------
@@ -115,48 +169,70 @@ def basemap_payloads(basemap: Basemap, lang: str = "zh", dark: bool = False) -> 
     list of LayerPayload
         ``outlines``, ``roads`` and ``labels``.
     """
-    outline_colour, road_colour = ("#6b7785", "#9aa5b1") if dark else ("#8a96a3", "#6b6b6b")
     name_col = "name_zh" if lang == "zh" else "name_en"
-    road_style = {"color": road_colour, "weight": 1.3, "opacity": 0.8}
+    road = _road_style(lang, dark)
     return [
-        payload_from_frame(
-            "outlines",
-            t("layer.outlines", lang),
-            basemap.outlines,
-            {"name": name_col},
-            {
-                "": {
-                    "color": outline_colour,
-                    "weight": 1,
-                    "fill": True,
-                    "fillOpacity": 0.0,
-                    "dashArray": "4 3",
-                }
-            },
-            decimals=3,
-            simplify=0.005,
-            tooltip=[("name", "")],
-            tooltip_labels=False,
-        ),
+        _outlines(basemap, lang, dark),
         payload_from_frame(
             "roads",
             t("layer.roads", lang),
             basemap.roads,
-            {"k": "road_class", "road": "road_code", "name": name_col},
-            {"": road_style, **{k: {**road_style, "weight": w} for k, w in ROAD_WEIGHTS.items()}},
+            road["props"],
+            road["palette"],
             simplify=0.001,
-            tooltip=[("road", ""), ("name", "")],
+            tooltip=road["tooltip"],
             tooltip_labels=False,
         ),
-        payload_from_frame(
-            "labels",
-            t("layer.labels", lang),
-            _labels(basemap, name_col),
-            {"k": "k", "name": "name"},
-            {"": {}},
-            points=True,
-        ),
+        _label_payload(_labels(basemap, name_col), lang),
     ]
+
+
+class BasemapView:
+    """The base layer by view: a static part and the roads and town names of a view.
+
+    The static part (:attr:`static`: banner outlines and banner names) is drawn with the map
+    and never changes, so the component keeps its identity. :meth:`layers` gives the roads in
+    view (the most important classes that fit the budget, simplified to a pixel) and, from
+    :data:`TOWN_LABEL_ZOOM`, the town names in view; they go in with the live layers.
+
+    Parameters
+    ----------
+    basemap
+        The region's base layer (:func:`read_basemap`).
+    lang, dark
+        Names and colours.
+    """
+
+    def __init__(self, basemap: Basemap, lang: str = "zh", dark: bool = False) -> None:
+        name_col = "name_zh" if lang == "zh" else "name_en"
+        labels = _labels(basemap, name_col)
+        banners = towns = None
+        if labels is not None:
+            banners, towns = labels[labels["k"] == "banner"], labels[labels["k"] == "town"]
+        self.lang = lang
+        self.static = [_outlines(basemap, lang, dark), _label_payload(banners, lang)]
+        self.towns = towns if towns is not None and len(towns) else None
+        road = _road_style(lang, dark)
+        roads = basemap.roads
+        rank = None
+        if roads is not None and "road_class" in roads.columns:
+            order = {c: i for i, c in enumerate(ROAD_ORDER)}
+            rank = roads["road_class"].map(order).fillna(len(ROAD_ORDER)).astype(int).tolist()
+        self.roads = LineIndex(
+            "roads", t("layer.roads", lang), roads, road["props"], road["palette"], rank=rank,
+            simplify=0.001, tooltip=road["tooltip"], tooltip_labels=False,
+        )
+
+    def layers(self, view: Viewport) -> list[LayerPayload]:
+        """Return the roads and (zoomed in) the town names of `view`."""
+        towns = None
+        if self.towns is not None and view.zoom >= TOWN_LABEL_ZOOM:
+            rows = in_bbox(self.towns, view.fetch().bbox)[:TOWN_LABEL_BUDGET]
+            towns = self.towns.iloc[np.asarray(rows)]
+        out = [self.roads.payload(view)]
+        if towns is not None and len(towns):
+            out.append(_label_payload(towns, self.lang))
+        return out
 
 
 def label_css(dark: bool = False) -> str:
@@ -201,6 +277,7 @@ class LabelLayer(MacroElement):
                 group.addLayer(dot);
             }
             group.addTo(m);
+            if (!(m instanceof L.Map)) { return; }  // in a view group: the map's own layer zooms
             function classes() {
                 var z = m.getZoom(), el = m.getContainer();
                 el.classList.toggle("wo-z-banners", z >= {{ this.banner_zoom }});

@@ -318,10 +318,35 @@ def payload_from_frame(
     LayerPayload
         The escaped, serialised layer.
     """
+    geometries, columns = _serialise(gdf, props, decimals, simplify if not points else 0.0)
+    return assemble_payload(
+        key, name, list(props), columns, geometries, palette, points=points, tooltip=tooltip,
+        popup=popup, tooltip_labels=tooltip_labels, cluster=cluster,
+    )
+
+
+def assemble_payload(
+    key: str,
+    name: str,
+    names: Sequence[str],
+    columns: Sequence[Sequence[Any]],
+    geometries: Sequence[str],
+    palette: Mapping[str, Style],
+    *,
+    points: bool = False,
+    tooltip: Sequence[tuple[str, str]] = (),
+    popup: Sequence[tuple[str, str]] = (),
+    tooltip_labels: bool = True,
+    cluster: bool = False,
+) -> LayerPayload:
+    """Build a :class:`LayerPayload` from serialised pieces (see :func:`payload_from_frame`).
+
+    `columns` are escaped property columns (one per name in `names`), `geometries` GeoJSON
+    geometry strings, one per feature; :mod:`dashboard.mapdetail` cuts them by view.
+    """
     if "" not in palette:
         palette = {**palette, "": next(iter(palette.values()))}
-    names = list(props)
-    geometries, columns = _serialise(gdf, props, decimals, simplify if not points else 0.0)
+    names = list(names)
     count = len(geometries)
     data_json = (
         '{"p":'

@@ -14,8 +14,9 @@ lags the live map by a round trip, and the component then bounces between two zo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import folium
 import streamlit as st
@@ -23,12 +24,23 @@ from branca.element import MacroElement
 from folium.template import Template
 from streamlit_folium import st_folium
 
-from dashboard import data, mapview, ui
+from dashboard import data, live, mapview, ui
 from dashboard.escape import escape_markdown
 from dashboard.i18n import t
+from dashboard.mapdetail import Viewport, layers_in_view
+from dashboard.mappayload import DEFAULT_CENTER, DEFAULT_ZOOM
 from dashboard.tiles import TileSource, local_tiles
+from incidents.queries import view as view_query
 
-__all__ = ["LayerStateHook", "MapView", "read_view", "show_map"]
+__all__ = [
+    "LayerStateHook",
+    "MapSelection",
+    "MapView",
+    "read_view",
+    "selected",
+    "show_map",
+    "view_payloads",
+]
 
 READY = "wo-ready"
 HIDDEN = "wo-hidden"
@@ -48,7 +60,9 @@ class LayerStateHook(MacroElement):
       marker), so the next layers are built hidden. Only clicks in the layer control count
       (``_handlingClick``), not the component removing and re-adding the groups.
 
-    Nothing is sent for a pan or a zoom: moving the map reruns nothing.
+    The layer hook itself sends nothing for a pan or a zoom; a map that follows the view
+    (``show_map(follow_view=True)``, the default with ``remember``) has ``st_folium`` report
+    its bounds and zoom, which reruns the fragment holding it with the view's layers.
     """
 
     _template = Template(
@@ -161,6 +175,90 @@ def _remembered(key: str) -> MapView:
     return view
 
 
+class MapSelection(NamedTuple):
+    """What a click on the map selected: ``kind`` "incident" or "unit", and its ``id``."""
+
+    kind: str
+    id: str
+
+
+_KINDS = {"incidents": "incident", "units": "unit"}
+SCREEN_W = 2560  # width assumed for the first view, before the browser reported its own
+
+
+def selected(result: Mapping[str, Any] | None) -> MapSelection | None:
+    """Return the incident or unit the last click on the map selected (``show_map(select=True)``).
+
+    None when the click hit nothing selectable (a counted cell, a road) or nothing was clicked.
+    """
+    value = (result or {}).get("wo_selected")
+    if isinstance(value, MapSelection):
+        return value
+    return None
+
+
+@st.cache_resource(show_spinner=False)
+def _base_view(region_dir: str, lang: str, dark: bool) -> mapview.BasemapView:
+    """Return the base layer indexed by view (once per region, language and theme)."""
+    return mapview.BasemapView(mapview.read_basemap(Path(region_dir)), lang, dark)
+
+
+@st.cache_resource(ttl=data.TTL_S, show_spinner=False, max_entries=64)
+def _field_frames(
+    url: str, field: str, v: tuple[int, ...], _settings: Any, unit_id: str | None
+) -> mapview.MapLayers:
+    """Return one live layer's frames, read once per version of its topics."""
+    return data.load_layers(url, _settings, data.clock(url), unit_id, fields=(field,))
+
+
+@st.cache_resource(ttl=data.TTL_S, show_spinner=False, max_entries=512)
+def _view_field(
+    url: str, field: str, v: tuple[int, ...], extent: tuple[float, float, float, float],
+    zoom: int, _settings: Any, lang: str, unit_id: str | None,
+) -> tuple[mapview.LayerPayload, ...]:
+    """Return one live layer cut to a fetch extent at a zoom, serialised (immutable)."""
+    view = Viewport(*extent, zoom)
+    if field == "segments" and url.startswith("postgresql"):
+        # in the database: the GiST index finds the view's segments, PostGIS simplifies them
+        with data.reader(url)() as session:
+            frames = mapview.MapLayers(
+                segments=view_query.segments_in_view(session, extent, view.pixel_deg)
+            )
+    else:
+        frames = _field_frames(url, field, v, _settings, unit_id)
+    cut = layers_in_view(frames, view, lang, extent=extent)
+    wanted = data.FIELD_KEYS[field]
+    return tuple(p for p in mapview.layer_payloads(cut, lang) if p.key in wanted)
+
+
+def view_payloads(
+    url: str, settings: Any, lang: str, view: Viewport, unit_id: str | None = None
+) -> list[mapview.LayerPayload]:
+    """Return the live layers of `view`: cut to its fetch extent, at its zoom's detail.
+
+    Cached per layer by the versions of its topics and the fetch extent, so a small pan (the
+    same extent) or a change in another topic reuses the layer as it was.
+    """
+    extent = view.fetch().bbox
+    by_key: dict[str, mapview.LayerPayload] = {}
+    for field, topics in data.LAYER_TOPICS.items():
+        stamp = live.stamp(url, topics)
+        for payload in _view_field(url, field, stamp, extent, view.zoom, settings, lang, unit_id):
+            by_key[payload.key] = payload
+    return [by_key[k] for k in mapview.LAYER_KEYS if k in by_key]
+
+
+def _current_view(
+    key: str, center: tuple[float, float] | None, zoom: int | None, height: int
+) -> Viewport:
+    """Return the view the browser last reported for `key`, else the initial one."""
+    reported = st.session_state.get(key)
+    view = Viewport.from_result(reported if isinstance(reported, Mapping) else None)
+    if view is not None:
+        return view
+    return Viewport.around(center or DEFAULT_CENTER, zoom or DEFAULT_ZOOM, (SCREEN_W, height))
+
+
 @st.cache_resource(show_spinner=False)
 def _tiles(setting: str) -> TileSource:
     """Resolve the tile setting once per process (a local MBTiles file is unpacked once)."""
@@ -179,6 +277,8 @@ def show_map(
     hidden: Sequence[str] = (),
     legend_open: bool = False,
     remember: bool = False,
+    follow_view: bool | None = None,
+    select: bool = False,
 ) -> dict[str, Any]:
     """Draw the situation map and return what ``st_folium`` reports (only `returned` keys).
 
@@ -192,24 +292,30 @@ def show_map(
         Night colours.
     height, center, zoom
         Size and initial view.
-    returned
-        ``st_folium`` objects that may rerun the page (e.g. ``["last_clicked"]``).
-    hidden
-        Layer keys switched off at first.
+    returned, hidden
+        ``st_folium`` objects that may rerun the page (e.g. ``["last_clicked"]``); layer keys
+        switched off at first.
     legend_open
         Whether the legend starts unfolded (folded by default: it never covers the map
         unless asked).
     remember
         Keep the user's view and layer choices in the session (see the module docstring);
-        a layer switch then reruns the fragment holding the map (a pan or zoom nothing).
+        a layer switch then reruns the fragment holding the map.
+    follow_view
+        Send only what the view needs (issue 14, :mod:`dashboard.mapdetail`): the roads, town
+        names and live features of the view, at its zoom's detail. The browser reports each
+        pan and zoom, which reruns the fragment holding the map. Default: `remember`.
+    select
+        Report the incident or unit a click on the map hits: ``selected(result)`` (issue 12).
     """
     settings = ui.settings()
     lang = ui.lang()
-    base = data.basemap(str(settings.region_dir), lang, dark)
-    payloads = data.map_payloads(settings.database_url, settings, lang, unit_id)
+    follow = remember if follow_view is None else follow_view
     tiles = _tiles(settings.tile_url)
     if tiles.problem:
         st.warning(t("map.tiles_problem", lang, problem=escape_markdown(tiles.problem)))
+    view = _current_view(key, center, zoom, height) if follow else None
+    base, extra, payloads = _contents(settings, lang, dark, view, unit_id)
     fmap = mapview.build_base_map(
         base,
         lang=lang,
@@ -220,33 +326,83 @@ def show_map(
         dark=dark,
         legend_open=legend_open,
     )
-    view = _remembered(key) if remember else MapView()
-    hide = list(view.get("hidden", hidden))
-    groups = mapview.build_layers(payloads, hidden=hide)
-    wanted = list(returned)
-    if remember:
-        names = [p.name for p in payloads if p.key in set(hide)]
-        if groups:
-            user = ui.current_user()
-            store = f"{key}:{user.username if user is not None else ''}"
-            LayerStateHook(store, names).add_to(groups[0])
-        if "selected_layers" not in wanted:
-            wanted.append("selected_layers")
+    remembered = _remembered(key) if remember else MapView()
+    groups = _live_groups(key, payloads, list(remembered.get("hidden", hidden)), remember)
+    wanted = _wanted(returned, remember, follow, select)
     result = st_folium(
         fmap,
         key=key,
         height=height,
         use_container_width=True,
         returned_objects=wanted,
-        feature_group_to_add=groups,
+        feature_group_to_add=extra + groups,
         layer_control=folium.LayerControl(collapsed=True),
     )
     out = dict(result or {})
-    if remember:
-        # the browser already shows the user's choice; the next rebuild of the layers (a
-        # data change) and a remount take it from the session
-        read_view(out, payloads, view)
+    if remember:  # the next rebuild of the layers and a remount take the user's choice
+        read_view(out, payloads, remembered)
+    if select:
+        out["wo_selected"] = _selection(out, payloads, view)
     return out
+
+
+def _live_groups(
+    key: str, payloads: Sequence[mapview.LayerPayload], hide: list[str], remember: bool
+) -> list[folium.FeatureGroup]:
+    """Return the live layers' groups, `hide` switched off, with the layer hook if `remember`."""
+    groups = mapview.build_layers(payloads, hidden=hide)
+    if remember and groups:
+        user = ui.current_user()
+        store = f"{key}:{user.username if user is not None else ''}"
+        names = [p.name for p in payloads if p.key in set(hide)]
+        LayerStateHook(store, names).add_to(groups[0])
+    return groups
+
+
+def _contents(
+    settings: Any, lang: str, dark: bool, view: Viewport | None, unit_id: str | None
+) -> tuple[
+    Sequence[mapview.LayerPayload], list[folium.FeatureGroup], list[mapview.LayerPayload]
+]:
+    """Return the map's static base, the view's base groups and the live payloads.
+
+    With a `view`: the static part of the base layer, the view's roads and town names, and
+    the live layers of the view; without: the whole base layer and the whole live layers.
+    """
+    if view is None:
+        base = data.basemap(str(settings.region_dir), lang, dark)
+        return base, [], data.map_payloads(settings.database_url, settings, lang, unit_id)
+    base_view = _base_view(str(settings.region_dir), lang, dark)
+    extra = mapview.build_view_base(base_view.layers(view))
+    payloads = view_payloads(settings.database_url, settings, lang, view, unit_id)
+    return base_view.static, extra, payloads
+
+
+def _wanted(returned: Sequence[str], remember: bool, follow: bool, select: bool) -> list[str]:
+    """Return the ``st_folium`` objects to report for these options."""
+    wanted = list(returned)
+    extra = (
+        (["selected_layers"] if remember else [])
+        + (["bounds", "zoom"] if follow else [])
+        + (["last_object_clicked", "zoom"] if select else [])
+    )
+    for name in extra:
+        if name not in wanted:
+            wanted.append(name)
+    return wanted
+
+
+def _selection(
+    out: Mapping[str, Any], payloads: Sequence[mapview.LayerPayload], view: Viewport | None
+) -> MapSelection | None:
+    """Return the incident or unit under the last object click of `out`."""
+    where = mapview.clicked(out)
+    if where is None:
+        return None
+    zoom = out.get("zoom")
+    z = int(zoom) if isinstance(zoom, int | float) else (view.zoom if view else DEFAULT_ZOOM)
+    hit = mapview.feature_at(payloads, where[0], where[1], z)
+    return None if hit is None else MapSelection(_KINDS[hit[0]], hit[1])
 
 
 def layer_counts(unit_id: str | None = None) -> dict[str, int]:

@@ -25,19 +25,29 @@ are embedded column-wise and re-assembled in the browser, which keeps 10,000 fea
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import cast
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
 
 import folium
 from branca.element import Figure, MacroElement
 from folium.template import Template
 
 from dashboard.assets import LocalMap
-from dashboard.basemap import LabelLayer, MetricScale, basemap_payloads, label_css, read_basemap
+from dashboard.basemap import (
+    BasemapView,
+    LabelLayer,
+    MetricScale,
+    basemap_payloads,
+    label_css,
+    read_basemap,
+)
 from dashboard.escape import escape_text
 from dashboard.i18n import t
 from dashboard.layers import LAYER_KEYS, layer_payloads
 from dashboard.mapcluster import CLUSTER_CSS
+from dashboard.mapdetail import Viewport, layers_in_view
 from dashboard.mappayload import (
     ALERT_COLOURS,
     CONDITION_COLOURS,
@@ -66,6 +76,7 @@ __all__ = [
     "PRIORITY_COLOURS",
     "UNIT_STATUS_COLOURS",
     "Basemap",
+    "BasemapView",
     "CompactGeoJson",
     "LayerPayload",
     "MapLayers",
@@ -73,12 +84,18 @@ __all__ = [
     "build_base_map",
     "build_layers",
     "build_map",
+    "build_view_base",
+    "feature_at",
     "layer_payloads",
     "map_html",
     "payload_from_frame",
     "priority_band",
     "read_basemap",
+    "view_map",
 ]
+
+SELECTABLE = ("incidents", "units")  # point layers a click on the map selects from
+CLICK_PX = 12  # how far (screen pixels) a click may land from a point and still select it
 
 
 def build_layers(
@@ -92,6 +109,84 @@ def build_layers(
         CompactGeoJson(payload).add_to(group)
         groups.append(group)
     return groups
+
+
+def build_view_base(payloads: Sequence[LayerPayload]) -> list[folium.FeatureGroup]:
+    """Wrap the view's base layers (roads, town names) in groups kept out of the layer control.
+
+    They go to ``st_folium`` with the live layers (first, so they are drawn under them) and
+    are swapped with them when the view moves.
+    """
+    groups: list[folium.FeatureGroup] = []
+    for payload in payloads:
+        group = FastFeatureGroup(name=payload.name, control=False)
+        if payload.key == "labels":
+            LabelLayer(payload).add_to(group)
+        else:
+            CompactGeoJson(payload, control=False).add_to(group)
+        groups.append(group)
+    return groups
+
+
+def feature_at(
+    payloads: Sequence[LayerPayload], lat: float, lng: float, zoom: int,
+    keys: Sequence[str] = SELECTABLE,
+) -> tuple[str, str] | None:
+    """Return ``(layer key, feature id)`` of the point nearest a click, or None.
+
+    ``st_folium`` reports where the click landed (``last_object_clicked``), not which
+    feature it hit: the nearest point of the `keys` layers within :data:`CLICK_PX` pixels at
+    `zoom` is the one clicked. A counted cell (no id) selects nothing.
+    """
+    reach = CLICK_PX * 360.0 / (256 * 2.0 ** zoom)
+    best: tuple[float, str, str] | None = None
+    for payload in payloads:
+        if payload.key not in keys or not payload.count or not payload.points:
+            continue
+        data = json.loads(payload.data_json)
+        names: list[str] = data["p"]
+        if "id" not in names:
+            continue
+        ids = data["v"][names.index("id")]
+        for geometry, fid in zip(data["g"], ids, strict=True):
+            if fid in (None, ""):
+                continue
+            x, y = geometry["coordinates"][:2]
+            dist = math.hypot((x - lng) * math.cos(math.radians(lat)), y - lat)
+            if dist <= reach and (best is None or dist < best[0]):
+                best = (dist, payload.key, str(fid))
+    return None if best is None else (best[1], best[2])
+
+
+def view_map(
+    base: BasemapView,
+    layers: MapLayers,
+    view: Viewport,
+    *,
+    lang: str = "zh",
+    dark: bool = False,
+    hidden: Iterable[str] = (),
+) -> tuple[LocalMap, list[folium.FeatureGroup], list[LayerPayload]]:
+    """Build the map of `view` as the dashboard hands it to ``st_folium``.
+
+    Returns the static map (outlines, banner names, legend), the groups (the view's roads
+    and town names, then the live layers cut to the view) and the live payloads.
+    """
+    fmap = build_base_map(base.static, lang=lang, dark=dark)
+    payloads = layer_payloads(layers_in_view(layers, view, lang), lang)
+    return fmap, build_view_base(base.layers(view)) + build_layers(payloads, hidden), payloads
+
+
+def clicked(result: Mapping[str, Any] | None) -> tuple[float, float] | None:
+    """Return (lat, lng) of ``last_object_clicked`` in an ``st_folium`` result, or None."""
+    where = (result or {}).get("last_object_clicked")
+    if not isinstance(where, Mapping):
+        return None
+    try:
+        lat, lng = float(where["lat"]), float(where["lng"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (lat, lng) if math.isfinite(lat) and math.isfinite(lng) else None
 
 
 # --------------------------------------------------------------------------------------------
