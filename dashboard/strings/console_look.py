@@ -12,7 +12,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "look.runner_up": ("次优 {unit}（{eta} 分钟）", "runner-up {unit} ({eta} min)"),
     "look.eta_min": ("{eta} 分钟", "{eta} min"),
     "look.col.event": ("事件", "Incident"),
-    "look.col.people": ("人数（弱势）", "People (vulnerable)"),
+    "look.col.people": ("人数（弱势）", "People (vuln.)"),
+    "look.col.first": ("首报", "First report"),
     # times carry their zone: the display zone is Asia/Shanghai
     "look.zoned": ("{header}（北京时间）", "{header} (UTC+8)"),
     "look.zone": ("北京时间 UTC+8", "Beijing time, UTC+8"),
