@@ -21,7 +21,10 @@ from incidents.errors import ConflictError, NotFoundError, WinteropsError
 STRIP_TOPICS = ("feeds", "hazards", "incidents", "settings", "tasks", "tick", "units")
 MAX_RECS = 6
 MAX_HAND = 12  # one-click hand-over buttons shown (oldest open hazards first)
-QUEUE_PX = 720  # the queue table's height in the side column (it scrolls inside)
+# the queue table: as tall as the window leaves under the figures and tabs; column widths in px
+# (id, priority, incident, people, exposure, first report; the notes take the rest)
+QUEUE_MIN_PX, QUEUE_MARGIN_PX = 320, 330
+QUEUE_WIDTHS = (52, 70, 230, 104, 70, 128, None)
 
 
 def _label(prefix: str, value: object, lang: str) -> str:
@@ -137,7 +140,7 @@ def incident_queue(lang: str, url: str) -> None:
     exposed = incidents["people"].fillna(0) > 0
     exposure = (now - first).dt.total_seconds().where(exposed)
     event, notes = t("look.col.event", lang), t("col.notes", lang)
-    first = wording.zoned(t("col.first_report", lang), lang)
+    first = wording.zoned(t("look.col.first", lang), lang)
     table = pd.DataFrame(
         {
             t("col.id", lang): incidents["id"],
@@ -152,16 +155,14 @@ def incident_queue(lang: str, url: str) -> None:
             notes: incidents["notes"].fillna(""),
         }
     )
-    narrow = st.column_config.Column(width="small")
+    widths = dict(zip(table.columns, QUEUE_WIDTHS, strict=True))
     st.dataframe(
         table,
         hide_index=True,
         width="stretch",
-        height=QUEUE_PX,
+        height=max(QUEUE_MIN_PX, ui.last_viewport()[1] - QUEUE_MARGIN_PX),
         column_config={
-            **{name: narrow for name in table.columns if name not in (event, notes, first)},
-            event: st.column_config.TextColumn(width="medium"),
-            first: st.column_config.TextColumn(width=96),
+            name: st.column_config.Column(width=w) for name, w in widths.items() if w
         },
     )
 
