@@ -12,13 +12,12 @@ server does not reset it. Every log-in, failure, lock-out and log-out is audited
 
 Log-in sessions live on the server (``user_sessions``: the sha256 of a random token, never the
 token): :func:`start_session`, :func:`resume_session` (a browser reload; the idle timeout is
-enforced here too), :func:`end_session` (log-out) and :func:`revoke_sessions` (an admin).
+enforced here too), :func:`end_session` (log-out) and :func:`revoke_sessions` (an admin), in
+:mod:`incidents.service.user_sessions` and re-exported here.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -36,13 +35,19 @@ from incidents.errors import (
 )
 from incidents.service.audit import audit
 from incidents.service.roles import Actor, actor_of, require_admin
-from incidents.store.models import PasswordHistory, Role, Unit, User, UserSession, utcnow
+from incidents.service.user_sessions import SESSION_TOKEN_BYTES as SESSION_TOKEN_BYTES
+from incidents.service.user_sessions import end_session as end_session
+from incidents.service.user_sessions import record_logout as record_logout
+from incidents.service.user_sessions import resume_session as resume_session
+from incidents.service.user_sessions import revoke_live
+from incidents.service.user_sessions import revoke_sessions as revoke_sessions
+from incidents.service.user_sessions import start_session as start_session
+from incidents.store.models import PasswordHistory, Role, Unit, User, utcnow
 
 MIN_PASSWORD_LENGTH = 12
 PASSWORD_HISTORY = 3  # a new password may not be any of the user's last 3
 LOCKOUT_ATTEMPTS = 5
 LOCKOUT_MINUTES = 10
-SESSION_TOKEN_BYTES = 32  # 256 random bits per log-in session
 _USERS = cast(Table, User.__table__)
 _HASHER = PasswordHasher()  # stateless, safe to share
 # verified against when the user name is unknown, so both failures take the same time
@@ -271,14 +276,6 @@ def _record_failure(
               {"attempts": max_attempts, "locked_until": until.isoformat()}, at=now)
 
 
-def record_logout(
-    session: Session, username: str, now: datetime | None = None, *, reason: str = "logout"
-) -> None:
-    """Audit a log-out of `username` (`reason`: ``"logout"``, or ``"idle"`` for a timeout)."""
-    audit(session, username, "logout", f"user:{username}", details={"reason": reason},
-          at=now or utcnow())
-
-
 def set_password(
     session: Session, username: str, password: str, actor: str, *,
     action: str = "user.set_password", now: datetime | None = None,
@@ -331,7 +328,7 @@ def list_users(session: Session) -> list[User]:
 
 
 # ------------------------------------------------------------------------------------------
-# Admin-checked user changes and server-side log-in sessions
+# Admin-checked user changes (log-in sessions: incidents.service.user_sessions)
 # ------------------------------------------------------------------------------------------
 
 
@@ -355,140 +352,9 @@ def add_user(
     return create_user(session, username, password, role, unit_id or None, actor=who.name)
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def start_session(session: Session, user: User, now: datetime | None = None) -> str:
-    """Open a server-side session for `user` after a successful log-in; return its token.
-
-    Only the sha256 of the token is stored (``user_sessions.token_hash``); the browser keeps
-    the token itself (a cookie) and a reload hands it back to :func:`resume_session`.
-    Audited (``session.start``) in the caller's transaction.
-    """
-    now = now or utcnow()
-    token = secrets.token_urlsafe(SESSION_TOKEN_BYTES)
-    session.add(
-        UserSession(token_hash=_token_hash(token), user_id=user.id, created_at=now,
-                    last_seen_at=now)
-    )
-    session.flush()
-    audit(session, user.username, "session.start", f"user:{user.username}", at=now)
-    return token
-
-
-def resume_session(
-    session: Session,
-    token: str,
-    *,
-    idle_minutes: float,
-    now: datetime | None = None,
-) -> User | None:
-    """Return the user of a live session `token`, or None (unknown, revoked, idle too long).
-
-    A session of a disabled account is revoked here too. A session unused for more than
-    `idle_minutes` is revoked here (audited as a ``logout``
-    with reason ``idle``), so the idle timeout holds across reloads. A live one is touched
-    (``last_seen_at``).
-    """
-    now = now or utcnow()
-    if not token:
-        return None
-    row = session.get(UserSession, _token_hash(token), populate_existing=True)
-    if row is None or row.revoked_at is not None:
-        return None
-    user = session.get(User, row.user_id, populate_existing=True)
-    if user is None:
-        return None
-    if user.disabled_at is not None:
-        row.revoked_at = now
-        session.flush()
-        return None
-    if now - row.last_seen_at > timedelta(minutes=idle_minutes):
-        row.revoked_at = now
-        session.flush()
-        record_logout(session, user.username, now, reason="idle")
-        return None
-    row.last_seen_at = now
-    session.flush()
-    return user
-
-
-def end_session(
-    session: Session, token: str, now: datetime | None = None, *, reason: str | None = "logout"
-) -> bool:
-    """Revoke session `token` (log-out; audited with `reason`); True when it was live.
-
-    `reason` None revokes without an audit event (the caller already audited the log-out).
-    """
-    now = now or utcnow()
-    row = session.get(UserSession, _token_hash(token), populate_existing=True) if token else None
-    if row is None or row.revoked_at is not None:
-        return False
-    row.revoked_at = now
-    session.flush()
-    if reason is not None:
-        user = session.get(User, row.user_id)
-        record_logout(session, user.username if user else "?", now, reason=reason)
-    return True
-
-
-def revoke_sessions(
-    session: Session, actor: User | Actor | str, username: str, now: datetime | None = None
-) -> int:
-    """Revoke every live session of `username` (an admin, or the user themself); audited.
-
-    Returns
-    -------
-    int
-        How many sessions were live.
-
-    Raises
-    ------
-    PermissionDenied
-        `actor` is neither an admin nor `username` (audited).
-    NotFoundError
-        No user `username`.
-    """
-    now = now or utcnow()
-    who = actor_of(session, actor)
-    target = f"user:{username}"
-    if who.name != username:
-        require_admin(session, who, "session.revoke", target)
-    user = session.scalars(select(User).where(User.username == username)).first()
-    if user is None:
-        msg = f"no user {username!r}"
-        raise NotFoundError(msg)
-    live = list(
-        session.scalars(
-            select(UserSession).where(
-                UserSession.user_id == user.id, UserSession.revoked_at.is_(None)
-            )
-        )
-    )
-    for row in live:
-        row.revoked_at = now
-    session.flush()
-    audit(session, who.name, "session.revoke", target, details={"sessions": len(live)}, at=now)
-    return len(live)
-
-
 # ------------------------------------------------------------------------------------------
 # Admins: unlock, reset a password, disable and enable an account (each audited)
 # ------------------------------------------------------------------------------------------
-
-
-def _revoke_live(session: Session, user: User, now: datetime) -> int:
-    live = list(
-        session.scalars(
-            select(UserSession).where(
-                UserSession.user_id == user.id, UserSession.revoked_at.is_(None)
-            )
-        )
-    )
-    for row in live:
-        row.revoked_at = now
-    return len(live)
 
 
 def _lift_lock(user: User) -> None:
@@ -497,10 +363,11 @@ def _lift_lock(user: User) -> None:
     user.locked_until = None
 
 
-def unlock_user(
-    session: Session, actor: User | Actor | str, username: str, now: datetime | None = None
-) -> User:
-    """Lift a lock-out and reset the failed-attempt count, as an admin (``user.unlock``).
+def _admin_on(
+    session: Session, actor: User | Actor | str, action: str, username: str,
+    now: datetime | None,
+) -> tuple[datetime, Actor, User]:
+    """Refuse (audited) an `actor` who is no admin; return the time, the admin and the user.
 
     Raises
     ------
@@ -509,10 +376,20 @@ def unlock_user(
     NotFoundError
         No user `username`.
     """
-    now = now or utcnow()
     who = actor_of(session, actor)
-    require_admin(session, who, "user.unlock", f"user:{username}")
-    user = _user(session, username)
+    require_admin(session, who, action, f"user:{username}")
+    return now or utcnow(), who, _user(session, username)
+
+
+def unlock_user(
+    session: Session, actor: User | Actor | str, username: str, now: datetime | None = None
+) -> User:
+    """Lift a lock-out and reset the failed-attempt count, as an admin (``user.unlock``).
+
+    Raises :class:`PermissionDenied` (audited) or :class:`NotFoundError` as
+    :func:`_admin_on` says.
+    """
+    now, who, user = _admin_on(session, actor, "user.unlock", username, now)
     was = user.locked_until
     _lift_lock(user)
     session.flush()
@@ -547,7 +424,7 @@ def reset_password(
     require_admin(session, who, "user.reset_password", f"user:{username}")
     user = set_password(session, username, password, who.name, action="user.reset_password",
                         now=now)
-    _revoke_live(session, user, now)
+    revoke_live(session, user, now)
     session.flush()
     return user
 
@@ -564,11 +441,8 @@ def disable_user(
     NotFoundError
         No user `username`.
     """
-    now = now or utcnow()
-    who = actor_of(session, actor)
+    now, who, user = _admin_on(session, actor, "user.disable", username, now)
     target = f"user:{username}"
-    require_admin(session, who, "user.disable", target)
-    user = _user(session, username)
     if user.username == who.name:
         audit(session, who.name, "user.disable", target, "denied",
               {"reason": "an admin may not disable their own account"}, at=now)
@@ -576,7 +450,7 @@ def disable_user(
         raise PermissionDenied(msg, code="self_disable")
     if user.disabled_at is None:
         user.disabled_at = now
-    ended = _revoke_live(session, user, now)
+    ended = revoke_live(session, user, now)
     session.flush()
     audit(session, who.name, "user.disable", target, details={"sessions": ended}, at=now)
     return user
@@ -587,17 +461,9 @@ def enable_user(
 ) -> User:
     """Enable a disabled account again, as an admin (``user.enable``); lifts the lock too.
 
-    Raises
-    ------
-    PermissionDenied
-        `actor` is not an admin (audited).
-    NotFoundError
-        No user `username`.
+    Refused like :func:`unlock_user`.
     """
-    now = now or utcnow()
-    who = actor_of(session, actor)
-    require_admin(session, who, "user.enable", f"user:{username}")
-    user = _user(session, username)
+    now, who, user = _admin_on(session, actor, "user.enable", username, now)
     user.disabled_at = None
     _lift_lock(user)
     session.flush()
