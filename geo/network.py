@@ -133,10 +133,10 @@ class RoadGraph:
         """Cut the segments at their ends and junctions, group the cuts into nodes, link them."""
         seg = self.segments
         geoms = np.asarray(to_metric(seg.geometry).to_numpy(), dtype=object)
-        self._geoms = geoms
+        self._metric_geoms: NDArray[Any] | None = geoms
         n_seg = len(geoms)
         self.segment_ids = seg["segment_id"].astype(str).to_numpy(dtype=object)
-        self._seg_index = {s: i for i, s in enumerate(self.segment_ids)}
+        self._seg_index_map: dict[str, int] | None = None
         cuts = Cuts(n_seg, shapely.length(geoms))
         if n_seg and self.junction_m > 0:
             codes = seg["road_code"].to_numpy(dtype=object)
@@ -176,6 +176,24 @@ class RoadGraph:
             kmh = np.full(n_seg, vs.top_kmh) if road is None else np.minimum(road, vs.top_kmh)
             kmh = np.where(np.isfinite(kmh) & (kmh > 0), kmh, vs.top_kmh)
             self._seg_speed[vc] = kmh / 3.6
+
+    @property
+    def _geoms(self) -> NDArray[Any]:
+        """Segments as metric LineStrings (for routes; rebuilt on first use after a load)."""
+        if self._metric_geoms is None:
+            self._metric_geoms = np.asarray(to_metric(self.segments.geometry).to_numpy(), object)
+        return self._metric_geoms
+
+    @property
+    def _seg_index(self) -> dict[str, int]:
+        """Segment id -> positional index (built on first use)."""
+        if self._seg_index_map is None:
+            self._seg_index_map = {s: i for i, s in enumerate(self.segment_ids)}
+        return self._seg_index_map
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without :attr:`_geoms` and :attr:`_seg_index` (rebuilt on first use)."""
+        return {**self.__dict__, "_metric_geoms": None, "_seg_index_map": None}
 
     # ------------------------------------------------------------------ queries
 
@@ -230,13 +248,21 @@ class RoadGraph:
         get = self._seg_index.get
         idx: list[int] = []
         val: list[float] = []
+        several: dict[tuple[str, ...], float] = {}  # lists of conditions repeat: one min each
         for sid, cond in conditions.items():
             i = get(sid if isinstance(sid, str) else str(sid))
             if i is None:
                 continue
-            fac = table.get(cond) if isinstance(cond, str) else None
+            if cond is None or isinstance(cond, str):
+                fac = worst_factor(vc, cond) if cond is None else table.get(cond)
+                fac = worst_factor(vc, cond) if fac is None else fac
+            else:
+                key = tuple(cond)
+                fac = several.get(key)
+                if fac is None:
+                    fac = several[key] = worst_factor(vc, key)
             idx.append(i)
-            val.append(worst_factor(vc, cond) if fac is None else fac)
+            val.append(fac)
         if idx:
             np.minimum.at(f, np.asarray(idx, dtype=np.int64), np.asarray(val))
         return f
@@ -271,7 +297,7 @@ class RoadGraph:
         return np.minimum.reduceat(times[self._edge_order], self._pair_start)
 
     def _cached(self, vehicle_class: str, conditions: Mapping[str, Any] | None) -> list[Any]:
-        """Cache entry [vc, conditions copy, pair times, CSR, reversed CSR] for these inputs.
+        """Cache entry [vc, conditions, pair times, CSR, reverse CSR, core weights, edge times].
 
         Dispatch asks for many searches under the same conditions; comparing a dict with the
         cached copy (C speed) is far cheaper than rebuilding the matrix from 10k conditions.
@@ -281,11 +307,12 @@ class RoadGraph:
         return self._matrix_cache.get_or_create((vc, cond), lambda: self._matrices(vc, cond))
 
     def _matrices(self, vc: str, cond: dict[str, Any] | None) -> list[Any]:
-        data = self._pair_times(self.edge_times(vc, cond))
+        times = self.edge_times(vc, cond)
+        data = self._pair_times(times)
         shape = (self.n_nodes, self.n_nodes)
         fwd = sp.csr_matrix((data, self._indices, self._indptr), shape=shape)
         rev = sp.csr_matrix((data[self._perm_t], self._indices_t, self._indptr_t), shape=shape)
-        return [vc, cond, data, fwd, rev]
+        return [vc, cond, data, fwd, rev, None, times]
 
     def matrix(
         self,
@@ -409,8 +436,8 @@ class RoadGraph:
     ) -> CoreWeights:
         """Core-graph times of `vehicle_class` under `conditions` (cached with the matrices)."""
         entry = self._cached(vehicle_class, conditions)
-        if len(entry) < 6:
-            entry.append(self.core.weights(entry[2]))
+        if entry[5] is None:
+            entry[5] = self.core.weights(entry[2])
         w: CoreWeights = entry[5]
         return w
 
@@ -489,12 +516,9 @@ class RoadGraph:
         self, a: int, b: int, vehicle_class: str, conditions: Any
     ) -> tuple[list[int], float]:
         """Edge indices of the fastest path a -> b and its time (UnreachableError if none)."""
-        times = self.edge_times(vehicle_class, conditions)
-        m = sp.csr_matrix(
-            (self._pair_times(times), self._indices, self._indptr),
-            shape=(self.n_nodes, self.n_nodes),
-        )
-        dist, pred = dijkstra(m, directed=True, indices=a, return_predecessors=True)
+        entry = self._cached(vehicle_class, conditions)  # the matrices' edge times and CSR
+        times: NDArray[np.float64] = entry[6]
+        dist, pred = dijkstra(entry[3], directed=True, indices=a, return_predecessors=True)
         if not np.isfinite(dist[b]):
             msg = (
                 f"no passable route for {vehicle_class} from node {a} "

@@ -278,11 +278,15 @@ def current_conditions(session: Session) -> dict[str, list[str]]:
     """segment_id -> current conditions (rows with ``valid_to`` unset, other than clear)."""
     rows = session.execute(
         select(SegmentCondition.segment_id, SegmentCondition.condition).where(
-            SegmentCondition.valid_to.is_(None)
+            SegmentCondition.valid_to.is_(None),
+            SegmentCondition.condition.not_in(("clear", "")),  # also leaves NULL out
         )
-    ).all()
+    ).tuples()
     out: dict[str, list[str]] = {}
     for sid, cond in rows:
-        if cond and cond != "clear":
-            out.setdefault(str(sid), []).append(str(cond))
+        got = out.get(sid)
+        if got is None:
+            out[str(sid)] = [str(cond)]
+        else:
+            got.append(str(cond))
     return out

@@ -111,11 +111,12 @@ def spy(root):
     built.append(1)
     return build(root)
 gr._build_region = spy
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 r = gr.load_region(sys.argv[1], cache_dir=sys.argv[2], use_cache=sys.argv[3] == "cache")
-load = time.perf_counter() - t
+load, load_cpu = time.perf_counter() - t, time.process_time() - c
 r.graph.n_nodes
-print(json.dumps({"import_s": t1 - t0, "load_s": load, "built": bool(built),
+print(json.dumps({"import_s": t1 - t0, "load_s": load, "load_cpu_s": load_cpu,
+                  "built": bool(built),
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -146,6 +147,8 @@ def bench_process_start(scale: Scale) -> list[dict[str, Any]]:
     old_s = min(r["load_s"] for r in old)
     old_mb = min(r["rss_mb"] for r in old)
     new_s = min(r["load_s"] for r in warm)
+    new_cpu = min(r["load_cpu_s"] for r in warm)
+    old_cpu = min(r["load_cpu_s"] for r in old)
     new_mb = min(r["rss_mb"] for r in warm)
     base = "load_region rebuilt from the files (pre-issue)"
     name = f"region {scale.name}: process start, load_region"
@@ -153,6 +156,9 @@ def bench_process_start(scale: Scale) -> list[dict[str, Any]]:
     time_met = new_s <= 2.0 if scale.big else new_s <= old_s
     return [
         result(f"{name} (stored region)", new_s, "s", base, old_s, time_goal, time_met),
+        result(f"{name} (stored region), CPU", new_cpu, "s", base, old_cpu,
+               "<= 2 s (CPU: wall on an idle machine)" if scale.big else "<= pre-issue",
+               new_cpu <= 2.0 if scale.big else new_cpu <= old_cpu),
         result(f"{name} peak RSS", new_mb, "MB", base, old_mb, "<= pre-issue", new_mb <= old_mb),
         result(f"{name} first start (build + store)", first["load_s"], "s", base, old_s,
                "<= 1.3x pre-issue", first["load_s"] <= 1.3 * old_s),
