@@ -10,6 +10,7 @@ same way. No Streamlit here: the map layers may use these too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -20,6 +21,7 @@ from geo.stakes import format_stake
 from incidents.fusion.labels import hotspot_reason_parts, title_parts
 
 __all__ = [
+    "admin_names",
     "audit_action",
     "code_list",
     "hotspot_reason",
@@ -27,8 +29,12 @@ __all__ = [
     "incident_title",
     "incident_titles",
     "kind_word",
+    "reason_words",
     "zoned",
 ]
+
+# the English recommendation reason opens with "UNIT (vehicle_class, capability) reaches ..."
+_REASON_CODES = re.compile(r"^(\S+) \(([a-z_]+), ([a-z_]+)\)")
 
 
 def kind_word(code: str, lang: str) -> str:
@@ -91,15 +97,34 @@ def incident_titles(frame: pd.DataFrame, lang: str, *, counts: bool = True) -> p
     )
 
 
-def hotspot_reason(row: Mapping[str, Any] | Any, lang: str) -> str:
-    """Word a hotspot's reason in `lang` from its kind, stretch, banner, reports and z."""
+def admin_names(places: pd.DataFrame) -> dict[str, str]:
+    """Return English -> Chinese banner names from a gazetteer's ``places`` (``name_en``, ``name_zh``).
+
+    A hotspot row names its banner in English; give this to :func:`hotspot_reason` for Chinese.
+    """
+    if not {"name_en", "name_zh"} <= set(places.columns):
+        return {}
+    pairs = places[["name_en", "name_zh"]].dropna()
+    return {str(en): str(zh) for en, zh in zip(pairs["name_en"], pairs["name_zh"], strict=True)}
+
+
+def hotspot_reason(
+    row: Mapping[str, Any] | Any, lang: str, names: Mapping[str, str] | None = None
+) -> str:
+    """Word a hotspot's reason in `lang` from its kind, stretch, banner, reports and z.
+
+    `names` (:func:`admin_names`) turns the row's English banner name into Chinese for "zh".
+    """
     parts = hotspot_reason_parts(
         _get(row, "condition"), _get(row, "road"), _get(row, "admin_name"),
         _get(row, "report_ids"), _get(row, "z"),
     )
     code = str(parts["kind"])
     kind = t("look.hotspot.hazard", lang) if code == "hazard" else kind_word(code, lang)
-    admin = t("look.hotspot.admin", lang, admin=parts["admin"]) if parts["admin"] else ""
+    place = parts["admin"]
+    if place and lang == "zh" and names:
+        place = names.get(str(place), place)
+    admin = t("look.hotspot.admin", lang, admin=place) if place else ""
     z = parts["z"]
     return t(
         "look.hotspot.reason",
@@ -112,10 +137,14 @@ def hotspot_reason(row: Mapping[str, Any] | Any, lang: str) -> str:
     )
 
 
-def hotspot_reasons(frame: pd.DataFrame, lang: str) -> pd.Series:
+def hotspot_reasons(
+    frame: pd.DataFrame, lang: str, names: Mapping[str, str] | None = None
+) -> pd.Series:
     """Return :func:`hotspot_reason` of every row of `frame` (same index)."""
     rows = frame.to_dict("records")
-    return pd.Series([hotspot_reason(r, lang) for r in rows], index=frame.index, dtype=object)
+    return pd.Series(
+        [hotspot_reason(r, lang, names) for r in rows], index=frame.index, dtype=object
+    )
 
 
 def code_list(codes: Iterable[object] | None, lang: str, prefix: str = "look.cap") -> str:
@@ -136,3 +165,16 @@ def audit_action(code: object, lang: str) -> str:
 def zoned(header: str, lang: str) -> str:
     """Return a time column's header with its zone (times are shown in Asia/Shanghai)."""
     return t("look.zoned", lang, header=header)
+
+
+def reason_words(reason: str, lang: str) -> str:
+    """Word the codes a recommendation's English reason opens with ("(patrol_car, traffic_control)").
+
+    The Chinese reason is already worded; other text is left as it is.
+    """
+    def words(match: re.Match[str]) -> str:
+        vehicle = t(f"vehicle_class.{match.group(2)}", lang, default=match.group(2))
+        capability = t(f"look.cap.{match.group(3)}", lang, default=match.group(3))
+        return f"{match.group(1)} ({vehicle}, {capability})"
+
+    return _REASON_CODES.sub(words, reason, count=1)
