@@ -126,7 +126,10 @@ def situation_map() -> None:
     """
     live.part("wo_map", data.MAP_TOPICS, ui.db_url())
     height = ui.map_height(ui.last_viewport()[1])  # as tall as the window
-    mapui.show_map("dispatch_map", height=height, remember=True, dark=ui.night())
+    # st_folium sizes its map once: a window of another height gets a map of its own
+    desk = height == ui.map_height(ui.DEFAULT_VIEWPORT[1])
+    key = "dispatch_map" if desk else f"dispatch_map_{height}"
+    mapui.show_map(key, height=height, remember=True, dark=ui.night())
 
 
 def incident_queue(lang: str, url: str) -> None:
@@ -196,6 +199,7 @@ def recommendations(lang: str, url: str, user: actions.SessionUser) -> None:
             )
             reason_zh = str(getattr(rec, "reason_zh", "") or "")
             reason = reason_zh if lang == "zh" and reason_zh else str(rec.reason)
+            reason = wording.reason_words(reason, lang)  # "(patrol_car, ...)" as words
             runner = getattr(rec, "runner_up", None)
             if isinstance(runner, dict) and runner.get("unit_id"):
                 eta = round(float(runner["eta_s"]) / 60.0)
