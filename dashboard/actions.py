@@ -24,6 +24,7 @@ from dashboard import data
 from dashboard.i18n import STRINGS, t
 from incidents.errors import (
     AuthError,
+    BusyError,
     ConflictError,
     NotFoundError,
     PermissionDenied,
@@ -36,6 +37,7 @@ from incidents.service import feeds as feed_service
 from incidents.service import hazards as hazard_service
 from incidents.service import users as user_service
 from incidents.service.actions import TabletFix
+from incidents.store.connect import database_unreachable
 from incidents.store.enums import Role
 
 __all__ = [
@@ -106,6 +108,7 @@ _ERRORS: tuple[tuple[type[BaseException], str, str], ...] = (
     (TransitionError, "warning", "error.transition"),
     (NotFoundError, "warning", "error.not_found"),
     (AuthError, "error", "error.auth"),
+    (BusyError, "warning", "error.busy"),
     (ValueError, "error", "error.invalid"),
     (WinteropsError, "error", "error.failed"),
 )
@@ -116,7 +119,8 @@ def describe_error(exc: BaseException, lang: str) -> tuple[str, str]:
 
     The text leads with a translated sentence (the finer ``code`` the raiser gave, when the
     catalogue has ``error.<code>``, else the error's class); the service's own message (English, naming the offending
-    value) follows as the detail. Unexpected errors say only that it failed.
+    value) follows as the detail. A busy database (``busy``) asks to try again; a database that
+    cannot be reached says so (``ops.db_lost_action``). Unexpected errors say only that it failed.
     """
     for cls, kind, key in _ERRORS:
         if isinstance(exc, cls):
@@ -124,6 +128,8 @@ def describe_error(exc: BaseException, lang: str) -> tuple[str, str]:
             if isinstance(code, str) and f"error.{code}" in STRINGS:
                 key = f"error.{code}"
             return kind, t(key, lang, detail=str(exc)[:300])
+    if database_unreachable(exc):  # PostgreSQL restarting, a network cut: try again later
+        return "warning", t("ops.db_lost_action", lang)
     return "error", t("error.unexpected", lang, name=type(exc).__name__)
 
 

@@ -14,6 +14,11 @@ every :data:`WATCH_S` seconds, compares the counters with what each part last sh
 reruns only the parts whose topics moved (:func:`rerun_parts`). Cached data is keyed by the
 topic versions (:func:`stamp`), so a part that reruns for one topic still hits the cache for
 the others.
+
+When the database cannot be reached (PostgreSQL restarting, a network cut) the watcher shows
+``ops.db_lost`` ("database connection lost, retrying") where it stands, keeps trying every
+tick, and once the database answers again reruns the whole page (parts that failed meanwhile
+draw again) and says ``ops.db_back`` in a toast: no manual reload.
 """
 
 from __future__ import annotations
@@ -27,8 +32,11 @@ from collections.abc import Callable, Iterable, Mapping
 import streamlit as st
 from sqlalchemy import Engine
 
+from dashboard.escape import escape_text
+from dashboard.i18n import t
 from incidents import queries
 from incidents.store import changes
+from incidents.store.connect import database_unreachable
 
 __all__ = [
     "TICK_S",
@@ -52,8 +60,16 @@ TICK_S = 60.0  # parts whose clocks advance with time ("tick" topic) rerun this 
 _PARTS = "wo_live_parts"  # session_state: page -> part key -> topics
 _SEEN = "wo_live_seen"  # session_state: page -> part key -> the versions it last showed
 _HELD = "wo_live_held"  # session_state: page -> part keys the watcher leaves alone for now
+_LOST = "wo_live_db_lost"  # session_state: the database was unreachable at the last tick
+_LANG = "wo_lang"  # session_state: the interface language (set by dashboard.ui)
 _TICK = "tick"
 WATCHER_KEY = "wo_watcher"
+_BANNER = (
+    '<div class="wo-db-lost" role="alert" style="position:fixed;top:3.5rem;left:50%;'
+    "transform:translateX(-50%);z-index:1000100;max-width:min(90vw,48rem);padding:.6rem 1rem;"
+    "border-radius:.5rem;background:#fff3cd;color:#5c4400;border:1px solid #e0b000;"
+    'box-shadow:0 2px 8px rgba(0,0,0,.25);font-weight:600">{text}</div>'
+)
 
 
 class VersionWatch:
@@ -70,7 +86,9 @@ class VersionWatch:
         self.engine = engine
         self._lock = threading.Lock()
         self._versions: dict[str, int] = {}
+        self._last: dict[str, int] | None = None  # the last reading that got through
         self._listening = False
+        self._lost_logged = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
@@ -86,11 +104,42 @@ class VersionWatch:
             return self._listening
 
     def versions(self) -> dict[str, int]:
-        """Return the current counter of every topic (a copy)."""
+        """Return the current counter of every topic (a copy).
+
+        While the database cannot be reached, the last reading (the parts keep drawing from
+        their cache; the watcher says the connection is lost, see :meth:`reachable`).
+        """
         with self._lock:
             if self._listening:
                 return dict(self._versions)
-        return changes.versions(self.engine)
+        try:
+            found = changes.versions(self.engine)
+        except Exception as exc:
+            with self._lock:
+                last = self._last
+            if last is None or not database_unreachable(exc):
+                raise
+            return dict(last)
+        with self._lock:
+            self._last = found
+        return dict(found)
+
+    def reachable(self) -> bool:
+        """Tell whether the database answers now (the listener is connected, or a SELECT runs).
+
+        Raises what is not a lost connection (a wrong schema, say).
+        """
+        if self.listening:
+            return True
+        try:
+            found = changes.versions(self.engine)
+        except Exception as exc:
+            if database_unreachable(exc):
+                return False
+            raise
+        with self._lock:
+            self._last = found
+        return True
 
     def close(self) -> None:
         """Stop the listener thread (it ends within about a second)."""
@@ -101,8 +150,9 @@ class VersionWatch:
     def _refresh(self) -> None:
         found = changes.versions(self.engine)
         with self._lock:
-            self._versions = found
+            self._versions = self._last = found
             self._listening = True
+        self._lost_logged = False
 
     def _conninfo(self) -> str:
         url = self.engine.url.set(drivername="postgresql")
@@ -120,8 +170,11 @@ class VersionWatch:
                         if list(conn.notifies(timeout=1.0, stop_after=1)):
                             list(conn.notifies(timeout=0.02))  # drain the burst
                             self._refresh()
-            except Exception:  # noqa: BLE001 - reconnect; readers fall back to SELECT
-                log.warning("change listener lost its connection; retrying", exc_info=True)
+            except Exception as exc:  # noqa: BLE001 - reconnect; readers fall back to SELECT
+                if not self._lost_logged:  # once per outage, not every 2 s
+                    log.warning("change listener lost its connection; retrying every 2 s: %s",
+                                exc, exc_info=not database_unreachable(exc))
+                    self._lost_logged = True
                 with self._lock:
                     self._listening = False
                 self._stop.wait(2.0)
@@ -266,8 +319,8 @@ def watcher(url: str, before: Callable[[], object] | None = None) -> None:
     before
         Called first on every tick (e.g. the idle log-out check).
     """
-    if before is not None:
-        before()
+    if not _reachable(url, before):
+        return
     if not _alone():
         return  # the next tick, a run of the watcher alone, looks (within WATCH_S)
     due: list[str] = []
@@ -275,6 +328,37 @@ def watcher(url: str, before: Callable[[], object] | None = None) -> None:
         due = check(url)
     if due:
         rerun_parts(due)
+
+
+def _reachable(url: str, before: Callable[[], object] | None) -> bool:
+    """Run `before` and read the counters; on a lost database say so; after it, rerun the page.
+
+    Return True when the watcher may go on with this tick.
+    """
+    lang = str(st.session_state.get(_LANG, "zh"))
+    try:
+        if before is not None:
+            before()
+        # the listener connected, else one tiny SELECT (SQLite, or PostgreSQL between listens)
+        ok = watch(url).reachable()
+    except Exception as exc:
+        if not database_unreachable(exc):
+            raise
+        ok = False
+    if not ok:
+        if not st.session_state.get(_LOST):
+            log.warning("database unreachable from the dashboard; retrying every tick")
+        st.session_state[_LOST] = True
+        # pinned to the top of the window: the watcher stands at the page's end, out of sight
+        st.markdown(_BANNER.format(text=escape_text(t("ops.db_lost", lang))),
+                    unsafe_allow_html=True)
+        return False
+    if st.session_state.pop(_LOST, False):
+        st.toast(t("ops.db_back", lang))
+        if _alone():  # a page or part run is drawing anew anyway
+            st.rerun()  # the whole page: parts that failed during the outage draw again
+        return False
+    return True
 
 
 def in_part_run() -> bool:

@@ -18,7 +18,9 @@ WinteropsError
 └── StoreError(WinteropsError)                    the database store is misconfigured
     ├── DatabaseUrlError(StoreError, ValueError)  a database URL the store cannot use
     ├── NaiveDatetimeError(StoreError, ValueError) a datetime without a timezone given to a column
-    └── SettingValueError(StoreError, ValueError) a runtime setting with an unusable value
+    ├── SettingValueError(StoreError, ValueError) a runtime setting with an unusable value
+    └── BusyError(StoreError, RuntimeError)       the database stayed busy (SQLite locked by
+                                                  other writers) after brief retries: try again
 
 Every error carries a ``code`` (a stable, translatable key: the dashboard shows
 ``error.<code>`` from its catalogue when it has one); the class default unless the raiser names
@@ -30,6 +32,7 @@ from __future__ import annotations
 __all__ = [
     "AuditImmutableError",
     "AuthError",
+    "BusyError",
     "ConflictError",
     "DatabaseUrlError",
     "ExportError",
@@ -145,3 +148,12 @@ class NaiveDatetimeError(StoreError, ValueError):
 
 class SettingValueError(StoreError, ValueError):
     """A runtime setting (``app_settings``) given a value of the wrong type or range."""
+
+
+class BusyError(StoreError, RuntimeError):
+    """The database stayed busy after brief retries (SQLite: locked by other writers).
+
+    Nothing was written; the same action may simply be tried again (code ``busy``).
+    """
+
+    code = "busy"

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 from shapely.geometry.base import BaseGeometry
 
-from ingest.archive import PayloadMeta, archive_payload
+from ingest.archive import PayloadMeta, archive_payload, sweep_stale_temps
 from ingest.calls import CallMapping, load_mapping
 from ingest.errors import ConfigError, FetchError, IngestError, ParseError, PayloadTooLargeError
 from ingest.http import Fetcher, check_shape
@@ -191,6 +191,7 @@ def run_ingest(
     zones: Mapping[str, BaseGeometry] | None = None,
     progress: bool = False,
     now: datetime | None = None,
+    sweep_temps: bool = True,
 ) -> IngestSummary:
     """Ingest every source of one kind into `sink`.
 
@@ -214,6 +215,9 @@ def run_ingest(
         Zone geometries for alert geocodes (``ingest.zones.load_zones``), alerts only.
     progress
         Show a tqdm progress bar (the CLI turns it on when stderr is a terminal).
+    sweep_temps
+        First remove the archive's stale ``.tmp-*`` leftovers of killed ingests
+        (:func:`ingest.archive.sweep_stale_temps`); a poller sweeps once at its own start.
 
     Raises
     ------
@@ -223,6 +227,8 @@ def run_ingest(
     if kind not in KINDS:
         msg = f"unknown feed kind {kind!r}; expected one of {', '.join(KINDS)}"
         raise ConfigError(msg)
+    if sweep_temps:
+        sweep_stale_temps(raw_dir)
     own_fetcher = fetcher is None
     fetcher = fetcher or Fetcher()
     summary = IngestSummary(kind=kind, sources=list(sources))
@@ -383,6 +389,7 @@ def poll_feed(
         locator=locator,
         zones=zones,
         mapping=mapping,
+        sweep_temps=False,  # the poller swept at its start
     )
     status: dict[str, Any] = {
         "kind": feed.kind,
@@ -431,6 +438,7 @@ def watch(
         restarted watcher still sends conditional GETs and detects changes.
     """
     fetcher = fetcher or Fetcher()
+    sweep_stale_temps(raw_dir)  # leftovers of a killed run (its polls do not sweep)
     state = {k: dict(v) for k, v in (known or {}).items()}
     for f in feeds:
         st = state.get(f.name, {})

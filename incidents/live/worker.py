@@ -17,10 +17,19 @@ One cycle:
 
 :meth:`Worker.stop` (the CLI wires SIGTERM/SIGINT to it) ends the loop after the current step
 and releases the lease.
+
+The database going away (PostgreSQL restarted, a network cut, SQLite busy) does not end the
+worker: the cycle that met it is dropped (its transaction rolled back), the worker says
+``database connection lost, retrying`` once and tries again every ``retry_s``; the first cycle
+that gets through says ``database back after N s`` and polls every feed again from the stored
+ETag/Last-Modified (what the dropped cycle fetched but could not store is fetched again, what
+it did store counts as duplicates). At its start the worker removes the raw archive's stale
+``.tmp-*`` leftovers of a killed ingest (:func:`ingest.archive.sweep_stale_temps`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -40,13 +49,24 @@ from incidents.live.feeds import FeedRow, list_feeds
 from incidents.live.pipeline import PipelineSink, fuse_now, rank_now
 from incidents.settings import Settings
 from incidents.store import changes
+from incidents.store.connect import database_unreachable
 from incidents.store.engine import session_scope
 from incidents.store.models import WorkerLease
+from ingest.archive import sweep_stale_temps
 from ingest.errors import IngestError
 from ingest.http import Fetcher
 from ingest.runner import IngestSummary, is_url, poll_feed
 
-__all__ = ["FUSE_LEASE", "CycleReport", "Worker", "claim_lease", "live_workers", "release_lease"]
+__all__ = [
+    "FUSE_LEASE",
+    "CycleReport",
+    "Worker",
+    "claim_lease",
+    "live_workers",
+    "release_lease",
+]
+
+log = logging.getLogger(__name__)
 
 FUSE_LEASE = "fuse"
 HEARTBEAT_PREFIX = "worker:"
@@ -55,6 +75,7 @@ RANK_TOPICS = ("assignments", "hazards", "tasks", "units")  # a change of these 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
 
 
 def claim_lease(
@@ -168,6 +189,12 @@ class Worker:
         This worker's name in the lease (default: host:pid:random).
     policy
         Dispatch policy of the re-ranking.
+    tick_s
+        Longest wait between cycles.
+    fetcher
+        The HTTP fetcher (a default one from `settings` when None).
+    retry_s
+        Wait before the next try while the database cannot be reached.
     """
 
     def __init__(
@@ -182,6 +209,7 @@ class Worker:
         policy: str = "optimized",
         tick_s: float = 1.0,
         fetcher: Fetcher | None = None,
+        retry_s: float = 2.0,
     ) -> None:
         self.factory, self.region, self.settings = factory, region, settings
         self.fuse_every_s = fuse_every_s
@@ -201,6 +229,9 @@ class Worker:
         self.last_fuse = float("-inf")
         self.last_feed: dict[str, dict[str, Any]] = {}
         self.ranked: dict[str, int] | None = None  # RANK_TOPICS versions of the last ranking
+        self.retry_s = retry_s
+        self.db_lost_at: float | None = None  # monotonic time the database went away
+        self.outages = 0  # how many times it went away
         self._stop = threading.Event()
 
     # ------------------------------------------------------------------ control
@@ -223,9 +254,21 @@ class Worker:
     ) -> list[CycleReport]:
         """Run cycles until stopped (or one with `once`, or `max_cycles`); release the lease."""
         reports: list[CycleReport] = []
+        say = echo or log.info
+        swept = sweep_stale_temps(self.settings.raw_dir)
+        if swept:
+            say(f"removed {len(swept)} stale temporary file(s) from {self.settings.raw_dir}")
         try:
             while not self.stopping:
-                rep = self.cycle(force_all=once)
+                try:
+                    rep = self.cycle(force_all=once)
+                except Exception as e:
+                    if once or not database_unreachable(e):
+                        raise
+                    self._lost(e, say)
+                    self._stop.wait(self.retry_s)
+                    continue
+                self._back(say)
                 reports.append(rep)
                 if echo is not None and not (rep.idle and not once):
                     echo(rep.line())  # idle cycles (every tick between due feeds) say nothing
@@ -235,6 +278,25 @@ class Worker:
         finally:
             self.close()
         return reports
+
+    def _lost(self, exc: BaseException, say: Callable[[str], None]) -> None:
+        """Note that a cycle could not reach the database; forget what it half-did."""
+        if self.db_lost_at is None:
+            self.db_lost_at = time.monotonic()
+            self.outages += 1
+            say(f"cycle {self.cycles}: database connection lost, retrying every "
+                f"{self.retry_s:g} s ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})")
+        # what the cycle fetched may not be stored: poll every feed again from the stored
+        # validators (a 304 on an ETag only this process saw would lose that payload)
+        self.fetcher.validators.clear()
+        self.primed.clear()
+        self.next_due.clear()
+
+    def _back(self, say: Callable[[str], None]) -> None:
+        if self.db_lost_at is not None:
+            say(f"cycle {self.cycles}: database back after "
+                f"{time.monotonic() - self.db_lost_at:.1f} s")
+            self.db_lost_at = None
 
     def _wait_s(self, rep: CycleReport) -> float:
         if not rep.active:
@@ -249,6 +311,11 @@ class Worker:
             with session_scope(self.factory) as s:
                 release_lease(s, FUSE_LEASE, self.holder)
                 self._heartbeat(s, "stopped", None)
+        except Exception as e:
+            if not database_unreachable(e):
+                raise
+            log.warning("worker %s: lease not released, the database is unreachable (it "
+                        "expires in %g s)", self.holder, self.lease_s)
         finally:
             self.fetcher.close()
 
