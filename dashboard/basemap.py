@@ -10,6 +10,7 @@ any other property. An intranet tile server, when configured, is drawn under all
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ ROAD_WEIGHTS = {"expressway": 3.2, "national": 2.4, "provincial": 1.8}
 # road classes by importance: a view keeps the first ones that fit its vertex budget
 ROAD_ORDER = ("expressway", "national", "provincial", "county", "township")
 TOWN_LABEL_BUDGET = 600  # town names in one view at most (the first ones in the file)
+VIEWS_KEPT = 64  # views whose base layers a BasemapView remembers
 
 
 def _read(path: Path, level: str | None = None) -> gpd.GeoDataFrame | None:
@@ -210,6 +212,8 @@ class BasemapView:
         if labels is not None:
             banners, towns = labels[labels["k"] == "banner"], labels[labels["k"] == "town"]
         self.lang = lang
+        self._seen: dict[tuple[tuple[float, ...], int], tuple[LayerPayload, ...]] = {}
+        self._lock = threading.Lock()
         self.static = [_outlines(basemap, lang, dark), _label_payload(banners, lang)]
         self.towns = towns if towns is not None and len(towns) else None
         road = _road_style(lang, dark)
@@ -224,7 +228,22 @@ class BasemapView:
         )
 
     def layers(self, view: Viewport) -> list[LayerPayload]:
-        """Return the roads and (zoomed in) the town names of `view`."""
+        """Return the roads and (zoomed in) the town names of `view`.
+
+        The same for every view with the same fetch extent (remembered: a pan within it costs
+        nothing).
+        """
+        key = (view.fetch().bbox, view.zoom)
+        with self._lock:  # one per process, shared by the sessions
+            found = self._seen.get(key)
+            if found is None:
+                found = self._layers(view)
+                if len(self._seen) >= VIEWS_KEPT:
+                    self._seen.pop(next(iter(self._seen)))
+                self._seen[key] = found
+        return list(found)
+
+    def _layers(self, view: Viewport) -> tuple[LayerPayload, ...]:
         towns = None
         if self.towns is not None and view.zoom >= TOWN_LABEL_ZOOM:
             rows = in_bbox(self.towns, view.fetch().bbox)[:TOWN_LABEL_BUDGET]
@@ -232,7 +251,7 @@ class BasemapView:
         out = [self.roads.payload(view)]
         if towns is not None and len(towns):
             out.append(_label_payload(towns, self.lang))
-        return out
+        return tuple(out)
 
 
 def label_css(dark: bool = False) -> str:

@@ -18,6 +18,7 @@ The view (bounds and zoom) comes from ``st_folium``'s return. From it:
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -37,6 +38,7 @@ from dashboard.mappayload import (
     assemble_payload,
     col,
 )
+from incidents.queries import CONDITION_ORDER
 
 __all__ = [
     "MAX_ZOOM",
@@ -44,10 +46,12 @@ __all__ = [
     "POINT_BUDGET",
     "ROAD_VERTEX_BUDGET",
     "LineIndex",
+    "LiveDetail",
     "Viewport",
     "aggregate_points",
     "in_bbox",
     "layers_in_view",
+    "merge_lines",
 ]
 
 TILE_PX = 256
@@ -55,6 +59,8 @@ MIN_ZOOM, MAX_ZOOM = 4, 16
 MARGIN = 0.25  # share of the view's span fetched beyond each edge
 POINT_BUDGET = 800  # points of one layer in view before they are drawn as counted cells
 CELL_PX = 40  # size of such a cell on screen
+SEGMENT_BUDGET = 1_500  # hazardous segments in view before they are joined per road
+SMALL_VERTICES = 20_000  # a layer this small, all in view, is sent at its own detail
 ROAD_VERTEX_BUDGET = 12_000  # road vertices in view before the minor classes are left out
 LINE_BUDGET = 3_000  # road pieces in view before the minor classes are left out
 SCREEN_PX = (1920, 640)  # the view assumed before the browser reported one
@@ -315,26 +321,145 @@ def aggregate_points(
     return gpd.GeoDataFrame(out, geometry=gdf.geometry.name, crs=gdf.crs)
 
 
-def _cut(
-    gdf: gpd.GeoDataFrame | None, view: Viewport, extent: tuple[float, float, float, float]
-) -> gpd.GeoDataFrame | None:
+def merge_lines(
+    gdf: gpd.GeoDataFrame, by: str, worst: str, order: Sequence[str], tolerance: float
+) -> gpd.GeoDataFrame:
+    """Join the lines of each `by` value into its runs, coloured by the worst `worst` value.
+
+    Zoomed out, a storm's thousands of one-kilometre segments become one line per road (the
+    segments that touch joined into runs), simplified to `tolerance`, with the worst category
+    of the road (first in `order`) for colour; ``id`` becomes the road code and ``n`` the
+    number of segments joined. All in vectorised shapely: no loop per road.
+    """
+    if not len(gdf) or by not in gdf.columns:
+        return gdf
+    keys, uniques = pd.factorize(gdf[by].fillna("").astype(str), sort=True)
+    parts, row = shapely.get_parts(np.asarray(gdf.geometry.values, dtype=object),
+                                   return_index=True)
+    line = shapely.get_type_id(parts) == 1
+    parts, group = parts[line], keys[row[line]]
+    sort = np.argsort(group, kind="stable")
+    present = np.unique(group)
+    merged = shapely.line_merge(shapely.multilinestrings(parts[sort], indices=np.searchsorted(
+        present, group[sort])))
+    merged = shapely.simplify(merged, tolerance, preserve_topology=False)
+    rank = {c: i for i, c in enumerate(order)}
+    ranks = gdf[worst].map(rank).fillna(len(order)).astype(int) if worst in gdf.columns else (
+        pd.Series(len(order), index=gdf.index))
+    stats = pd.DataFrame({"key": keys, "rank": ranks.to_numpy()}).groupby("key").agg(
+        rank=("rank", "min"), n=("rank", "size"))
+    stats = stats.loc[present]
+    names = list(order) + [""]
+    return gpd.GeoDataFrame(
+        {"id": uniques[present], by: uniques[present],
+         worst: [names[r] for r in stats["rank"]], "n": stats["n"].to_numpy()},
+        geometry=merged, crs=gdf.crs,
+    )
+
+
+def _round(gdf: gpd.GeoDataFrame, digits: int) -> gpd.GeoDataFrame:
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    rounded = shapely.set_coordinates(geoms.copy(), np.round(shapely.get_coordinates(geoms),
+                                                             digits))
+    return gdf.set_geometry(gpd.GeoSeries(rounded, index=gdf.index, crs=gdf.crs))
+
+
+def _clean(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    """Return `gdf` in WGS84 without rows lacking a geometry."""
     if gdf is None or not len(gdf):
         return gdf
     if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
         gdf = gdf.to_crs(4326)
     geoms = np.asarray(gdf.geometry.values, dtype=object)
-    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    gdf = gdf[ok]
-    cut = gdf.iloc[in_bbox(gdf, extent)]
-    if len(cut) and not (cut.geometry.geom_type == "Point").all():
-        simple = shapely.simplify(
-            np.asarray(cut.geometry.values, dtype=object), view.pixel_deg, preserve_topology=True
-        )
-        cut = cut.set_geometry(gpd.GeoSeries(simple, index=cut.index, crs=cut.crs))
-    return cut
+    return gdf[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+
+
+class _Indexed:
+    """A frame with its STRtree, cut by box."""
+
+    def __init__(self, gdf: gpd.GeoDataFrame) -> None:
+        self.gdf = gdf
+        self.tree = shapely.STRtree(np.asarray(gdf.geometry.values, dtype=object))
+        self.bounds = tuple(float(b) for b in gdf.total_bounds)
+        self.vertices = int(shapely.get_num_coordinates(
+            np.asarray(gdf.geometry.values, dtype=object)).sum())
+
+    def cut(self, box: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
+        """Return the rows meeting `box` (the frame itself when it lies inside the box)."""
+        west, south, east, north = self.bounds
+        if box[0] <= west and box[1] <= south and box[2] >= east and box[3] >= north:
+            return self.gdf
+        hits = self.tree.query(shapely.box(*box), predicate="intersects")
+        return self.gdf.iloc[np.sort(np.asarray(hits, dtype=np.int64))]
+
+
+def _detail(gdf: gpd.GeoDataFrame, view: Viewport) -> gpd.GeoDataFrame:
+    """Simplify lines and areas to a pixel of `view` and round them to its decimals."""
+    if not len(gdf) or (gdf.geometry.geom_type == "Point").all():
+        return gdf
+    simple = shapely.simplify(
+        np.asarray(gdf.geometry.values, dtype=object), view.pixel_deg, preserve_topology=True
+    )
+    return _round(gdf.set_geometry(gpd.GeoSeries(simple, index=gdf.index, crs=gdf.crs)),
+                  view.decimals(4))
 
 
 POINT_LAYERS = ("incidents",)  # point layers drawn as counted cells when crowded
+# line layers joined per road and category when crowded (see merge_lines)
+MERGED_LINES: dict[str, tuple[str, ...]] = {"segments": ("road_code", "condition")}
+
+
+class LiveDetail:
+    """The live layers of one data version, indexed once and kept at each zoom's detail.
+
+    :meth:`in_view` is :func:`layers_in_view`; what does not depend on the view's extent (the
+    STRtree of each layer, a crowded layer's lines joined per road at a zoom) is computed once
+    per version and zoom, so a pan costs the cut and the serialisation of what is in view.
+    """
+
+    def __init__(self, layers: MapLayers) -> None:
+        self.layers = layers
+        self._frames: dict[str, _Indexed | None] = {}
+        self._merged: dict[tuple[str, int], _Indexed] = {}
+        self._lock = threading.Lock()
+
+    def _frame(self, name: str) -> _Indexed | None:
+        if name not in self._frames:
+            gdf = _clean(getattr(self.layers, name))
+            self._frames[name] = None if gdf is None or not len(gdf) else _Indexed(gdf)
+        return self._frames[name]
+
+    def _joined(self, name: str, view: Viewport, frame: _Indexed) -> _Indexed:
+        key = (name, view.zoom)
+        if key not in self._merged:
+            by, worst = MERGED_LINES[name]
+            merged = merge_lines(frame.gdf, by, worst, CONDITION_ORDER, view.pixel_deg)
+            self._merged[key] = _Indexed(_round(merged, view.decimals(4)))
+        return self._merged[key]
+
+    def in_view(
+        self, view: Viewport, lang: str = "zh",
+        extent: tuple[float, float, float, float] | None = None,
+    ) -> MapLayers:
+        """Return the live layers of `view` (see :func:`layers_in_view`)."""
+        box = extent if extent is not None else view.fetch().bbox
+        cut: dict[str, Any] = {}
+        with self._lock:  # shared by the sessions of one server process
+            for field in fields(self.layers):
+                name = field.name
+                frame = self._frame(name)
+                if frame is None:
+                    cut[name] = getattr(self.layers, name)
+                    continue
+                got = frame.cut(box)
+                if name in POINT_LAYERS and len(got) > POINT_BUDGET:
+                    got = aggregate_points(got, CELL_PX * view.pixel_deg, lang)
+                elif name in MERGED_LINES and len(got) > SEGMENT_BUDGET:
+                    got = self._joined(name, view, frame).cut(box)
+                elif got is not frame.gdf or frame.vertices > SMALL_VERTICES:
+                    got = _detail(got, view)  # (a small layer all in view is sent as it is)
+                cut[name] = got
+        return replace(self.layers, **cut)
 
 
 def layers_in_view(
@@ -346,13 +471,9 @@ def layers_in_view(
     """Return the live layers cut to `extent` (`view`'s fetch extent), simplified to a pixel.
 
     A layer of :data:`POINT_LAYERS` with more than :data:`POINT_BUDGET` points in view is
-    drawn as counted cells of :data:`CELL_PX` pixels (:func:`aggregate_points`).
+    drawn as counted cells of :data:`CELL_PX` pixels (:func:`aggregate_points`); a layer of
+    :data:`MERGED_LINES` with more than :data:`SEGMENT_BUDGET` lines as one line per road,
+    coloured by its worst condition (:func:`merge_lines`). A map that draws many views of the
+    same data keeps a :class:`LiveDetail` instead.
     """
-    box = extent if extent is not None else view.fetch().bbox
-    cut: dict[str, Any] = {}
-    for field in fields(layers):
-        frame = _cut(getattr(layers, field.name), view, box)
-        if field.name in POINT_LAYERS and frame is not None and len(frame) > POINT_BUDGET:
-            frame = aggregate_points(frame, CELL_PX * view.pixel_deg, lang)
-        cut[field.name] = frame
-    return replace(layers, **cut)
+    return LiveDetail(layers).in_view(view, lang, extent)

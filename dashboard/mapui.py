@@ -27,7 +27,7 @@ from streamlit_folium import st_folium
 from dashboard import data, live, mapview, ui
 from dashboard.escape import escape_markdown
 from dashboard.i18n import t
-from dashboard.mapdetail import Viewport, layers_in_view
+from dashboard.mapdetail import LiveDetail, Viewport, layers_in_view
 from dashboard.mappayload import DEFAULT_CENTER, DEFAULT_ZOOM
 from dashboard.tiles import TileSource, local_tiles
 from incidents.queries import view as view_query
@@ -206,9 +206,11 @@ def _base_view(region_dir: str, lang: str, dark: bool) -> mapview.BasemapView:
 @st.cache_resource(ttl=data.TTL_S, show_spinner=False, max_entries=64)
 def _field_frames(
     url: str, field: str, v: tuple[int, ...], _settings: Any, unit_id: str | None
-) -> mapview.MapLayers:
-    """Return one live layer's frames, read once per version of its topics."""
-    return data.load_layers(url, _settings, data.clock(url), unit_id, fields=(field,))
+) -> LiveDetail:
+    """Return one live layer's frames, read and indexed once per version of its topics."""
+    return LiveDetail(
+        data.load_layers(url, _settings, data.clock(url), unit_id, fields=(field,))
+    )
 
 
 @st.cache_resource(ttl=data.TTL_S, show_spinner=False, max_entries=512)
@@ -224,9 +226,9 @@ def _view_field(
             frames = mapview.MapLayers(
                 segments=view_query.segments_in_view(session, extent, view.pixel_deg)
             )
+        cut = layers_in_view(frames, view, lang, extent=extent)
     else:
-        frames = _field_frames(url, field, v, _settings, unit_id)
-    cut = layers_in_view(frames, view, lang, extent=extent)
+        cut = _field_frames(url, field, v, _settings, unit_id).in_view(view, lang, extent)
     wanted = data.FIELD_KEYS[field]
     return tuple(p for p in mapview.layer_payloads(cut, lang) if p.key in wanted)
 

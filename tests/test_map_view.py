@@ -253,3 +253,33 @@ def test_postgis_answers_the_view_box_from_the_spatial_index(session_factory, db
         s.execute(text("SET LOCAL enable_seqscan = off"))
         plan = "\n".join(r[0] for r in s.execute(text("EXPLAIN " + sql)))
     assert "idx_segments_geometry" in plan, plan
+
+
+def test_crowded_segments_are_joined_per_road_with_the_worst_condition() -> None:
+    from dashboard.mapdetail import SEGMENT_BUDGET, LiveDetail
+
+    rng = np.random.default_rng(5)
+    rows = []
+    for road in range(400):  # 400 roads of 5 touching 1 km segments each
+        x0, y0 = rng.uniform(110, 122), rng.uniform(42, 48)
+        for k in range(5):
+            rows.append({"id": f"R{road}:{k}", "road_code": f"R{road}",
+                         "condition": "closed" if (road, k) == (7, 3) else "snow_packed",
+                         "geometry": shapely.LineString([(x0 + k * 0.01, y0),
+                                                         (x0 + (k + 1) * 0.01, y0)])})
+    segs = gpd.GeoDataFrame(rows, geometry="geometry", crs=4326)
+    assert len(segs) > SEGMENT_BUDGET
+    live = mapview.MapLayers(segments=segs)
+    detail = LiveDetail(live)
+    wide = detail.in_view(Viewport.around((45.0, 116.0), 5), "en").segments
+    assert wide is not None and len(wide) == 400 and int(wide["n"].sum()) == 2000
+    road7 = wide.set_index("id").loc["R7"]
+    assert road7["condition"] == "closed", "the worst condition colours the road"
+    assert road7.geometry.geom_type == "LineString", "touching segments make one run"
+    assert wide.equals(layers_in_view(live, Viewport.around((45.0, 116.0), 5), "en").segments)
+    x0, y0 = segs.geometry.iloc[0].coords[0]
+    close = detail.in_view(Viewport.around((y0, x0 + 0.02), 13), "en").segments
+    assert close is not None and "R0:0" in set(close["id"]), "zoomed in: the segments"
+    payload = _payload(mapview.layer_payloads(mapview.MapLayers(segments=wide), "en"),
+                       "segments")
+    assert payload.count == 400
