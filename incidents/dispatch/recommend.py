@@ -123,6 +123,73 @@ class DispatchState:
     positions: list[PositionState] = field(default_factory=list)
 
 
+def _open_work(
+    session: Session, include_busy: bool
+) -> tuple[list[Task], list[Unit], dict[str, Assignment]]:
+    """Return the open tasks (and held ones), the units that could go, each busy unit's job."""
+    active = session.scalars(select(Assignment).where(Assignment.state.in_(MOVABLE_STATES))).all()
+    busy_task = {a.unit_id: a for a in active}
+    tasks = list(
+        session.scalars(
+            select(Task).where(Task.status == TaskStatus.OPEN.value).order_by(Task.id)
+        ).all()
+    )
+    if include_busy:
+        held = [session.get(Task, a.task_id) for a in active]
+        tasks += [t for t in held if t is not None and t.status != TaskStatus.OPEN.value]
+    tasks = [t for t in tasks if t.geometry is not None]
+    statuses = [UnitStatus.AVAILABLE.value]
+    if include_busy:
+        statuses += [UnitStatus.ASSIGNED.value, UnitStatus.EN_ROUTE.value]
+    units = [
+        u
+        for u in session.scalars(select(Unit).where(Unit.status.in_(statuses)).order_by(Unit.id))
+        if u.geometry is not None and (u.status == UnitStatus.AVAILABLE.value or u.id in busy_task)
+    ]
+    return tasks, units, busy_task
+
+
+def _candidates(
+    units: list[Unit], u_nodes: Any, busy_task: dict[str, Assignment], col: dict[int, int]
+) -> list[Candidate]:
+    """One :class:`Candidate` per unit: its node, capabilities and the task it is on, if any."""
+    cands = []
+    for i, u in enumerate(units):
+        a = busy_task.get(u.id)
+        cands.append(
+            Candidate(
+                u.id,
+                u.vehicle_class,
+                frozenset(u.capabilities or []),
+                int(u_nodes[i]),
+                short_only=_is_short_only(u),
+                current_task=col.get(a.task_id, -1) if a is not None else -1,
+                current_assignment=a.id if a is not None else None,
+            )
+        )
+    return cands
+
+
+def _priorities(
+    session: Session, tasks: list[Task]
+) -> tuple[dict[int, Incident], NDArray[np.float64]]:
+    """Return the tasks' incidents by id and each task's priority (its own, else its incident's)."""
+    incidents = {
+        i.id: i
+        for i in session.scalars(
+            select(Incident).where(Incident.id.in_({t.incident_id for t in tasks if t.incident_id}))
+        )
+    }
+    priority = np.array(
+        [
+            t.priority or (incidents[t.incident_id].priority if t.incident_id in incidents else 0.0)
+            for t in tasks
+        ],
+        dtype=float,
+    )
+    return incidents, priority
+
+
 def load_state(
     session: Session,
     region: Any,
@@ -138,26 +205,8 @@ def load_state(
     only its own column); position trust at `now` is
     :func:`~incidents.dispatch.positions.position_state` (used in the reasons only).
     """
-    active = session.scalars(select(Assignment).where(Assignment.state.in_(MOVABLE_STATES))).all()
-    busy_task = {a.unit_id: a for a in active}
-    tasks = list(
-        session.scalars(
-            select(Task).where(Task.status == TaskStatus.OPEN.value).order_by(Task.id)
-        ).all()
-    )
-    if include_busy:
-        held = [session.get(Task, a.task_id) for a in active]
-        tasks += [t for t in held if t is not None and t.status != TaskStatus.OPEN.value]
-    tasks = [t for t in tasks if t.geometry is not None]
+    tasks, units, busy_task = _open_work(session, include_busy)
     col = {t.id: j for j, t in enumerate(tasks)}
-    statuses = [UnitStatus.AVAILABLE.value]
-    if include_busy:
-        statuses += [UnitStatus.ASSIGNED.value, UnitStatus.EN_ROUTE.value]
-    units = [
-        u
-        for u in session.scalars(select(Unit).where(Unit.status.in_(statuses)).order_by(Unit.id))
-        if u.geometry is not None and (u.status == UnitStatus.AVAILABLE.value or u.id in busy_task)
-    ]
     graph = region.graph
     u_nodes = node_index(graph, [u.geometry.x for u in units], [u.geometry.y for u in units])  # type: ignore[union-attr]
     t_nodes = node_index(graph, [t.geometry.x for t in tasks], [t.geometry.y for t in tasks])  # type: ignore[union-attr]
@@ -178,39 +227,13 @@ def load_state(
         [t.capability for t in tasks],
         conditions,
     )
-    cands = []
-    for i, u in enumerate(units):
-        a = busy_task.get(u.id)
-        cands.append(
-            Candidate(
-                u.id,
-                u.vehicle_class,
-                frozenset(u.capabilities or []),
-                int(u_nodes[i]),
-                short_only=_is_short_only(u),
-                current_task=col.get(a.task_id, -1) if a is not None else -1,
-                current_assignment=a.id if a is not None else None,
-            )
-        )
-    incidents = {
-        i.id: i
-        for i in session.scalars(
-            select(Incident).where(Incident.id.in_({t.incident_id for t in tasks if t.incident_id}))
-        )
-    }
-    priority = np.array(
-        [
-            t.priority or (incidents[t.incident_id].priority if t.incident_id in incidents else 0.0)
-            for t in tasks
-        ],
-        dtype=float,
-    )
+    incidents, priority = _priorities(session, tasks)
     created = np.array([t.created_at.timestamp() for t in tasks], dtype=float)
     positions = [position_state(u, now, settings) for u in units]
     return DispatchState(
         tasks,
         units,
-        cands,
+        _candidates(units, u_nodes, busy_task, col),
         eta,
         priority,
         created,

@@ -177,6 +177,58 @@ def _location_components(inc: SimpleNamespace, agency: str, loc_id: str) -> list
     ]
 
 
+def _incident_component(
+    inc: SimpleNamespace,
+    iid: str,
+    agency: str,
+    stamp: str | None,
+    loc_id: str | None,
+    persons: list[dict[str, Any]],
+    calls: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Return the incident component: what, how urgent, where (`loc_id`), who called."""
+    return {
+        "$id": f"urn:winterops:incident-component:{inc.id}",
+        "lastUpdateTimeStamp": iso(inc.last_report_at) or stamp,
+        "updatedByAgencyReference": {"$ref": agency},
+        "incidentTrackingIdentifier": iid,
+        "internalIncidentId": str(inc.id),
+        "incidentTypeCommonRegistryText": inc.kind,
+        "incidentStatusCommonRegistryText": [inc.status],
+        "incidentSummaryText": inc.title,
+        "incidentPriorityInternalText": f"{float(inc.priority or 0):.1f}",
+        "locationReference": [{"$ref": loc_id}] if loc_id is not None else [],
+        "personReference": [{"$ref": p["$id"]} for p in persons],
+        "callReference": [{"$ref": c["$id"]} for c in calls],
+        "peopleCount": int(inc.people or 0),
+        "vehicleCount": int(inc.vehicles or 0),
+    }
+
+
+def _agency_component(agency: str, stamp: str | None) -> dict[str, Any]:
+    """Return the agency component: the PSAP that received the calls and dispatches."""
+    return {
+        "$id": agency,
+        "lastUpdateTimeStamp": stamp,
+        "updatedByAgencyReference": {"$ref": agency},
+        "agencyRoleDescriptionRegistryText": ["CallReceiving", "Dispatching"],
+        "agencyType": ["psap"],
+    }
+
+
+def _agent_component(agency: str, agent_id: str, stamp: str | None) -> dict[str, Any]:
+    """Return the agent component: the dispatching position that issued the document."""
+    return {
+        "$id": agent_id,
+        "lastUpdateTimeStamp": stamp,
+        "updatedByAgencyReference": {"$ref": agency},
+        "updatedByAgentReference": {"$ref": agent_id},
+        "agentWorkstationPositionIdentification": "1",
+        "agentRoleRegistryText": ["Dispatching"],
+        "agencyReference": {"$ref": agency},
+    }
+
+
 def _document(
     inc: SimpleNamespace,
     reports: list[SimpleNamespace],
@@ -203,44 +255,13 @@ def _document(
         "updatedByAgentReference": ref_agent,
         "eidoVersion": "1.0",
         "issuingElementIdentification": f"winterops.{agency}",
-        "incidentComponent": {
-            "$id": f"urn:winterops:incident-component:{inc.id}",
-            "lastUpdateTimeStamp": iso(inc.last_report_at) or stamp,
-            "updatedByAgencyReference": ref_agency,
-            "incidentTrackingIdentifier": iid,
-            "internalIncidentId": str(inc.id),
-            "incidentTypeCommonRegistryText": inc.kind,
-            "incidentStatusCommonRegistryText": [inc.status],
-            "incidentSummaryText": inc.title,
-            "incidentPriorityInternalText": f"{float(inc.priority or 0):.1f}",
-            "locationReference": [{"$ref": loc_id}] if locations else [],
-            "personReference": [{"$ref": p["$id"]} for p in persons],
-            "callReference": [{"$ref": c["$id"]} for c in calls],
-            "peopleCount": int(inc.people or 0),
-            "vehicleCount": int(inc.vehicles or 0),
-        },
+        "incidentComponent": _incident_component(
+            inc, iid, agency, stamp, loc_id if locations else None, persons, calls
+        ),
         "callComponent": calls,
         "callbackComponent": callbacks,
-        "agencyComponent": [
-            {
-                "$id": agency,
-                "lastUpdateTimeStamp": stamp,
-                "updatedByAgencyReference": ref_agency,
-                "agencyRoleDescriptionRegistryText": ["CallReceiving", "Dispatching"],
-                "agencyType": ["psap"],
-            }
-        ],
-        "agentComponent": [
-            {
-                "$id": agent_id,
-                "lastUpdateTimeStamp": stamp,
-                "updatedByAgencyReference": ref_agency,
-                "updatedByAgentReference": ref_agent,
-                "agentWorkstationPositionIdentification": "1",
-                "agentRoleRegistryText": ["Dispatching"],
-                "agencyReference": ref_agency,
-            }
-        ],
+        "agencyComponent": [_agency_component(agency, stamp)],
+        "agentComponent": [_agent_component(agency, agent_id, stamp)],
         "additionalDataComponent": extra,
         "locationComponent": locations,
         "personComponent": persons,

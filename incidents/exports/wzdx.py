@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from shapely.geometry import MultiPoint, mapping
@@ -25,6 +26,48 @@ NS_WZDX = uuid.UUID("6f1c8f4e-3a39-4a47-9b0b-2a1d8f0a9e11")
 
 
 SPEED_KPH = {"black_ice": 40.0, "drifting_snow": 30.0, "snow_packed": 50.0, "poor_visibility": 40.0}
+
+
+def _road_event(h: SimpleNamespace, end: str) -> dict[str, Any]:
+    """Return the WZDx ``work-zone`` feature of one open hazard (see :func:`wzdx_feed`)."""
+    closed = h.condition == "closed"
+    core = {
+        "data_source_id": "1",
+        "event_type": "work-zone",
+        "road_names": [h.road_code or "unknown"],
+        "direction": "unknown",
+        "name": f"hazard-{h.id}",
+        "description": f"{CONDITION_EN.get(h.condition, h.condition)} "
+        f"({CONDITION_ZH.get(h.condition, h.condition)}) on {road_label(h.road_code, h.km)}",
+        "creation_date": zulu(h.first_seen),
+        "update_date": zulu(h.last_seen),
+    }
+    props: dict[str, Any] = {
+        "core_details": core,
+        "start_date": zulu(h.first_seen),
+        "end_date": end,
+        "is_start_date_verified": True,
+        "is_end_date_verified": False,
+        "is_start_position_verified": False,
+        "is_end_position_verified": False,
+        "location_method": "other",
+        "vehicle_impact": "all-lanes-closed" if closed else "all-lanes-open",
+        "types_of_work": [{"type_name": "maintenance", "is_architectural_change": False}],
+    }
+    if h.km is not None:
+        props["beginning_milepost"] = round(float(h.km), 3)
+        props["ending_milepost"] = round(float(h.km) + 1.0, 3)
+    if not closed:
+        props["reduced_speed_limit_kph"] = SPEED_KPH.get(h.condition, 40.0)
+    geom = h.geometry
+    if geom.geom_type != "LineString":
+        geom = MultiPoint([geom.centroid])
+    return {
+        "id": str(uuid.uuid5(NS_WZDX, f"hazard-{h.id}")),
+        "type": "Feature",
+        "properties": props,
+        "geometry": mapping(geom),
+    }
 
 
 def wzdx_feed(
@@ -46,50 +89,7 @@ def wzdx_feed(
     """
     now = now or utcnow()
     end = zulu(now + timedelta(hours=horizon_h))
-    features = []
-    for h in open_hazards(session):
-        if h.geometry is None:
-            continue
-        closed = h.condition == "closed"
-        core = {
-            "data_source_id": "1",
-            "event_type": "work-zone",
-            "road_names": [h.road_code or "unknown"],
-            "direction": "unknown",
-            "name": f"hazard-{h.id}",
-            "description": f"{CONDITION_EN.get(h.condition, h.condition)} "
-            f"({CONDITION_ZH.get(h.condition, h.condition)}) on {road_label(h.road_code, h.km)}",
-            "creation_date": zulu(h.first_seen),
-            "update_date": zulu(h.last_seen),
-        }
-        props: dict[str, Any] = {
-            "core_details": core,
-            "start_date": zulu(h.first_seen),
-            "end_date": end,
-            "is_start_date_verified": True,
-            "is_end_date_verified": False,
-            "is_start_position_verified": False,
-            "is_end_position_verified": False,
-            "location_method": "other",
-            "vehicle_impact": "all-lanes-closed" if closed else "all-lanes-open",
-            "types_of_work": [{"type_name": "maintenance", "is_architectural_change": False}],
-        }
-        if h.km is not None:
-            props["beginning_milepost"] = round(float(h.km), 3)
-            props["ending_milepost"] = round(float(h.km) + 1.0, 3)
-        if not closed:
-            props["reduced_speed_limit_kph"] = SPEED_KPH.get(h.condition, 40.0)
-        geom = h.geometry
-        if geom.geom_type != "LineString":
-            geom = MultiPoint([geom.centroid])
-        features.append(
-            {
-                "id": str(uuid.uuid5(NS_WZDX, f"hazard-{h.id}")),
-                "type": "Feature",
-                "properties": props,
-                "geometry": mapping(geom),
-            }
-        )
+    features = [_road_event(h, end) for h in open_hazards(session) if h.geometry is not None]
     return {
         "feed_info": {
             "update_date": zulu(now),
