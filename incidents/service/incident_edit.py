@@ -11,7 +11,7 @@ signatures follow the other services (session, actor, ids, now; the region by ke
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,19 @@ def _note(inc: Incident, note: str | None) -> None:
     if text and log:
         log[-1]["note"] = text
         inc.merge_log = log
+
+
+def _edit(
+    session: Session, actor: User | Actor | str, action: str, incident_id: int,
+    note: str | None, run: Callable[[str], Incident],
+) -> Incident:
+    """Check the role, run the edit as the actor, keep the note; return the edited incident."""
+    who = actor_of(session, actor)
+    require_dispatcher(session, who, action, f"incident:{incident_id}")
+    inc = run(who.name)
+    _note(inc, note)
+    session.flush()
+    return inc
 
 
 def merge(
@@ -55,13 +68,9 @@ def merge(
     IncidentEditError
         The same incident twice, or the other is not open.
     """
-    now = now or utcnow()
-    who = actor_of(session, actor)
-    require_dispatcher(session, who, "incident.merge", f"incident:{keep_id}")
-    keep = merge_incidents(session, region, who.name, keep_id, other_id, now)
-    _note(keep, note)
-    session.flush()
-    return keep
+    return _edit(session, actor, "incident.merge", keep_id, note,
+                 lambda name: merge_incidents(session, region, name, keep_id, other_id,
+                                              now or utcnow()))
 
 
 def split(
@@ -85,10 +94,6 @@ def split(
     IncidentEditError
         The reports are not a proper, non-empty part of the incident.
     """
-    now = now or utcnow()
-    who = actor_of(session, actor)
-    require_dispatcher(session, who, "incident.split", f"incident:{incident_id}")
-    new = split_incident(session, region, who.name, incident_id, report_ids, now)
-    _note(new, note)
-    session.flush()
-    return new
+    return _edit(session, actor, "incident.split", incident_id, note,
+                 lambda name: split_incident(session, region, name, incident_id, report_ids,
+                                             now or utcnow()))
