@@ -14,6 +14,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import actions, data, live, mapui, ui, wording
+from dashboard.console import incident_detail as console_incident
+from dashboard.console import overdue as console_overdue
+from dashboard.console import override as console_override
+from dashboard.console import units as console_units
 from dashboard.escape import escape_markdown
 from dashboard.i18n import fmt_duration, fmt_time, t
 from incidents.errors import ConflictError, NotFoundError, WinteropsError
@@ -208,16 +212,6 @@ def recommendations(lang: str, url: str, user: actions.SessionUser) -> None:
             _card_buttons(lang, url, user, rec, free)
 
 
-def _override_chosen(sel_key: str, action: str, url: str, user: actions.SessionUser,
-                     task_id: int, recommended: str) -> None:
-    """Send the unit picked in an override button's selectbox instead of the recommended one."""
-    other = st.session_state.get(sel_key)
-    if other is None:
-        return
-    _on_click(action.format(unit=other), actions.override, url, user, task_id, str(other),
-              recommended)
-
-
 def _card_buttons(
     lang: str, url: str, user: actions.SessionUser, rec: Any, free: pd.DataFrame
 ) -> None:
@@ -239,31 +233,11 @@ def _card_buttons(
     else:
         fn, args = actions.confirm, (url, user, task_id, unit_id)
         kwargs = {"eta_s": float(rec.eta_s), "explanation": {"reason": rec.reason}}
-    c0, c1, c2 = st.columns([2, 4, 2], vertical_alignment="bottom")  # one row per card
+    c0, c1 = st.columns([2, 6], vertical_alignment="bottom")  # one row per card
     c0.button(t("dispatch.confirm", lang), key=f"wo_conf_{key}", type="primary",
               on_click=_on_click, args=(done, fn, *args), kwargs=kwargs, width="stretch")
-    capable = (
-        [
-            u
-            for u, caps in zip(free["id"], free["capabilities"], strict=True)
-            if u != unit_id and rec.capability in (caps or [])
-        ]
-        if len(free)
-        else []
-    )
-    sel_key = f"wo_ovr_sel_{key}"
-    other = c1.selectbox(
-        t("dispatch.override_unit", lang),
-        options=capable,
-        key=sel_key,
-        label_visibility="collapsed",
-        index=None,
-        placeholder=t("dispatch.override_unit", lang),
-    )
-    template = t("dispatch.confirmed", lang, unit="{unit}", task=task_id)
-    c2.button(t("dispatch.override", lang), key=f"wo_ovr_{key}", disabled=other is None,
-              on_click=_override_chosen, args=(sel_key, template, url, user, task_id, unit_id),
-              width="stretch")
+    # another unit, with class, ETA and a required reason (dashboard.console.override)
+    console_override.override_chooser(lang, url, user, rec, toggle_in=c1)
 
 
 def active_assignments(lang: str, url: str, user: actions.SessionUser) -> None:
@@ -333,33 +307,9 @@ def active_assignments(lang: str, url: str, user: actions.SessionUser) -> None:
         _run(t("dispatch.cancel", lang), actions.cancel, url, user, int(row.id), int(row.version))
 
 
-def overdue_tasks(lang: str, url: str) -> None:
-    """Tasks whose stage has lasted longer than its limit, highlighted."""
-    late = data.overdue(url)
-    if late.empty:
-        st.success(t("dispatch.no_overdue", lang))
-        return
-    st.error(f"{t('dispatch.overdue', lang)}: {len(late)}")
-    table = pd.DataFrame(
-        {
-            t("col.task", lang): late.get("task_id"),
-            t("col.kind", lang): [_label("kind", k, lang) for k in late.get("task_kind", [])],
-            t("col.state", lang): [_label("state", s, lang) for s in late.get("stage", [])],
-            t("col.unit", lang): late.get("unit_id"),
-            t("col.since", lang): [fmt_time(v) for v in late.get("since", [])],
-            t("col.overdue_by", lang): [
-                fmt_duration(60 * (e - lim))
-                for e, lim in zip(
-                    late.get("elapsed_min", []), late.get("limit_min", []), strict=True
-                )
-            ],
-        }
-    )
-    st.dataframe(
-        table.style.set_properties(**{"background-color": "#fde0dc", "color": "#7f0000"}),
-        hide_index=True,
-        width="stretch",
-    )
+def overdue_tasks(lang: str, url: str, user: actions.SessionUser) -> None:
+    """Overdue tasks graded worst first, with acknowledge / escalate (dashboard.console.overdue)."""
+    console_overdue.overdue_panel(lang, url, user)
 
 
 def hazards(lang: str, url: str, user: actions.SessionUser) -> None:
@@ -440,7 +390,9 @@ PANELS: dict[str, tuple[str, ...]] = {
     "wo_recs": data.REC_TOPICS,
     "wo_queue": ("incidents", "settings", "tick"),
     "wo_active": ("assignments", "settings", "tasks", "tick", "units"),
-    "wo_overdue": ("assignments", "settings", "tasks", "tick"),
+    "wo_overdue": ("assignments", "incidents", "settings", "tasks", "tick"),
+    "wo_incident": ("assignments", "incidents", "tasks"),
+    "wo_units": ("units",),
     "wo_hazards": ("hazards", "settings", "tick"),
     "wo_staging": ("alerts", "hazards", "settings", "units"),
 }
@@ -476,7 +428,7 @@ def active_panel() -> None:
 @st.fragment(key="wo_overdue")
 def overdue_panel() -> None:
     """Overdue tasks."""
-    _panel("wo_overdue", lambda lang, url, _user: overdue_tasks(lang, url))
+    _panel("wo_overdue", overdue_tasks)
 
 
 @st.fragment(key="wo_hazards")
@@ -491,11 +443,24 @@ def staging_panel() -> None:
     _panel("wo_staging", lambda lang, url, _user: staging(lang, url))
 
 
+@st.fragment(key="wo_incident")
+def incident_part() -> None:
+    """Show one incident: why its reports are one, merge and split (dashboard.console)."""
+    _panel("wo_incident", console_incident.incident_panel)
+
+
+@st.fragment(key="wo_units")
+def units_part() -> None:
+    """Show unit readiness: out of service, fuel, crew hours (dashboard.console)."""
+    _panel("wo_units", console_units.units_panel)
+
+
 # the side column's tabs: four short names (six long ones overflowed), each with its parts
 TABS: tuple[tuple[str, tuple[tuple[str, Callable[[], None]], ...]], ...] = (
     ("look.tab.recs", (("", recs_panel),)),
-    ("look.tab.queue", (("", queue_panel),)),
-    ("look.tab.work", (("dispatch.active", active_panel), ("dispatch.overdue", overdue_panel))),
+    ("look.tab.queue", (("", queue_panel), ("cw.incident", incident_part))),
+    ("look.tab.work", (("dispatch.active", active_panel), ("dispatch.overdue", overdue_panel),
+                       ("cw.units", units_part))),
     ("look.tab.roads", (("dispatch.hazards", hazards_panel), ("dispatch.staging", staging_panel))),
 )
 
