@@ -172,3 +172,13 @@ def test_units_panel_takes_a_unit_out_of_service_with_a_reason(world: dict[str, 
     with world["factory"]() as s:
         u = s.get(Unit, "U2")
         assert u is not None and u.status == "out_of_service"
+
+
+def test_the_incident_picker_follows_a_selection_made_elsewhere(world: dict[str, Any]) -> None:
+    """A map click sets the selected incident (incident_detail.SELECTED); the panel shows it."""
+    app = _app(world, "incident", wo_test_incident=None)
+    assert app.selectbox(key="wo_incident_pick").value is None
+    app.session_state["wo_incident_id"] = world["incident"]
+    app.run()
+    assert app.selectbox(key="wo_incident_pick").value == world["incident"]
+    assert t("cw.why_title", "zh") in _texts(app)

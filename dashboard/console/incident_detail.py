@@ -64,16 +64,24 @@ _RULES = frozenset(f"cw.rule.{r}" for r in (
 
 
 def _picker(lang: str, url: str) -> int | None:
+    """Let the dispatcher pick an open incident; follow :data:`SELECTED` when it changes.
+
+    A map click (or anything else) sets :data:`SELECTED`; the picker takes it over before it
+    is drawn (a keyed widget keeps its own value otherwise).
+    """
     open_incidents = data.incidents_open(url)
-    if open_incidents.empty:
+    rows = {int(r.id): r for r in open_incidents.itertuples()} if len(open_incidents) else {}
+    state = st.session_state
+    current = state.get(SELECTED)
+    options = list(rows) if current is None or current in rows else [int(current), *rows]
+    if not options:
         st.info(t("common.none", lang))
         return None
-    rows = {int(r.id): r for r in open_incidents.itertuples()}
-    current = st.session_state.get(SELECTED)
-    options = list(rows) if current is None or current in rows else [int(current), *rows]
+    if current != state.get(_SYNCED):  # selected from outside since the last draw
+        state[_PICK] = None if current is None else int(current)
+        state[_SYNCED] = current
     chosen = st.selectbox(
-        t("cw.incident_pick", lang), options=options, key="wo_incident_pick",
-        index=options.index(int(current)) if current is not None else None,
+        t("cw.incident_pick", lang), options=options, key=_PICK, index=None,
         placeholder=t("cw.incident_pick", lang),
         format_func=lambda i: t(
             "cw.incident_line", lang, id=i,
@@ -81,9 +89,11 @@ def _picker(lang: str, url: str) -> int | None:
             stake=_stake(rows[i].road_code, rows[i].km), people=int(rows[i].people or 0),
         ) if i in rows else f"#{i}",
     )
-    if chosen is not None:
-        st.session_state[SELECTED] = int(chosen)
+    state[SELECTED] = state[_SYNCED] = None if chosen is None else int(chosen)
     return None if chosen is None else int(chosen)
+
+
+_PICK, _SYNCED = "wo_incident_pick", "wo_incident_synced"
 
 
 def _head(inc: dict[str, Any], lang: str) -> None:
