@@ -372,6 +372,26 @@ class Visit:
             except Exception:  # noqa: BLE001 - a frame detached meanwhile
                 pass
 
+    def canary(self) -> list[str]:
+        """Run a known injection in the page and in the map's frame: the hook must see both.
+
+        Proves the counters work where the corpus is shown; the canary's hits are taken out.
+        """
+        inject = ("() => document.body.insertAdjacentHTML('beforeend', "
+                  "'<img class=wo-canary src=x onerror=__pwned(\\'canary-' + location.pathname "
+                  "+ '\\');this.remove()>')")
+        frames = [f for f in self.page.frames if f is self.page.main_frame or "st_folium" in f.url]
+        for frame in frames:
+            frame.evaluate(inject)
+        deadline = time.time() + 20  # the error event waits for the server's answer to src=x
+        while time.time() < deadline:
+            self.page.wait_for_timeout(250)
+            if sum("canary" in e for e in self.watch.executions) >= len(frames):
+                break
+        hits = [e for e in self.watch.executions if "canary" in e]
+        self.watch.executions = [e for e in self.watch.executions if "canary" not in e]
+        return hits
+
     def close(self) -> None:
         """Close the context."""
         self.context.close()
@@ -384,6 +404,9 @@ def visit_all(browser: Any, base: str, username: str, watch: Watch) -> list[str]
         v.login(username)
         watch.pages.append(f"{username}:landing")
         v.open_everything()
+        if username == "dispatcher":
+            hits = v.canary()
+            assert len(hits) == 2, f"the hook saw {hits}: not installed in the page and the map"
         hrefs = v.pages()
         for href in hrefs:
             slug = href.rstrip("/").rsplit("/", 1)[-1]
