@@ -37,9 +37,9 @@ from __future__ import annotations
 import math
 import re
 import xml.etree.ElementTree as ET  # noqa: S405  (only for types and errors; parsing is defused)
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import defusedxml
 import defusedxml.ElementTree as DET
@@ -69,6 +69,7 @@ from ingest.records import (
 from ingest.validate import Locator, RecordError, parse_time
 
 FEED = "alerts"
+_Item = TypeVar("_Item")
 CAP_NAMESPACES = frozenset(
     {
         "urn:oasis:names:tc:emergency:cap:1.2",
@@ -126,18 +127,40 @@ def parse_cap(
     if not alerts:
         msg = f"no CAP <alert> element in {source!r} (root element <{_local(root.tag)}>)"
         raise ParseError(msg)
+
+    def build(el: ET.Element) -> tuple[dict[str, Any], dict[str, Any]]:
+        alert = _alert_row(el, locator, now, zones)
+        return alert, _report_row(alert, source, sha)
+
+    return collect_alerts(
+        alerts, build, lambda i, el: f"alert #{i + 1} {_text(el, 'identifier') or '?'}", source, sha
+    )
+
+
+def collect_alerts(
+    items: Sequence[_Item],
+    build: Callable[[_Item], tuple[dict[str, Any], dict[str, Any]]],
+    label: Callable[[int, _Item], str],
+    source: str,
+    sha: str,
+) -> ParseResult:
+    """Build every alert of a payload (`build`: its alert row and report row); quarantine the rest.
+
+    An item whose `build` raises :class:`~ingest.validate.RecordError` goes to quarantine under
+    ``label(i, item)``; the others come back as reports and alert rows (CAP here, NWS in
+    :mod:`ingest.nws`).
+    """
     reports: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     quarantine: list[QuarantineRow] = []
-    for i, el in enumerate(alerts):
+    for i, item in enumerate(items):
         try:
-            alert = _alert_row(el, locator, now, zones)
+            alert, report = build(item)
         except RecordError as e:
-            ident = _text(el, "identifier") or "?"
-            quarantine.append(QuarantineRow(FEED, source, f"alert #{i + 1} {ident}", str(e), sha))
+            quarantine.append(QuarantineRow(FEED, source, label(i, item), str(e), sha))
             continue
         rows.append(alert)
-        reports.append(_report_row(alert, source, sha))
+        reports.append(report)
     return ParseResult(report_frame(reports), quarantine, alert_frame(rows))
 
 
@@ -367,6 +390,23 @@ def _report_row(alert: dict[str, Any], source: str, sha: str) -> dict[str, Any]:
     flags = alert.pop("_flags")
     certainty = alert.pop("_certainty")
     unresolved = alert.pop("_unresolved")
+    return alert_report(alert, source, sha, certainty, flags, unresolved_area_codes=unresolved)
+
+
+def alert_report(
+    alert: Mapping[str, Any],
+    source: str,
+    sha: str,
+    certainty: str | None,
+    flags: list[str],
+    **more_attributes: Any,
+) -> dict[str, Any]:
+    """Return the ``reports`` row of a parsed alert (CAP here, NWS in :mod:`ingest.nws`).
+
+    `more_attributes` are added after the common attributes (event, type, status, severity,
+    colour, expiry, headline).
+    """
+    expires = alert["expires"]
     return {
         "kind": "alert",
         "natural_key": alert["natural_key"],
@@ -385,9 +425,9 @@ def _report_row(alert: dict[str, Any], source: str, sha: str) -> dict[str, Any]:
             "status": alert["status"],
             "severity": alert["severity"],
             "colour": alert["colour"],
-            "expires": alert["expires"].isoformat() if alert["expires"] else None,
+            "expires": expires.isoformat() if expires else None,
             "headline": alert["headline"],
-            "unresolved_area_codes": unresolved,
+            **more_attributes,
         },
         "geometry": alert["geometry"],
     }

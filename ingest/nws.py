@@ -21,21 +21,17 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from ingest.alert_text import (
-    CERTAINTY_CONFIDENCE,
     COLOUR_SEVERITY,
     classify_hazard,
     colour_level,
     highest_wind,
     lowest_temperature,
 )
-from ingest.cap import NOT_LIVE_STATUSES, alert_key
+from ingest.cap import NOT_LIVE_STATUSES, alert_key, alert_report, collect_alerts
 from ingest.errors import ParseError
 from ingest.records import (
     ParseResult,
-    QuarantineRow,
-    alert_frame,
     load_json,
-    report_frame,
     sha256_hex,
 )
 from ingest.validate import RecordError, parse_time
@@ -67,20 +63,15 @@ def parse_nws(
     else:
         msg = f"{source!r} is not a GeoJSON FeatureCollection of alerts"
         raise ParseError(msg)
-    rows: list[dict[str, Any]] = []
-    reports: list[dict[str, Any]] = []
-    quarantine: list[QuarantineRow] = []
-    for i, feat in enumerate(features):
-        try:
-            alert, report = _feature(feat, source, sha, now, zones)
-        except RecordError as e:
-            props = feat.get("properties") if isinstance(feat, dict) else None
-            ident = str(props.get("id", "?")) if isinstance(props, dict) else "?"
-            quarantine.append(QuarantineRow(FEED, source, f"feature #{i + 1} {ident}", str(e), sha))
-            continue
-        rows.append(alert)
-        reports.append(report)
-    return ParseResult(report_frame(reports), quarantine, alert_frame(rows))
+
+    def label(i: int, feat: Any) -> str:
+        props = feat.get("properties") if isinstance(feat, dict) else None
+        ident = str(props.get("id", "?")) if isinstance(props, dict) else "?"
+        return f"feature #{i + 1} {ident}"
+
+    return collect_alerts(
+        features, lambda feat: _feature(feat, source, sha, now, zones), label, source, sha
+    )
 
 
 def _str(v: Any) -> str | None:
@@ -252,34 +243,4 @@ def _feature(
         "wind_kmh": highest_wind(text_all),
         "geometry": geometry,
     }
-    return alert, _report(alert, source, sha, info["certainty"], flags)
-
-
-def _report(
-    alert: Mapping[str, Any], source: str, sha: str, certainty: str | None, flags: list[str]
-) -> dict[str, Any]:
-    """Return the report row of an alert."""
-    expires = alert["expires"]
-    return {
-        "kind": "alert",
-        "natural_key": alert["natural_key"],
-        "source": source,
-        "raw_sha256": sha,
-        "observed_at": alert["sent"],
-        "subtype": alert["hazard_class"] or (alert["event"] or "alert")[:64],
-        "confidence": CERTAINTY_CONFIDENCE.get(str(certainty)),
-        "road_code": None,
-        "km": None,
-        "place": None,
-        "flags": flags,
-        "attributes": {
-            "event": alert["event"],
-            "msg_type": alert["msg_type"],
-            "status": alert["status"],
-            "severity": alert["severity"],
-            "colour": alert["colour"],
-            "expires": expires.isoformat() if expires else None,
-            "headline": alert["headline"],
-        },
-        "geometry": alert["geometry"],
-    }
+    return alert, alert_report(alert, source, sha, info["certainty"], flags)
