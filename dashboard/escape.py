@@ -28,6 +28,7 @@ _JS_LITERAL = str.maketrans(
     {"`": "&#96;", "$": "&#36;", "\\": "&#92;", "{": "&#123;", "}": "&#125;"}
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
+_LINE_END = re.compile(r"\r\n|[\r\n]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])")
 
 
@@ -81,5 +82,7 @@ def escape_markdown(value: object, max_len: int = 500) -> str:
     text = str(value)
     if len(text) > max_len:
         text = text[: max_len - 1] + "…"
-    text = _CONTROL.sub(" ", text).replace("\n", " ")
+    # every line ending (CR alone too: CommonMark ends a line there) becomes a space, so the
+    # text cannot start a line of its own ("x\r===" would make "x" a heading)
+    text = _LINE_END.sub(" ", _CONTROL.sub(" ", text))
     return _MD_SPECIAL.sub(r"\\\1", text)

@@ -78,6 +78,14 @@ ARMED_JS = """
         bad.push(el.tagName + " " + name + "=" + v.slice(0, 80));
     }
   }
+  // Markdown structure made from outside text (a link, an image, a heading, a code block ...)
+  const made = "a, img, pre, table, blockquote, del, h1, h2, h4, h5, h6, li";
+  for (const box of document.querySelectorAll("[data-testid='stMarkdownContainer']")) {
+    for (const el of box.querySelectorAll(made)) {
+      const what = el.textContent + " " + (el.getAttribute("src") || el.getAttribute("href") || "");
+      if (/pwned|evil\\.example/.test(what)) bad.push("markdown " + el.tagName + ": " + what.slice(0, 60));
+    }
+  }
   return bad;
 }
 """
@@ -422,6 +430,21 @@ def visit_all(browser: Any, base: str, username: str, watch: Watch) -> list[str]
 
 
 # ------------------------------------------------------------------------------ the tests
+
+
+def test_escapes_make_the_corpus_inert() -> None:
+    """escape_text: nothing HTML or a JS template literal would read (line feeds stay: the text
+    reaches scripts only as JSON); escape_markdown: no line
+    ending (a CR alone ends a Markdown line too) and every special character escaped."""
+    from dashboard.escape import escape_markdown, escape_text
+
+    for text in CORPUS:
+        html = escape_text(text, max_len=100_000)
+        assert not set(html) & set("<>\"'`${}\\\u2028\u2029"), repr(html[:80])
+        md = escape_markdown(text, max_len=100_000)
+        assert "\r" not in md and "\n" not in md, repr(md[:80])
+        bare = re.sub(r"\\.", "", md)  # drop the escaped pairs: no special character left
+        assert not set(bare) & set("`*_[]()#!|<>~$:&"), repr(md[:80])
 
 
 def test_corpus_went_through_every_path(hostile: Hostile) -> None:
