@@ -53,7 +53,14 @@ from geo.network import RoadGraph
 from geo.roads import RoadNetwork, read_roads
 from geo.stakes import format_stake, parse_stake
 
-__all__ = ["LocateResult", "Region", "default_cache_dir", "load_region", "region_key"]
+__all__ = [
+    "LocateResult",
+    "Region",
+    "default_cache_dir",
+    "load_region",
+    "region_bounds",
+    "region_key",
+]
 
 ROAD_FILES = ("roads.geojson", "roads.gpkg", "roads.shp")
 UNIT_COLUMNS = (
@@ -513,12 +520,13 @@ def _build_region(root: Path) -> Region:
         duty_points=duty,
         sections=sections,
         chiefs=chiefs,
-        bounds=_bounds(gazetteer.places, roads),
+        bounds=region_bounds(gazetteer.places, roads),
         root=root,
     )
 
 
-def _bounds(places: gpd.GeoDataFrame, roads: gpd.GeoDataFrame) -> BaseGeometry:
+def region_bounds(places: gpd.GeoDataFrame, roads: gpd.GeoDataFrame) -> BaseGeometry:
+    """Return the region's outline: its province (else all places), else the roads' box + 0.5°."""
     if len(places):
         prov = places[places["level"] == "province"]
         geoms = prov.geometry if len(prov) else places.geometry

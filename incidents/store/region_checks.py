@@ -19,13 +19,12 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
-from shapely.geometry import Point, box
+from shapely.geometry import Point
 
 from geo.errors import GeoError
 from geo.gazetteer import Gazetteer
 from geo.network import RoadGraph
-from geo.region import Region
+from geo.region import Region, region_bounds
 from geo.roads import RoadNetwork
 from geo.speeds import VEHICLE_CLASSES
 from geo.stakes import parse_stake
@@ -412,17 +411,6 @@ def _empty_places() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({c: [] for c in cols}, geometry=gpd.GeoSeries([], crs=4326), crs=4326)
 
 
-def _bounds(places: gpd.GeoDataFrame, roads: gpd.GeoDataFrame) -> Any:
-    if len(places):
-        prov = places[places["level"] == "province"]
-        geoms = prov.geometry if len(prov) else places.geometry
-        outline = shapely.union_all(np.asarray(geoms.to_numpy(), dtype=object))
-        if not outline.is_empty:
-            return outline
-    minx, miny, maxx, maxy = roads.total_bounds
-    return box(minx - 0.5, miny - 0.5, maxx + 0.5, maxy + 0.5)
-
-
 def _outside(data: RegionData, region: Region) -> None:
     """Units and duty points must lie in the region (with its ~5 km border slack)."""
     for frame, rf_kind, id_col in ((data.units, "units", "unit_id"),
@@ -534,6 +522,6 @@ def _build_region(data: RegionData, network: RoadNetwork, gazetteer: Gazetteer |
         duty_points=data.duty_points if data.duty_points is not None else empty_points,
         sections=data.sections if data.sections is not None else pd.DataFrame(),
         chiefs=data.chiefs if data.chiefs is not None else pd.DataFrame(),
-        bounds=_bounds(gaz.places, data.roads),
+        bounds=region_bounds(gaz.places, data.roads),
         root=None,
     )
