@@ -12,6 +12,7 @@ WinteropsError
 ├── ScenarioError(WinteropsError, ValueError)     a storm scenario file is unusable
 ├── RegionImportError(WinteropsError, ValueError) region files that cannot be imported (.problems)
 ├── IncidentEditError(WinteropsError, ValueError)  a split or merge by hand that cannot be done
+├── UnknownPolicyError(WinteropsError, ValueError)  a dispatch policy not in dispatch.POLICIES
 ├── ExportError(WinteropsError)                   an export that cannot be made
 │   ├── UnknownExportError(ExportError, ValueError)  an export kind no writer is registered for
 │   └── UnknownLayerError(ExportError, ValueError)   a layer name not among the exportable layers
@@ -48,6 +49,7 @@ __all__ = [
     "TransitionError",
     "UnknownExportError",
     "UnknownLayerError",
+    "UnknownPolicyError",
     "WinteropsError",
 ]
 
@@ -120,6 +122,12 @@ class RegionImportError(WinteropsError, ValueError):
 
 class IncidentEditError(WinteropsError, ValueError):
     """A split or merge by hand that cannot be done (reports not in the incident, not open)."""
+
+
+class UnknownPolicyError(WinteropsError, ValueError):
+    """A dispatch policy that is not one of :data:`incidents.dispatch.solver.POLICIES`."""
+
+    code = "unknown_policy"
 
 
 class ExportError(WinteropsError):

@@ -32,6 +32,8 @@ from scipy import sparse
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
+from incidents.errors import UnknownPolicyError
+
 __all__ = [
     "HORIZON_S",
     "INFEASIBLE",
@@ -54,10 +56,16 @@ SPARSE_MIN_PAIRS = 250_000  # units x tasks from which the optimized policy solv
 
 
 def check_policy(policy: str) -> None:
-    """Raise ValueError unless `policy` is one of :data:`POLICIES`."""
+    """Raise :class:`~incidents.errors.UnknownPolicyError` unless `policy` is in :data:`POLICIES`.
+
+    Raises
+    ------
+    UnknownPolicyError
+        `policy` is not a dispatch policy (a ``ValueError`` too).
+    """
     if policy not in POLICIES:
         msg = f"unknown dispatch policy {policy!r}; expected one of {', '.join(POLICIES)}"
-        raise ValueError(msg)
+        raise UnknownPolicyError(msg)
 
 
 @dataclass
@@ -135,7 +143,23 @@ def solve(
     current = np.array([u.current_task for u in units])
     if policy == "closest":
         return _solve_closest(eta, ok, current, created)
-    return _solve_optimized(eta, ok, current, priority, keep_threshold_s, horizon_s)
+    p = np.maximum(np.asarray(priority, dtype=float), 1e-3)
+    costs = _Costs(eta, ok, current, p, keep_threshold_s, horizon_s)
+    if n_u * n_t >= SPARSE_MIN_PAIRS:
+        return _solve_optimized_sparse(costs)
+    return _solve_optimized(costs)
+
+
+@dataclass(frozen=True)
+class _Costs:
+    """The optimized policy's inputs: ETAs, allowed pairs, current tasks, priorities (>0)."""
+
+    eta: NDArray[np.float64]
+    ok: NDArray[np.bool_]
+    current: NDArray[np.int64]
+    p: NDArray[np.float64]
+    keep_threshold_s: float
+    horizon_s: float
 
 
 def _solve_closest(
@@ -161,18 +185,11 @@ def _solve_closest(
     return pairs
 
 
-def _solve_optimized(
-    eta: NDArray[np.float64],
-    ok: NDArray[np.bool_],
-    current: NDArray[np.int64],
-    priority: NDArray[np.float64],
-    keep_threshold_s: float,
-    horizon_s: float,
-) -> list[tuple[int, int]]:
+def _solve_optimized(costs: _Costs) -> list[tuple[int, int]]:
+    """Return the optimized policy's moves: a dense assignment with a "stay idle" column each."""
+    eta, ok, current, p = costs.eta, costs.ok, costs.current, costs.p
+    keep_threshold_s, horizon_s = costs.keep_threshold_s, costs.horizon_s
     n_u, n_t = eta.shape
-    if n_u * n_t >= SPARSE_MIN_PAIRS:
-        return _solve_optimized_sparse(eta, ok, current, priority, keep_threshold_s, horizon_s)
-    p = np.maximum(np.asarray(priority, dtype=float), 1e-3)
     cost = np.where(ok, p[None, :] * (np.where(ok, eta, 0.0) - horizon_s), INFEASIBLE)
     for i, j in enumerate(current):
         if j >= 0:
@@ -198,14 +215,7 @@ def _solve_optimized(
     return pairs
 
 
-def _solve_optimized_sparse(
-    eta: NDArray[np.float64],
-    ok: NDArray[np.bool_],
-    current: NDArray[np.int64],
-    priority: NDArray[np.float64],
-    keep_threshold_s: float,
-    horizon_s: float,
-) -> list[tuple[int, int]]:
+def _solve_optimized_sparse(costs: _Costs) -> list[tuple[int, int]]:
     """Return the optimized policy on the pairs that can be in an optimum, as a sparse matching.
 
     The same problem as the dense one: a free unit's own idle column costs 0, so a pair of a
@@ -215,8 +225,8 @@ def _solve_optimized_sparse(
     the remaining pairs, far fewer than units x tasks in a region-wide storm. Ties may be
     broken otherwise than by the dense solver; the total cost is the same.
     """
+    eta, ok, current, p, horizon_s = costs.eta, costs.ok, costs.current, costs.p, costs.horizon_s
     n_u, n_t = eta.shape
-    p = np.maximum(np.asarray(priority, dtype=float), 1e-3)
     busy = current >= 0
     cand = ok & (eta < horizon_s)
     cand[busy] = ok[busy]
@@ -227,7 +237,7 @@ def _solve_optimized_sparse(
     w = p[j] * (eta[i, j] - horizon_s)
     stay_eta = eta[bi, bj]
     stay = np.where(np.isfinite(stay_eta), stay_eta, 0.0)
-    w_stay = p[bj] * (stay - horizon_s) - p[bj] * keep_threshold_s
+    w_stay = p[bj] * (stay - horizon_s) - p[bj] * costs.keep_threshold_s
     idle = np.where(busy, INFEASIBLE / 10, 0.0)
     rows = np.concatenate([i, bi, np.arange(n_u)])
     cols = np.concatenate([j, bj, n_t + np.arange(n_u)])

@@ -56,7 +56,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from geo.errors import UnreachableError
 from geo.region import Region, load_region
-from incidents.dispatch import POLICIES, current_conditions, eta_matrix, recommend
+from incidents.dispatch import current_conditions, eta_matrix, recommend
+from incidents.dispatch.solver import check_policy
 from incidents.errors import ConflictError, ScenarioError
 from incidents.live.pipeline import fuse_now, ingest_sources
 from incidents.replay.metrics import Seen, incident_row, replay_metrics
@@ -549,9 +550,7 @@ def simulate(
     SimResult
         Metrics, time series and per-incident rows.
     """
-    if policy not in POLICIES:
-        msg = f"unknown dispatch policy {policy!r}; expected one of {', '.join(POLICIES)}"
-        raise ValueError(msg)
+    check_policy(policy)
     sc = load_scenario(scenario_path)
     base = settings or Settings.from_env()
     if region is None:
