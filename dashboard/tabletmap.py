@@ -4,11 +4,13 @@ The same cached basemap and live layers as the console's map (:mod:`dashboard.ma
 on the unit and its tasks, with what a gloved finger on an 820x1180 tablet needs: zoom, layer
 and legend controls of at least 48 px, readable controls at night, and a pin where the lead
 tapped (the point the hazard report offers). The pin is a live layer of its own (swapped in
-place by ``st_folium``, not in the layer control), so a tap does not rebuild the map.
+place by ``st_folium``, not in the layer control); the view the lead chose is kept when the
+page reruns after a tap (:class:`dashboard.mapui.LayerStateHook`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -20,9 +22,10 @@ from streamlit_folium import st_folium
 from dashboard import data, mapview, ui
 from dashboard.escape import escape_markdown, escape_text
 from dashboard.i18n import t
+from dashboard.mapui import LayerStateHook
 from dashboard.tiles import TileSource, local_tiles
 
-__all__ = ["TOUCH_CSS", "show_tablet_map"]
+__all__ = ["TOUCH_CSS", "frame_view", "show_tablet_map"]
 
 PIN_COLOUR = "#d81b60"
 # constant stylesheet (no data): every map control a 48 px target for a gloved finger
@@ -53,6 +56,25 @@ NIGHT_CSS = """<style>
 def _tiles(setting: str) -> TileSource:
     """Resolve the tile setting once per process."""
     return local_tiles(setting)
+
+
+def frame_view(
+    points: Sequence[tuple[float, float]], width_px: float = 760.0, height_px: float = 520.0
+) -> tuple[tuple[float, float] | None, int | None]:
+    """Return the centre and zoom that frame `points` ((lat, lon)) on the map, or (None, None).
+
+    Computed here rather than with Leaflet's ``fitBounds``, which would run again after the
+    kept view is restored when the map is mounted anew.
+    """
+    if not points:
+        return None, None
+    lats, lons = [p[0] for p in points], [p[1] for p in points]
+    center = ((min(lats) + max(lats)) / 2, (min(lons) + max(lons)) / 2)
+    stretch = 1 / max(math.cos(math.radians(center[0])), 0.2)  # Web Mercator at this latitude
+    dlon = max(max(lons) - min(lons), 1e-3)
+    dlat = max((max(lats) - min(lats)) * stretch, 1e-3)
+    fit = min(math.log2(width_px * 360 / (256 * dlon)), math.log2(height_px * 360 / (256 * dlat)))
+    return center, int(min(max(math.floor(fit - 0.3), 5), 12))
 
 
 def _pin(tapped: tuple[float, float] | None, lang: str) -> folium.FeatureGroup:
@@ -105,25 +127,25 @@ def show_tablet_map(
     tiles = _tiles(settings.tile_url)
     if tiles.problem:
         st.warning(t("map.tiles_problem", lang, problem=escape_markdown(tiles.problem)))
-    first = points[0] if points else None
+    center, zoom = frame_view(points)
     fmap = mapview.build_base_map(
         base, lang=lang, tile_url=tiles.url,
         tile_attribution=settings.tile_attribution or tiles.label,
-        center=first, zoom=10 if first else None, dark=dark,
+        center=center, zoom=zoom, dark=dark,
     )
-    if len(points) > 1:
-        lats, lons = [p[0] for p in points], [p[1] for p in points]
-        fmap.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], padding=(48, 48),
-                        max_zoom=13)
     header = cast(Figure, fmap.get_root()).header
     folium.Element(TOUCH_CSS + (NIGHT_CSS if dark else "")).add_to(header)
     groups = [*mapview.build_layers(payloads, hidden=()), _pin(tapped, lang)]
+    # the lead's view (centre, zoom) and switched-off layers survive the page's rerun after a
+    # tap (which mounts the map again), as on the console
+    user = ui.current_user()
+    LayerStateHook(f"{key}:{user.username if user else ''}", []).add_to(groups[0])
     result = st_folium(
         fmap,
         key=key,
         height=height,
         use_container_width=True,
-        returned_objects=["last_clicked"],
+        returned_objects=["last_clicked", "selected_layers"],
         feature_group_to_add=groups,
         layer_control=folium.LayerControl(collapsed=True),
     )

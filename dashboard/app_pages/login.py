@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import actions, sessions, ui
+from dashboard import actions, sessions, touch, ui
 from dashboard.i18n import fmt_time, t
 from incidents.errors import AuthError
 
@@ -16,6 +16,7 @@ from incidents.errors import AuthError
 def render() -> None:
     """Show the log-in form and start a session on success."""
     lang = ui.lang()
+    st.markdown(touch.TOUCH_CSS, unsafe_allow_html=True)  # constant stylesheet: 48 px targets
     st.title(t("app.title", lang))
     ui.show_flash()
     with st.form("wo_login_form"):

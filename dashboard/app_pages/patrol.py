@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import actions, data, geolocate, live, patrolcard, sessions, tabletmap, ui
+from dashboard import actions, data, geolocate, live, patrolcard, sessions, tabletmap, touch, ui
 from dashboard.escape import escape_markdown
 from dashboard.i18n import LANGUAGES, t
 from geo.stakes import format_stake
@@ -30,24 +30,15 @@ _DARK = "wo_patrol_dark"
 _FIX = "wo_patrol_fix"  # the browser's last position: {"lon", "lat", "accuracy_m", "t"}
 _CONFIRM = "wo_patrol_confirm"  # assignment id waiting for "cleared" to be confirmed
 _SENT = "wo_patrol_sent"  # (assignment id, state, version) of the last tap sent
-_WHERE = "wo_report_where"  # the report form's choice of place (gps, tap, unit)
+_TAPS = "wo_patrol_taps"  # how many map taps: each new tap makes the report form pick it
 _FRESH = "wo_patrol_fresh"  # a tap was sent: tasks draws read the database itself until then
 FRESH_S = 15.0  # how long after a tap the cards bypass the counters' cache key
 
 
 # Constant stylesheets (no data): every control a >= 48 px target at 820x1180 (gloves), and
 # night colours for what the shared night theme leaves light (alerts, inputs, selects).
-TABLET_CSS = """<style>
+TABLET_CSS = touch.TOUCH_CSS + """<style>
 [data-testid="stMainBlockContainer"] { padding-top: 3.5rem; }
-[data-testid="stExpandSidebarButton"], [data-testid="stSidebarCollapseButton"] button {
-  min-width: 48px !important; min-height: 48px !important; }
-[data-testid="stCheckbox"] label, [data-testid="stRadio"] label[data-baseweb="radio"] {
-  min-height: 48px; min-width: 48px; align-items: center; padding-right: 12px; }
-[data-testid="stRadio"] div[role="radiogroup"] { gap: 4px 12px; }
-[data-testid="stSelectbox"] div[data-baseweb="select"] > div { min-height: 48px; }
-[data-testid="stTextInput"] input { min-height: 48px; font-size: 1.05rem; }
-[data-testid="stTextInput"] div[data-baseweb="input"] { min-height: 48px; }
-[data-testid="InputInstructions"] { display: none; }
 </style>"""
 NIGHT_CSS = """<style>
 [data-testid="stAlert"] > div, [data-testid="stAlertContainer"] {
@@ -340,7 +331,7 @@ def map_panel(unit_id: str, dark: bool) -> None:
         tapped = {"lat": round(float(clicked["lat"]), 6), "lng": round(float(clicked["lng"]), 6)}
         if st.session_state.get(_TAP) != tapped:
             st.session_state[_TAP] = tapped
-            st.session_state[_WHERE] = "tap"  # the report form picks the tapped point
+            st.session_state[_TAPS] = int(st.session_state.get(_TAPS, 0)) + 1
             ui.touch()
             st.rerun()  # from the map part's body: the report form (outside it) offers the point
 
@@ -379,11 +370,13 @@ def report_panel(unit_id: str, tapped: dict[str, float] | None, dark: bool) -> N
         return
     labels = {"gps": "patrol.use_gps", "tap": "patrol.use_tap", "unit": "patrol.use_unit"}
     with st.form("wo_report_form", clear_on_submit=True):
+        # a new widget for each new tap (or set of places), which starts on the tapped point
         where = st.radio(
             t("patrol.use_tap", lang),
             list(points),
+            index=list(points).index("tap") if "tap" in points else 0,
             horizontal=True,
-            key=_WHERE,
+            key=f"wo_report_where_{'_'.join(points)}_{st.session_state.get(_TAPS, 0)}",
             format_func=lambda s: t(labels[s], lang),
             label_visibility="collapsed",
         )
