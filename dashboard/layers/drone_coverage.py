@@ -7,42 +7,29 @@ a drone has looked at lately and which nobody has. The data is
 
 from __future__ import annotations
 
+from dashboard import mappayload as payload
 from dashboard.i18n import t
 from dashboard.layers.base import MapLayer, rounded, tips
-from dashboard.mappayload import (
-    DRONE_COLOUR,
-    SIMPLIFY_DEG,
-    LayerPayload,
-    MapLayers,
-    payload_from_frame,
-)
 
 __all__ = ["LAYER", "build"]
 
+# per flight: its id, road-km patrolled and when it flew (tooltip keys in the map catalogue)
+FLIGHT_FACTS: dict[str, tuple[payload.PropSource, str]] = {
+    "flight": ("flight_id", "map.flight"),
+    "km": (rounded("road_km", 1), "map.road_km"),
+    "from": ("started_at", "map.flight_start"),
+    "to": ("ended_at", "map.flight_end"),
+}
+BAND = {"color": payload.DRONE_COLOUR, "weight": 9, "opacity": 0.35, "lineCap": "butt"}
 
-def build(layers: MapLayers, lang: str) -> LayerPayload:
+
+def build(layers: payload.MapLayers, lang: str) -> payload.LayerPayload:
     """Serialise the patrolled road stretches of the recent drone flights."""
-    return payload_from_frame(
-        "drone_coverage",
-        t("layer.drone_coverage", lang),
-        layers.drone_coverage,
-        {
-            "flight": "flight_id",
-            "km": rounded("road_km", 1),
-            "from": "started_at",
-            "to": "ended_at",
-        },
-        {"": {"color": DRONE_COLOUR, "weight": 9, "opacity": 0.35, "lineCap": "butt"}},
-        simplify=SIMPLIFY_DEG,
-        tooltip=tips(
-            lang,
-            [
-                ("flight", "map.flight"),
-                ("km", "map.road_km"),
-                ("from", "map.flight_start"),
-                ("to", "map.flight_end"),
-            ],
-        ),
+    properties = {key: source for key, (source, _tip) in FLIGHT_FACTS.items()}
+    tooltip = tips(lang, [(key, tip) for key, (_source, tip) in FLIGHT_FACTS.items()])
+    return payload.payload_from_frame(
+        "drone_coverage", t("layer.drone_coverage", lang), layers.drone_coverage, properties,
+        {"": BAND}, simplify=payload.SIMPLIFY_DEG, tooltip=tooltip,
     )
 
 

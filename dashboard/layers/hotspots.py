@@ -1,38 +1,37 @@
-"""Hotspots: the road stretches ranked by how unusual their incident and hazard load is."""
+"""Hotspots: the road stretches ranked by how unusual their incident and hazard load is.
+
+Drawn as a wide band with a light fill; the tooltip gives the rank, the Gi* z-score and the
+reason (:func:`incidents.queries.hotspots`).
+"""
 
 from __future__ import annotations
 
+from dashboard import mappayload as payload
 from dashboard.i18n import t
 from dashboard.layers.base import MapLayer, rounded, tips
-from dashboard.mappayload import (
-    HOTSPOT_COLOUR,
-    SIMPLIFY_DEG,
-    LayerPayload,
-    MapLayers,
-    payload_from_frame,
-)
 
 __all__ = ["LAYER", "build"]
 
+# what each hotspot feature carries, how it is drawn, and what its tooltip says
+PROPERTIES: dict[str, payload.PropSource] = {
+    "rank": "rank", "z": rounded("z", 2), "reason": "reason"
+}
+BAND = {
+    "color": payload.HOTSPOT_COLOUR,
+    "weight": 10,
+    "opacity": 0.45,
+    "fillColor": payload.HOTSPOT_COLOUR,
+    "fillOpacity": 0.25,
+}
+TOOLTIP = [("rank", "map.rank"), ("z", "map.z"), ("reason", "map.reason")]
 
-def build(layers: MapLayers, lang: str) -> LayerPayload:
+
+def build(layers: payload.MapLayers, lang: str) -> payload.LayerPayload:
     """Serialise the ranked hotspots."""
-    return payload_from_frame(
-        "hotspots",
-        t("layer.hotspots", lang),
-        layers.hotspots,
-        {"rank": "rank", "z": rounded("z", 2), "reason": "reason"},
-        {
-            "": {
-                "color": HOTSPOT_COLOUR,
-                "weight": 10,
-                "opacity": 0.45,
-                "fillColor": HOTSPOT_COLOUR,
-                "fillOpacity": 0.25,
-            }
-        },
-        simplify=SIMPLIFY_DEG,
-        tooltip=tips(lang, [("rank", "map.rank"), ("z", "map.z"), ("reason", "map.reason")]),
+    name = t("layer.hotspots", lang)
+    return payload.payload_from_frame(
+        "hotspots", name, layers.hotspots, PROPERTIES, {"": BAND},
+        simplify=payload.SIMPLIFY_DEG, tooltip=tips(lang, TOOLTIP),
     )
 
 
