@@ -38,7 +38,6 @@ from dashboard.mappayload import (
     assemble_payload,
     col,
 )
-from incidents.queries import CONDITION_ORDER
 
 __all__ = [
     "MAX_ZOOM",
@@ -321,40 +320,33 @@ def aggregate_points(
     return gpd.GeoDataFrame(out, geometry=gdf.geometry.name, crs=gdf.crs)
 
 
-def merge_lines(
-    gdf: gpd.GeoDataFrame, by: str, worst: str, order: Sequence[str], tolerance: float
-) -> gpd.GeoDataFrame:
-    """Join the lines of each `by` value into its runs, coloured by the worst `worst` value.
+def merge_lines(gdf: gpd.GeoDataFrame, by: Sequence[str], tolerance: float) -> gpd.GeoDataFrame:
+    """Join the lines of each `by` group into its runs, simplified to `tolerance`.
 
-    Zoomed out, a storm's thousands of one-kilometre segments become one line per road (the
-    segments that touch joined into runs), simplified to `tolerance`, with the worst category
-    of the road (first in `order`) for colour; ``id`` becomes the road code and ``n`` the
-    number of segments joined. All in vectorised shapely: no loop per road.
+    Zoomed out, a storm's thousands of one-kilometre segments become one (multi)line per road
+    and condition: the segments that touch are joined into runs, so a colour still shows
+    exactly where its condition is. ``id`` becomes the road code (the first `by` column) and
+    ``n`` the number of segments joined. Vectorised shapely: no loop per group.
     """
-    if not len(gdf) or by not in gdf.columns:
+    keys_present = [c for c in by if c in gdf.columns]
+    if not len(gdf) or not keys_present:
         return gdf
-    keys, uniques = pd.factorize(gdf[by].fillna("").astype(str), sort=True)
+    key = gdf[keys_present].fillna("").astype(str).agg("\x1f".join, axis=1)
+    codes, uniques = pd.factorize(key, sort=True)
     parts, row = shapely.get_parts(np.asarray(gdf.geometry.values, dtype=object),
                                    return_index=True)
     line = shapely.get_type_id(parts) == 1
-    parts, group = parts[line], keys[row[line]]
+    parts, group = parts[line], codes[row[line]]
     sort = np.argsort(group, kind="stable")
     present = np.unique(group)
-    merged = shapely.line_merge(shapely.multilinestrings(parts[sort], indices=np.searchsorted(
-        present, group[sort])))
+    merged = shapely.line_merge(shapely.multilinestrings(
+        parts[sort], indices=np.searchsorted(present, group[sort])))
     merged = shapely.simplify(merged, tolerance, preserve_topology=False)
-    rank = {c: i for i, c in enumerate(order)}
-    ranks = gdf[worst].map(rank).fillna(len(order)).astype(int) if worst in gdf.columns else (
-        pd.Series(len(order), index=gdf.index))
-    stats = pd.DataFrame({"key": keys, "rank": ranks.to_numpy()}).groupby("key").agg(
-        rank=("rank", "min"), n=("rank", "size"))
-    stats = stats.loc[present]
-    names = list(order) + [""]
-    return gpd.GeoDataFrame(
-        {"id": uniques[present], by: uniques[present],
-         worst: [names[r] for r in stats["rank"]], "n": stats["n"].to_numpy()},
-        geometry=merged, crs=gdf.crs,
-    )
+    values = [u.split("\x1f") for u in uniques[present]]
+    out = pd.DataFrame(values, columns=keys_present)
+    out["n"] = np.bincount(codes, minlength=len(uniques))[present]
+    out["id"] = out[keys_present[0]]
+    return gpd.GeoDataFrame(out, geometry=merged, crs=gdf.crs)
 
 
 def _round(gdf: gpd.GeoDataFrame, digits: int) -> gpd.GeoDataFrame:
@@ -405,7 +397,7 @@ def _detail(gdf: gpd.GeoDataFrame, view: Viewport) -> gpd.GeoDataFrame:
 
 
 POINT_LAYERS = ("incidents",)  # point layers drawn as counted cells when crowded
-# line layers joined per road and category when crowded (see merge_lines)
+# line layers joined per road and condition when crowded (see merge_lines)
 MERGED_LINES: dict[str, tuple[str, ...]] = {"segments": ("road_code", "condition")}
 
 
@@ -432,8 +424,7 @@ class LiveDetail:
     def _joined(self, name: str, view: Viewport, frame: _Indexed) -> _Indexed:
         key = (name, view.zoom)
         if key not in self._merged:
-            by, worst = MERGED_LINES[name]
-            merged = merge_lines(frame.gdf, by, worst, CONDITION_ORDER, view.pixel_deg)
+            merged = merge_lines(frame.gdf, MERGED_LINES[name], view.pixel_deg)
             self._merged[key] = _Indexed(_round(merged, view.decimals(4)))
         return self._merged[key]
 
@@ -472,8 +463,8 @@ def layers_in_view(
 
     A layer of :data:`POINT_LAYERS` with more than :data:`POINT_BUDGET` points in view is
     drawn as counted cells of :data:`CELL_PX` pixels (:func:`aggregate_points`); a layer of
-    :data:`MERGED_LINES` with more than :data:`SEGMENT_BUDGET` lines as one line per road,
-    coloured by its worst condition (:func:`merge_lines`). A map that draws many views of the
+    :data:`MERGED_LINES` with more than :data:`SEGMENT_BUDGET` lines as one (multi)line per
+    road and condition (:func:`merge_lines`). A map that draws many views of the
     same data keeps a :class:`LiveDetail` instead.
     """
     return LiveDetail(layers).in_view(view, lang, extent)

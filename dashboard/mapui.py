@@ -10,6 +10,15 @@ browser keeps the centre, zoom and switched-off layers of the tab, and reports t
 to Python, which builds the next live layers with them hidden. Passing the remembered
 centre/zoom back through ``st_folium``'s ``center``/``zoom`` was tried and dropped: the value
 lags the live map by a round trip, and the component then bounces between two zoom levels.
+
+A map that follows its view (``follow_view``, the default with ``remember``; issue 14) gets
+only what the view needs: the static part of the base layer with the map, and the view's roads,
+town names and live features (cut, simplified, aggregated by :mod:`dashboard.mapdetail`) with
+the live layers. The view is read from what ``st_folium`` last reported (bounds and zoom, kept
+in ``st.session_state[key]``), so each pan or zoom reruns the fragment holding the map; a pan
+within the fetched extent gives the same layers and redraws nothing. On PostGIS the view's
+hazardous segments are read in the database (:mod:`incidents.queries.view`).
+``show_map(select=True)`` reports the incident or unit a click hit: :func:`selected` (issue 12).
 """
 
 from __future__ import annotations
@@ -288,10 +297,8 @@ def show_map(
     ----------
     key
         Stable widget key (one per page).
-    unit_id
-        Show only this unit and its routes (patrol lead view).
-    dark
-        Night colours.
+    unit_id, dark
+        Show only this unit and its routes (patrol lead view); night colours.
     height, center, zoom
         Size and initial view.
     returned, hidden
@@ -331,6 +338,8 @@ def show_map(
     remembered = _remembered(key) if remember else MapView()
     groups = _live_groups(key, payloads, list(remembered.get("hidden", hidden)), remember)
     wanted = _wanted(returned, remember, follow, select)
+    if view is not None and (extra or groups):
+        mapview.GroupReset().add_to((extra + groups)[0])
     result = st_folium(
         fmap,
         key=key,

@@ -78,6 +78,7 @@ __all__ = [
     "Basemap",
     "BasemapView",
     "CompactGeoJson",
+    "GroupReset",
     "LayerPayload",
     "MapLayers",
     "basemap_payloads",
@@ -109,6 +110,30 @@ def build_layers(
         CompactGeoJson(payload).add_to(group)
         groups.append(group)
     return groups
+
+
+class GroupReset(MacroElement):
+    """Forget the groups ``st_folium`` took off the map when it swapped in new ones.
+
+    Its frontend removes the old groups from the map but keeps them in
+    ``window.feature_group``, which a map that follows the view would grow on every pan.
+    Added to the first new group, this runs after the removal and before the new groups are
+    listed.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        window.feature_group = (window.feature_group || []).filter(function (g) {
+            return window.map && window.map.hasLayer(g);
+        });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "GroupReset"
 
 
 def build_view_base(payloads: Sequence[LayerPayload]) -> list[folium.FeatureGroup]:

@@ -255,7 +255,7 @@ def test_postgis_answers_the_view_box_from_the_spatial_index(session_factory, db
     assert "idx_segments_geometry" in plan, plan
 
 
-def test_crowded_segments_are_joined_per_road_with_the_worst_condition() -> None:
+def test_crowded_segments_are_joined_per_road_and_condition() -> None:
     from dashboard.mapdetail import SEGMENT_BUDGET, LiveDetail
 
     rng = np.random.default_rng(5)
@@ -272,14 +272,32 @@ def test_crowded_segments_are_joined_per_road_with_the_worst_condition() -> None
     live = mapview.MapLayers(segments=segs)
     detail = LiveDetail(live)
     wide = detail.in_view(Viewport.around((45.0, 116.0), 5), "en").segments
-    assert wide is not None and len(wide) == 400 and int(wide["n"].sum()) == 2000
-    road7 = wide.set_index("id").loc["R7"]
-    assert road7["condition"] == "closed", "the worst condition colours the road"
-    assert road7.geometry.geom_type == "LineString", "touching segments make one run"
-    assert wide.equals(layers_in_view(live, Viewport.around((45.0, 116.0), 5), "en").segments)
+    assert wide is not None and len(wide) == 401 and int(wide["n"].sum()) == 2000
+    road7 = wide[wide["id"] == "R7"].set_index("condition")
+    assert int(road7.loc["closed", "n"]) == 1 and int(road7.loc["snow_packed", "n"]) == 4
+    assert road7.geometry["closed"].length == pytest.approx(0.01, abs=1e-3)
+    road1 = wide[wide["id"] == "R1"].iloc[0]
+    assert road1.geometry.geom_type == "LineString", "touching segments make one run"
+    again = layers_in_view(live, Viewport.around((45.0, 116.0), 5), "en").segments
+    assert again is not None and list(again["id"]) == list(wide["id"])
     x0, y0 = segs.geometry.iloc[0].coords[0]
     close = detail.in_view(Viewport.around((y0, x0 + 0.02), 13), "en").segments
     assert close is not None and "R0:0" in set(close["id"]), "zoomed in: the segments"
     payload = _payload(mapview.layer_payloads(mapview.MapLayers(segments=wide), "en"),
                        "segments")
-    assert payload.count == 400
+    assert payload.count == 401
+
+
+def test_the_dashboard_reads_the_view_on_both_backends(db_url, session_factory, settings) -> None:
+    from dashboard import mapui
+
+    _store_view_rows(session_factory)
+    view = Viewport(115.9, 43.9, 116.6, 44.4, 9)
+    payloads = {p.key: p for p in mapui.view_payloads(db_url, settings, "en", view)}
+    segs = _props(payloads["segments"])
+    assert sorted(segs["seg"]) == ["edge", "in"], "the view's hazardous segments only"
+    incidents = _props(payloads["incidents"])
+    assert incidents["id"] == [1] and incidents["title"] == [escape.escape_text(HOSTILE)]
+    far = {p.key: p for p in mapui.view_payloads(db_url, settings, "en",
+                                                 Viewport(119.5, 47.5, 121.5, 48.5, 9))}
+    assert _props(far["segments"])["seg"] == ["out"] and _props(far["incidents"])["id"] == [2]

@@ -66,19 +66,21 @@ class MapScale:
 
 
 def _segments(roads: gpd.GeoDataFrame, share: float, rng: np.random.Generator) -> gpd.GeoDataFrame:
-    """Cut a `share` of the road pieces into ~1 km segments, each with a condition."""
+    """Cut a `share` of the road pieces into ~1 km segments, one condition per piece."""
     picked = roads.iloc[np.sort(rng.choice(len(roads), int(len(roads) * share), replace=False))]
-    ids, codes, geoms = [], [], []
-    for code, line in zip(picked["road_code"], picked.geometry, strict=True):
+    ids, codes, geoms, conds = [], [], [], []
+    piece_conds = rng.choice(CONDITIONS, len(picked))  # one condition per road piece
+    for code, cond, line in zip(picked["road_code"], piece_conds, picked.geometry, strict=True):
         xy = shapely.get_coordinates(shapely.segmentize(line, 0.002))  # a vertex per ~200 m
         for k, start in enumerate(range(0, max(len(xy) - 1, 1), 5)):
             part = xy[start:start + 6]
             if len(part) >= 2:
                 ids.append(f"{code}:{len(ids)}.{k}")
                 codes.append(code)
+                conds.append(cond)
                 geoms.append(shapely.LineString(part))
     return gpd.GeoDataFrame(
-        {"id": ids, "road_code": codes, "condition": rng.choice(CONDITIONS, len(ids))},
+        {"id": ids, "road_code": codes, "condition": conds},
         geometry=geoms, crs=4326,
     )
 
