@@ -332,7 +332,7 @@ def hazards(lang: str, url: str, user: actions.SessionUser) -> None:
             t("col.state", lang): [_label("hstate", x, lang) for x in frame["state"]],
             t("col.road_chief", lang): frame["road_chief"].fillna(""),
             t("col.phone", lang): frame["road_chief_phone"].fillna(""),
-            t("col.handed_at", lang): [
+            wording.zoned(t("col.handed_at", lang), lang): [
                 "" if v is None or pd.isna(v) else fmt_time(v) for v in frame["handed_at"]
             ],
         }
