@@ -18,6 +18,7 @@ figure is 100::
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -36,6 +37,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from incidents.store.engine import init_db, make_engine
+from ingest.archive import STALE_TEMP_S, sweep_stale_temps
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = 8
@@ -139,6 +141,18 @@ def _files(folder: Path) -> int:
     return sum(1 for _ in folder.rglob("*")) if folder.exists() else 0
 
 
+def _temps(raw: Path) -> list[Path]:
+    """The archive's temporary files (``.tmp-*``)."""
+    return sorted(raw.rglob(".tmp-*")) if raw.exists() else []
+
+
+def _backdate(paths: list[Path], seconds: float) -> None:
+    """Set the modification time of `paths` `seconds` into the past."""
+    when = time.time() - seconds
+    for path in paths:
+        os.utime(path, (when, when))
+
+
 def _finished(pid: int) -> int | None:
     """The exit status of child `pid` if it has ended (reaped), else None."""
     done, status = os.waitpid(pid, os.WNOHANG)
@@ -224,18 +238,22 @@ def test_sigkill_at_random_moments_then_rerun(db_url: str, tmp_path: Path) -> No
         figures.problems += [f"round {rnd - 1}: torn {t}" for t in torn]
         print(f"  round {rnd - 1}: {figures}", file=sys.stderr, flush=True)
     raw = var / "raw"
-    figures.temp_files_left = sum(1 for _ in raw.rglob(".tmp-*")) if raw.exists() else 0
+    figures.temp_files_left = len(_temps(raw))
+    # the killed writers' leftovers, made older than the sweep's age: the next ingest removes
+    # them at its start (a writer's own temp file is locked, and fresh, so never taken)
+    _backdate(_temps(raw), 2 * STALE_TEMP_S)
     before, _ = count(db_url)
     total = len(folders) * FILES * ROWS
     proc = run_cli(folders[0], db_url, var, more=folders[1:])
     out, err = proc.communicate(timeout=1800)
+    temps_after = len(_temps(raw))
     print(  # the figure of issue 15 (run with -s to see it)
         f"\nsigkill ingest [{db_url.split(':')[0]}] seed={SEED}: {len(folders) - 1} rounds, "
         f"{figures.kills} kills ({figures.mid_batch} mid-batch, {figures.before_any_row} before "
         f"the first row), {figures.finished_first} finished first (start {_median(firsts):.1f} s, "
         f"ingest {_median(spans):.1f} s); lost or doubled {figures.lost_or_doubled}, "
-        f"torn payloads {figures.torn_payloads}, temp files left {figures.temp_files_left}; "
-        f"{before}/{total} rows before the final run"
+        f"torn payloads {figures.torn_payloads}, temp files left {figures.temp_files_left} "
+        f"({temps_after} after the next ingest's sweep); {before}/{total} rows before the final run"
     )
     assert figures.problems == []
     assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
@@ -246,3 +264,89 @@ def test_sigkill_at_random_moments_then_rerun(db_url: str, tmp_path: Path) -> No
     assert summary["duplicates"] == before
     assert figures.kills == KILLS, figures
     assert figures.mid_batch >= min(1, KILLS // 3), figures  # the kills land inside ingests
+    assert temps_after == 0, _temps(raw)
+
+
+# ---------------------------------------------------------------------- stale temporary files
+
+
+def _leftover(folder: Path, name: str, age_s: float) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f".tmp-{name}"
+    path.write_bytes(b"half a payload")
+    when = time.time() - age_s
+    os.utime(path, (when, when))
+    return path
+
+
+def test_sweep_removes_only_stale_unlocked_temps(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    stale = _leftover(raw / "ab", "stale", 2 * STALE_TEMP_S)
+    top = _leftover(raw, "top", 2 * STALE_TEMP_S)
+    fresh = _leftover(raw / "ab", "fresh", 5)
+    held = _leftover(raw / "cd", "held", 2 * STALE_TEMP_S)
+    payload = raw / "ab" / ("ab" + "0" * 62)
+    payload.write_bytes(b"kept")
+    os.utime(payload, (0, 0))
+    fd = os.open(held, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # a writer still at it (another open file description)
+        removed = sweep_stale_temps(raw)
+    finally:
+        os.close(fd)
+    assert sorted(removed) == sorted([stale, top])
+    assert not stale.exists() and not top.exists()
+    assert fresh.exists() and held.exists() and payload.exists()
+    assert set(sweep_stale_temps(raw, older_than_s=0)) == {held, fresh}  # unlocked now
+    assert sweep_stale_temps(tmp_path / "none") == []
+
+
+def test_an_archive_write_holds_its_temp_locked(tmp_path: Path) -> None:
+    """While archive_payload writes, its temp file is locked: a sweep (any age) leaves it."""
+    raw = tmp_path / "raw"
+    seen: list[list[Path]] = []
+    real_fsync = os.fsync
+
+    def fsync_and_sweep(fd: int) -> None:  # inside the write, before the rename
+        real_fsync(fd)
+        if not seen:
+            seen.append(sweep_stale_temps(raw, older_than_s=0))
+
+    import ingest.archive as archive
+
+    try:
+        archive.os.fsync = fsync_and_sweep  # type: ignore[assignment]
+        meta = archive.archive_payload(raw, b"payload bytes", feed="calls", source="s")
+    finally:
+        archive.os.fsync = real_fsync  # type: ignore[assignment]
+    assert seen == [[]]
+    assert Path(meta.path).read_bytes() == b"payload bytes"
+    assert list(raw.rglob(".tmp-*")) == []
+
+
+def test_ingest_and_worker_starts_sweep_leftovers(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`winterops ingest` and `winterops worker` remove stale leftovers when they start."""
+    from typer.testing import CliRunner
+
+    from incidents.cli.app import app
+
+    var = tmp_path / "var"
+    monkeypatch.setenv("WINTEROPS_VAR_DIR", str(var))
+    monkeypatch.setenv("WINTEROPS_DATA_DIR", str(tmp_path / "none"))
+    raw = var / "raw"
+    first = _leftover(raw / "1f", "killed-ingest", 2 * STALE_TEMP_S)
+    young = _leftover(raw / "1f", "young", 1)
+    folder = tmp_path / "calls"
+    write_calls(folder, files=1, prefix="S")
+    runner = CliRunner()
+    res = runner.invoke(app, ["ingest", "calls", str(folder), "--json", "--db", db_url])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["accepted"] == ROWS
+    assert not first.exists() and young.exists()
+    second = _leftover(raw / "2e", "killed-worker", 2 * STALE_TEMP_S)
+    res = runner.invoke(app, ["worker", "--once", "--db", db_url])
+    assert res.exit_code == 0, res.output
+    assert "removed 1 stale temporary file(s)" in res.stdout
+    assert not second.exists() and young.exists()
