@@ -103,8 +103,9 @@ def override_candidates(
     Every unit with the task's capability that is in service (available, or with
     `include_busy` also out on a task), with vehicle class, ETA in seconds to the task
     (``nan`` when unknown), its capabilities, the task it is recommended for elsewhere (None),
-    ``busy`` (on a task) and ``selectable`` (available and not recommended elsewhere). Sorted:
-    selectable first, then by ETA.
+    ``busy`` (on a task) and ``selectable`` (available: a unit recommended elsewhere may still
+    be sent, marked so; a busy one is reassigned, not overridden). Sorted: selectable first,
+    then those not recommended elsewhere, then by ETA.
     """
     task = session.get(Task, task_id)
     if task is None:
@@ -124,14 +125,16 @@ def override_candidates(
             "unit_id": u.id, "name": u.name, "vehicle_class": u.vehicle_class,
             "status": u.status, "eta_s": eta, "capable": True,
             "capabilities": list(u.capabilities or []), "recommended_for": rec, "busy": busy,
-            "selectable": not busy and rec is None, "fuel": float(u.fuel),
+            "selectable": not busy, "fuel": float(u.fuel),
         })
     frame = pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)
     if frame.empty:
         return frame
     frame["_eta"] = frame["eta_s"].fillna(math.inf)
-    frame = frame.sort_values(["selectable", "_eta", "unit_id"], ascending=[False, True, True])
-    return frame.drop(columns="_eta").reset_index(drop=True)
+    frame["_free"] = frame["recommended_for"].isna()
+    frame = frame.sort_values(["selectable", "_free", "_eta", "unit_id"],
+                              ascending=[False, False, True, True])
+    return frame.drop(columns=["_eta", "_free"]).reset_index(drop=True)
 
 
 def _reports(session: Session, report_ids: list[int]) -> list[dict[str, Any]]:

@@ -104,11 +104,16 @@ def test_override_candidates_carry_class_eta_and_who_is_held_elsewhere(
     assert list(frame["unit_id"]) == ["U2"], "U3 (plow) lacks the capability; U1 recommended"
     row = frame.iloc[0]
     assert row["vehicle_class"] == "patrol_car" and row["capable"]
-    assert row["recommended_for"] == world["t2"] and not row["selectable"]
+    assert row["recommended_for"] == world["t2"] and row["selectable"], "marked, still offered"
     assert 25 * 60 < row["eta_s"] < 40 * 60, "28 km at 60 km/h on the tiny road"
     with session_factory() as s:
         free = console_reads.override_candidates(s, tiny, world["t2"], "U1")
     assert list(free["unit_id"]) == ["U2"] and bool(free.iloc[0]["selectable"])
+    act(session_factory, override, "disp", world["t2"], "U2", now=NOW,
+        recommended_unit_id="U1", reason="nearer to the queue")
+    with session_factory() as s:
+        busy = console_reads.override_candidates(s, tiny, world["t1"], "U1")
+    assert busy.iloc[0]["busy"] and not busy.iloc[0]["selectable"], "U2 is out on task 2"
 
 
 # ------------------------------------------------------------------------------------------

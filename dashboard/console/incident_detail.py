@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, ui
+from dashboard import data, ui, wording
 from dashboard.actions import SessionUser, describe_error
 from dashboard.console import reads, work_actions
 from dashboard.escape import escape_markdown
@@ -124,7 +124,9 @@ def _tables(inc: dict[str, Any], lang: str) -> None:
             t("cw.col_report", lang): reps["id"],
             t("col.kind", lang): [t(f"report_kind.{k}", lang, default=str(k))
                                   for k in reps["kind"]],
-            t("cw.col_observed", lang): [fmt_time(v) for v in reps["observed_at"]],
+            wording.zoned(t("cw.col_observed", lang), lang): [
+                fmt_time(v) for v in reps["observed_at"]
+            ],
             t("col.stake", lang): [_stake(r, k) for r, k in
                                    zip(reps["road_code"], reps["km"], strict=True)],
         }), hide_index=True, width="stretch")
@@ -134,11 +136,17 @@ def _tables(inc: dict[str, Any], lang: str) -> None:
         st.dataframe(pd.DataFrame({
             t("col.task", lang): tasks["task_id"],
             t("col.kind", lang): [t(f"kind.{k}", lang, default=str(k)) for k in tasks["kind"]],
-            t("col.status", lang): [t(f"task_status.{s}", lang, default=str(s))
-                                    for s in tasks["status"]],
+            t("col.state", lang): [_task_state(st_, a_st, lang) for st_, a_st in
+                                   zip(tasks["status"], tasks["state"], strict=True)],
             t("col.unit", lang): tasks["unit_id"].fillna(""),
-            t("col.state", lang): [t(f"state.{s}", lang) if s else "" for s in tasks["state"]],
         }), hide_index=True, width="stretch")
+
+
+def _task_state(status: object, assignment_state: object, lang: str) -> str:
+    """Return the unit's stage on the task when it has one, else the task's status."""
+    if assignment_state is not None and not pd.isna(assignment_state):  # type: ignore[call-overload]
+        return t(f"state.{assignment_state}", lang, default=str(assignment_state))
+    return t(f"task_status.{status}", lang, default=str(status))
 
 
 def _run_edit(kind: str, url: str, region_dir: str, user: SessionUser, incident_id: int) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import ui
+from dashboard import ui, wording
 from dashboard.actions import SessionUser, describe_error
 from dashboard.console import reads, work_actions
 from dashboard.i18n import fmt_duration, fmt_time, t
@@ -58,7 +58,7 @@ def _table(rows: pd.DataFrame, lang: str) -> Any:
         t("cw.col_why", lang): [", ".join(t(f"cw.why.{w}", lang) for w in why)
                                 for why in rows["why"]],
         t("col.unit", lang): rows["unit_id"].fillna(""),
-        t("col.since", lang): [fmt_time(v) for v in rows["since"]],
+        wording.zoned(t("col.since", lang), lang): [fmt_time(v) for v in rows["since"]],
         t("cw.col_mark", lang): [_mark(r, lang) for r in rows.itertuples()],
     })
     styles = [GRADE_STYLE[g] for g in rows["grade"]]
@@ -112,7 +112,7 @@ def overdue_panel(lang: str, url: str, user: SessionUser) -> None:
     if frame.empty:
         st.success(t("dispatch.no_overdue", lang))
         return
-    st.markdown(f"**{t('dispatch.overdue', lang)}** · {_summary(frame, lang)}")
+    st.markdown(_summary(frame, lang))  # the part's heading names it (dispatch page)
     n_acked = int(frame["acknowledged"].sum())
     show_acked = n_acked > 0 and st.toggle(t("cw.show_acked", lang, n=n_acked),
                                            key="wo_od_show_acked")

@@ -2,7 +2,8 @@
 
 The chooser opens on a toggle (its ETAs are computed only then). It offers the free units
 with the task's capability, each with its vehicle class (translated), ETA to this task and
-fuel; units recommended for another task or out on one are not offered and are named below.
+fuel; a unit recommended for another task is marked so and listed after the others; units out
+on a task are not offered (reassign them instead) and the nearest are named below.
 The reason is required (the service refuses an empty one too, code ``reason_required``); the
 message after says "overridden".
 """
@@ -22,7 +23,10 @@ from dashboard.escape import escape_markdown
 from dashboard.i18n import t
 from incidents.errors import WinteropsError
 
-__all__ = ["candidate_label", "override_chooser"]
+__all__ = ["MAX_HELD", "candidate_label", "override_chooser"]
+
+MAX_HELD = 6
+"""Busy capable units named under the chooser (the nearest; the rest counted)."""
 
 
 def _pct(fuel: object) -> str:
@@ -37,19 +41,25 @@ def candidate_label(row: Any, lang: str) -> str:
     cls = t(f"vehicle_class.{row.vehicle_class}", lang, default=str(row.vehicle_class))
     eta = float(row.eta_s) if row.eta_s is not None else math.nan
     if math.isnan(eta):
-        return t("cw.candidate_no_eta", lang, unit=row.unit_id, cls=cls, fuel=_pct(row.fuel))
-    return t("cw.candidate", lang, unit=row.unit_id, cls=cls, eta=round(eta / 60.0),
-             fuel=_pct(row.fuel))
+        line = t("cw.candidate_no_eta", lang, unit=row.unit_id, cls=cls, fuel=_pct(row.fuel))
+    else:
+        line = t("cw.candidate", lang, unit=row.unit_id, cls=cls, eta=round(eta / 60.0),
+                 fuel=_pct(row.fuel))
+    rec = row.recommended_for
+    if rec is not None and not pd.isna(rec):
+        line += " · " + t("cw.candidate_rec", lang, task=int(rec))
+    return line
 
 
 def _held_note(held: pd.DataFrame, lang: str) -> str:
-    names = []
-    for r in held.itertuples():
-        if r.recommended_for is not None and not pd.isna(r.recommended_for):
-            names.append(t("cw.rec_for", lang, unit=r.unit_id, task=int(r.recommended_for)))
-        else:
-            names.append(t("cw.busy_unit", lang, unit=r.unit_id,
-                           status=t(f"status.{r.status}", lang, default=str(r.status))))
+    """Name the capable units out on a task (not offered: reassign them instead), nearest first."""
+    names = [
+        t("cw.busy_unit", lang, unit=r.unit_id,
+          status=t(f"status.{r.status}", lang, default=str(r.status)))
+        for r in held.head(MAX_HELD).itertuples()
+    ]
+    if len(held) > MAX_HELD:
+        names.append(t("cw.more", lang, n=len(held) - MAX_HELD))
     return t("cw.held_elsewhere", lang, units=", ".join(names))
 
 

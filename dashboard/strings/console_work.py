@@ -22,9 +22,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cw.candidate_no_eta": ("{unit} · {cls} · 无法估算到达时间 · 油量 {fuel}",
                             "{unit} · {cls} · no ETA · fuel {fuel}"),
     "cw.fits": ("具备能力：{caps}", "capabilities: {caps}"),
-    "cw.held_elsewhere": ("已推荐给其他任务或正在执行任务的车辆（不可选）：{units}",
-                          "Recommended for another task or busy (not offered): {units}"),
-    "cw.rec_for": ("{unit}（推荐给任务 {task}）", "{unit} (recommended for task {task})"),
+    "cw.held_elsewhere": ("正在执行任务的车辆（不可选，请用改派）：{units}",
+                          "On a task (not offered; reassign instead): {units}"),
+    "cw.candidate_rec": ("已推荐给任务 {task}", "recommended for task {task}"),
+    "cw.more": ("另有 {n} 辆", "{n} more"),
     "cw.busy_unit": ("{unit}（{status}）", "{unit} ({status})"),
     # overdue
     "cw.grade.critical": ("严重", "critical"),
