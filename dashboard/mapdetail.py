@@ -331,8 +331,12 @@ def merge_lines(gdf: gpd.GeoDataFrame, by: Sequence[str], tolerance: float) -> g
     keys_present = [c for c in by if c in gdf.columns]
     if not len(gdf) or not keys_present:
         return gdf
-    key = gdf[keys_present].fillna("").astype(str).agg("\x1f".join, axis=1)
-    codes, uniques = pd.factorize(key, sort=True)
+    combined = np.zeros(len(gdf), dtype=np.int64)
+    for column in keys_present:
+        part, levels = pd.factorize(gdf[column].fillna("").astype(str), sort=True)
+        combined = combined * max(len(levels), 1) + part
+    codes, _ = pd.factorize(combined, sort=True)
+    first = np.unique(codes, return_index=True)[1]  # a row of each group, by group code
     parts, row = shapely.get_parts(np.asarray(gdf.geometry.values, dtype=object),
                                    return_index=True)
     line = shapely.get_type_id(parts) == 1
@@ -342,9 +346,10 @@ def merge_lines(gdf: gpd.GeoDataFrame, by: Sequence[str], tolerance: float) -> g
     merged = shapely.line_merge(shapely.multilinestrings(
         parts[sort], indices=np.searchsorted(present, group[sort])))
     merged = shapely.simplify(merged, tolerance, preserve_topology=False)
-    values = [u.split("\x1f") for u in uniques[present]]
-    out = pd.DataFrame(values, columns=keys_present)
-    out["n"] = np.bincount(codes, minlength=len(uniques))[present]
+    out = pd.DataFrame(
+        {c: gdf[c].fillna("").astype(str).to_numpy()[first[present]] for c in keys_present}
+    )
+    out["n"] = np.bincount(codes)[present]
     out["id"] = out[keys_present[0]]
     return gpd.GeoDataFrame(out, geometry=merged, crs=gdf.crs)
 
