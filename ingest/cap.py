@@ -214,6 +214,22 @@ def _utc_iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat()
 
 
+def alert_head(
+    sender: str, identifier: str, sent: datetime, msg_type: str, status: str,
+    references: list[str],
+) -> dict[str, Any]:
+    """Return the first columns of an alert row: its natural key and CAP header fields."""
+    return {
+        "natural_key": alert_key(sender, identifier, sent),
+        "sender": sender,
+        "identifier": identifier,
+        "sent": sent,
+        "msg_type": msg_type,
+        "status": status,
+        "references": references,
+    }
+
+
 def alert_key(sender: str, identifier: str, sent: datetime) -> str:
     """Return the natural key ``sender,identifier,sent`` (sent in UTC ISO 8601)."""
     return f"{sender},{identifier},{_utc_iso(sent)}"
@@ -364,13 +380,7 @@ def _alert_row(
         flags.append("area_problems")
     words = _alert_words(infos, info, now, flags)
     return {
-        "natural_key": alert_key(sender, identifier, sent),
-        "sender": sender,
-        "identifier": identifier,
-        "sent": sent,
-        "msg_type": msg_type,
-        "status": status,
-        "references": references,
+        **alert_head(sender, identifier, sent, msg_type, status, references),
         "event": info.get("event"),
         **words,
         "onset": words["onset"] or sent,

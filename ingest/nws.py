@@ -27,13 +27,9 @@ from ingest.alert_text import (
     highest_wind,
     lowest_temperature,
 )
-from ingest.cap import NOT_LIVE_STATUSES, alert_key, alert_report, collect_alerts
+from ingest.cap import NOT_LIVE_STATUSES, alert_head, alert_key, alert_report, collect_alerts
 from ingest.errors import ParseError
-from ingest.records import (
-    ParseResult,
-    load_json,
-    sha256_hex,
-)
+from ingest.records import ParseResult, load_json, sha256_hex
 from ingest.validate import RecordError, parse_time
 
 FEED = "alerts"
@@ -221,13 +217,7 @@ def _feature(
         None,
     )
     alert = {
-        "natural_key": alert_key(sender, identifier, sent),
-        "sender": sender,
-        "identifier": identifier,
-        "sent": sent,
-        "msg_type": msg_type,
-        "status": status,
-        "references": references,
+        **alert_head(sender, identifier, sent, msg_type, status, references),
         "event": event,
         "hazard_class": hazard,
         "severity": severity,

@@ -412,16 +412,12 @@ def reset_password(
 
     Raises
     ------
-    PermissionDenied
-        `actor` is not an admin (audited).
-    NotFoundError
-        No user `username`.
+    PermissionDenied, NotFoundError
+        As :func:`_admin_on`: `actor` is not an admin (audited), or no user `username`.
     PasswordPolicyError
         The policy refuses the password.
     """
-    now = now or utcnow()
-    who = actor_of(session, actor)
-    require_admin(session, who, "user.reset_password", f"user:{username}")
+    now, who, _ = _admin_on(session, actor, "user.reset_password", username, now)
     user = set_password(session, username, password, who.name, action="user.reset_password",
                         now=now)
     revoke_live(session, user, now)
