@@ -15,7 +15,9 @@ One module per concern, every public name re-exported here (``queries.units(...)
   incident popups;
 * :mod:`~incidents.queries.drones`: drone flights and the roads they patrolled;
 * :mod:`~incidents.queries.admin`: reports, feeds, quarantine, users, audit, workers, replays;
-* :mod:`~incidents.queries.exports`: the reads of :mod:`incidents.exports`.
+* :mod:`~incidents.queries.exports`: the reads of :mod:`incidents.exports`;
+* :mod:`~incidents.queries.view`: the features inside one map view, at its zoom's detail
+  (import it as ``incidents.queries.view``; not re-exported).
 
 A new read goes in the module of its concern (or a new module here), with its name added to
 the module's ``__all__`` and re-exported below.

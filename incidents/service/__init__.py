@@ -6,7 +6,9 @@
   transaction and audits a refusal after the rollback;
 * :mod:`~incidents.service.hazards`: a patrol lead's hazard report, road chiefs, clearance;
 * :mod:`~incidents.service.roles`: who may do what (a wall display: nothing);
-* :mod:`~incidents.service.users`: users, passwords, lockout, server-side log-in sessions;
+* :mod:`~incidents.service.users`: users, passwords, lockout, admin unlock/reset/disable;
+* :mod:`~incidents.service.user_sessions`: server-side log-in sessions (re-exported by
+  ``users``);
 * :mod:`~incidents.service.feeds`: feed settings (admins only);
 * :mod:`~incidents.service.patrol`: what the patrol tablet reads;
 * :mod:`~incidents.service.audit`: the append-only audit log.
