@@ -47,7 +47,7 @@ ROAD_WEIGHTS = {"expressway": 3.2, "national": 2.4, "provincial": 1.8}
 # road classes by importance: a view keeps the first ones that fit its vertex budget
 ROAD_ORDER = ("expressway", "national", "provincial", "county", "township")
 TOWN_LABEL_BUDGET = 600  # town names in one view at most (the first ones in the file)
-VIEWS_KEPT = 64  # views whose base layers a BasemapView remembers
+VIEWS_KEPT = 32  # views whose base layers a BasemapView remembers (~0.3 MB each at most)
 
 
 def _read(path: Path, level: str | None = None) -> gpd.GeoDataFrame | None:

@@ -222,7 +222,7 @@ def _field_frames(
     )
 
 
-@st.cache_resource(ttl=data.TTL_S, show_spinner=False, max_entries=512)
+@st.cache_resource(ttl=data.TTL_S, show_spinner=False, max_entries=128)
 def _view_field(
     url: str, field: str, v: tuple[int, ...], extent: tuple[float, float, float, float],
     zoom: int, _settings: Any, lang: str, unit_id: str | None,
