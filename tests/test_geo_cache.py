@@ -85,3 +85,26 @@ def test_concurrent_misses_get_the_same_object():
         got = [f.result() for f in [pool.submit(worker) for _ in range(8)]]
     assert len({id(g) for g in got}) == 1
     assert cache.get("graph") is got[0]
+
+
+def test_stored_graph_leaves_out_route_geometry_and_gives_the_same_routes(tmp_path) -> None:  # noqa: ANN001
+    """The region cache stores no metric geometry objects (a faster start); routes are equal."""
+    from geo.cache import read_cache_file, write_cache_file
+    from geo.region import load_region
+    from tests.conftest import REPO_ROOT
+
+    graph = load_region(REPO_ROOT / "data" / "region", use_cache=False).graph
+    sid = str(graph.segment_ids[5])
+    conditions = {sid: ["snow_packed", "black_ice"], str(graph.segment_ids[9]): "closed"}
+    assert write_cache_file(tmp_path / "g.pkl", "k", graph)
+    back = read_cache_file(tmp_path / "g.pkl", "k")
+    assert back is not None and back is not graph
+    assert back.__dict__["_metric_geoms"] is None and back.__dict__["_seg_index_map"] is None
+    assert back.segment_index(sid) == graph.segment_index(sid) == 5
+    assert (back.edge_times("plow", conditions) == graph.edge_times("plow", conditions)).all()
+    a, b = 0, graph.n_nodes - 1
+    for vc in ("plow", "patrol_car"):
+        line, secs = back.route(a, b, vc, conditions)
+        line0, secs0 = graph.route(a, b, vc, conditions)
+        assert secs == secs0 and line.equals_exact(line0, 0.0)
+    assert back.__dict__["_metric_geoms"] is not None  # built on first use

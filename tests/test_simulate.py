@@ -192,3 +192,19 @@ def test_demo_storm_manifest_is_complete() -> None:
     assert sum(f.path.suffix == ".gpx" for f in sc.feeds) == 30
     assert sc.demo_moment is not None and sc.start < sc.demo_moment < sc.end
     assert any(o.get("event") == "abag_35_stranded" for o in sc.incident_overrides)
+
+
+def test_replay_gives_the_pre_issue_replays_results(
+    small: Path, runs: dict[str, object], tmp_path: Path
+) -> None:
+    """The faster replay (issue 14) changes no figure: same metrics, series and incident rows."""
+    from tests.benchmarks import simulate_v0
+
+    base = replace(Settings.from_env({}), var_dir=tmp_path / "var")
+    for policy in ("closest", "optimized"):
+        old = simulate_v0.simulate(small, policy, settings=base, step_minutes=10)
+        new = runs[policy]
+        new_metrics = {k: v for k, v in new.metrics.items() if k != "timings_s"}  # type: ignore[attr-defined]
+        assert new_metrics == {k: v for k, v in old.metrics.items() if k != "timings_s"}
+        assert new.series == old.series  # type: ignore[attr-defined]
+        assert new.incidents == old.incidents  # type: ignore[attr-defined]
