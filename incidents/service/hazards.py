@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, Table, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents.errors import NotFoundError, TransitionError
@@ -26,7 +26,7 @@ from incidents.service.roles import (
     require_hazard_owner,
     require_writer,
 )
-from incidents.service.rows import get_row, stale
+from incidents.service.rows import get_row, versioned_update
 from incidents.store.models import (
     Hazard,
     HazardState,
@@ -48,7 +48,6 @@ __all__ = [
     "report_hazard",
 ]
 
-_HAZARDS = cast(Table, Hazard.__table__)
 REPORTABLE = ("black_ice", "drifting_snow", "snow_packed", "poor_visibility", "closed")
 """Conditions a patrol lead may report."""
 MAX_NOTE = 500
@@ -61,16 +60,7 @@ def _hazard(session: Session, hazard_id: int) -> Hazard:
 def _update_hazard(
     session: Session, h: Hazard, expected_version: int | None, **values: Any
 ) -> None:
-    version = h.version if expected_version is None else expected_version
-    res = session.execute(
-        update(_HAZARDS)
-        .where(_HAZARDS.c.id == h.id, _HAZARDS.c.version == version)
-        .values(version=_HAZARDS.c.version + 1, **values)
-    )
-    if int(cast(CursorResult[Any], res).rowcount) == 0:
-        session.refresh(h)
-        raise stale("hazard", h.id, h.state, h.version, version)
-    session.refresh(h)
+    versioned_update(session, h, expected_version, "hazard", **values)
 
 
 def _refuse_cleared(h: Hazard, doing: str) -> None:

@@ -19,15 +19,14 @@ raises :class:`~incidents.errors.ConflictError` when `expected_version` is given
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, Table, update
 from sqlalchemy.orm import Session
 
 from incidents.errors import TransitionError
 from incidents.service.audit import audit
 from incidents.service.roles import Actor, actor_of, deny, require_dispatcher
-from incidents.service.rows import get_row, require_reason, stale
+from incidents.service.rows import get_row, require_reason, versioned_update
 from incidents.store.models import Role, Unit, UnitStatus, User, utcnow
 
 __all__ = ["FREE_STATUSES", "MAX_CREW_HOURS", "set_readiness"]
@@ -35,7 +34,6 @@ __all__ = ["FREE_STATUSES", "MAX_CREW_HOURS", "set_readiness"]
 MAX_CREW_HOURS = 48.0
 FREE_STATUSES = frozenset({UnitStatus.AVAILABLE.value, UnitStatus.OFF_SHIFT.value})
 """Statuses from which a unit may be taken out of service (no task on hand)."""
-_UNITS = cast(Table, Unit.__table__)
 _OUT = UnitStatus.OUT_OF_SERVICE.value
 
 
@@ -118,15 +116,8 @@ def set_readiness(
     if crew_hours is not None:
         values["crew_hours"] = round(float(crew_hours), 2)
     before = {k: getattr(u, k) for k in values}
-    version = u.version if expected_version is None else expected_version
     if values:
-        res = session.execute(
-            update(_UNITS).where(_UNITS.c.id == unit_id, _UNITS.c.version == version)
-            .values(version=_UNITS.c.version + 1, **values)
-        )
-        session.refresh(u)
-        if int(cast(CursorResult[Any], res).rowcount) == 0:
-            raise stale("unit", unit_id, u.status, u.version, version)
+        versioned_update(session, u, expected_version, "unit", **values)
     audit(session, who.name, "unit.readiness", f"unit:{unit_id}", at=now,
           details={"before": before, "after": values, "reason": why})
     return u
