@@ -28,6 +28,7 @@ MAX_HAND = 12  # one-click hand-over buttons shown (oldest open hazards first)
 # the queue table: as tall as the window leaves under the figures and tabs; column widths in px
 # (id, priority, incident, people, exposure, first report; the notes take the rest)
 QUEUE_MIN_PX, QUEUE_MARGIN_PX = 320, 330
+_PICKED = "wo_map_picked"  # the last map selection acted on
 QUEUE_WIDTHS = (52, 70, 230, 104, 70, 128, None)
 
 
@@ -133,7 +134,29 @@ def situation_map() -> None:
     # st_folium sizes its map once: a window of another height gets a map of its own
     desk = height == ui.map_height(ui.DEFAULT_VIEWPORT[1])
     key = "dispatch_map" if desk else f"dispatch_map_{height}"
-    mapui.show_map(key, height=height, remember=True, dark=ui.night())
+    result = mapui.show_map(key, height=height, remember=True, dark=ui.night(), select=True)
+    _open_picked(mapui.selected(result))
+
+
+def _open_picked(picked: mapui.MapSelection | None) -> None:
+    """Open the incident clicked on the map in the incident panel (once per new click).
+
+    The panel (:mod:`dashboard.console.incident_detail`) sits in the queue tab; the page is
+    redrawn so it shows the incident, and a toast says where it is. The same selection is
+    reported again on every later run: only a new one acts.
+    """
+    if picked is None or picked.kind != "incident":
+        return
+    if st.session_state.get(_PICKED) == picked:
+        return
+    st.session_state[_PICKED] = picked
+    try:
+        incident_id = int(picked.id)
+    except ValueError:
+        return
+    console_incident.select_incident(incident_id)
+    st.toast(t("look.map_picked", ui.lang(), id=incident_id))
+    st.rerun(scope="app")
 
 
 def incident_queue(lang: str, url: str) -> None:
@@ -332,7 +355,7 @@ def hazards(lang: str, url: str, user: actions.SessionUser) -> None:
             t("col.state", lang): [_label("hstate", x, lang) for x in frame["state"]],
             t("col.road_chief", lang): frame["road_chief"].fillna(""),
             t("col.phone", lang): frame["road_chief_phone"].fillna(""),
-            wording.zoned(t("col.handed_at", lang), lang): [
+            t("col.handed_at", lang): [
                 "" if v is None or pd.isna(v) else fmt_time(v) for v in frame["handed_at"]
             ],
         }
@@ -458,7 +481,7 @@ def units_part() -> None:
 # the side column's tabs: four short names (six long ones overflowed), each with its parts
 TABS: tuple[tuple[str, tuple[tuple[str, Callable[[], None]], ...]], ...] = (
     ("look.tab.recs", (("", recs_panel),)),
-    ("look.tab.queue", (("", queue_panel), ("cw.incident", incident_part))),
+    ("look.tab.queue", (("cw.incident", incident_part), ("", queue_panel))),  # a map click
     ("look.tab.work", (("dispatch.active", active_panel), ("dispatch.overdue", overdue_panel),
                        ("cw.units", units_part))),
     ("look.tab.roads", (("dispatch.hazards", hazards_panel), ("dispatch.staging", staging_panel))),

@@ -9,6 +9,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "look.tab.queue": ("事件队列", "Queue"),
     "look.tab.work": ("派遣与超时", "Active · overdue"),
     "look.tab.roads": ("路险与预置", "Hazards · staging"),
+    "look.map_picked": (
+        "事件 {id} 已在“事件队列”页签中打开", "Incident {id} is open in the Queue tab"
+    ),
     "look.runner_up": ("次优 {unit}（{eta} 分钟）", "runner-up {unit} ({eta} min)"),
     "look.eta_min": ("{eta} 分钟", "{eta} min"),
     "look.col.event": ("事件", "Incident"),
