@@ -136,6 +136,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cw.readiness_only_dispatch": ("只有调度员和管理员可修改车辆状态。",
                                    "Only dispatchers and admins change unit readiness."),
     "cw.fuel_low": ("油量低：{units}", "Low on fuel: {units}"),
+    # audit log action names of these workflows (dashboard.wording.audit_action)
+    "look.action.overdue.acknowledged": ("确认超时任务", "overdue task acknowledged"),
+    "look.action.overdue.escalated": ("超时任务上报值班领导", "overdue task escalated to the duty chief"),
+    "look.action.unit.readiness": ("修改车辆状态", "unit readiness changed"),
+    "look.action.incident.merge": ("合并事件", "incidents merged"),
+    "look.action.incident.split": ("拆分事件", "incident split"),
     # errors the services raise (by code)
     "error.reason_required": ("必须填写原因。（{detail}）", "A reason is required. ({detail})"),
     "error.unit_busy": ("车辆正在执行任务，请先改派或取消其任务。（{detail}）",
