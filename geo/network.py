@@ -244,23 +244,18 @@ class RoadGraph:
         f = np.ones(len(self.segment_ids))
         if not conditions:
             return f
-        table = FACTOR_TABLES[vc]
         get = self._seg_index.get
         idx: list[int] = []
         val: list[float] = []
-        several: dict[tuple[str, ...], float] = {}  # lists of conditions repeat: one min each
+        known: dict[Any, float] = dict(FACTOR_TABLES[vc])  # + each list of conditions met
         for sid, cond in conditions.items():
             i = get(sid if isinstance(sid, str) else str(sid))
             if i is None:
                 continue
-            if cond is None or isinstance(cond, str):
-                fac = worst_factor(vc, cond) if cond is None else table.get(cond)
-                fac = worst_factor(vc, cond) if fac is None else fac
-            else:
-                key = tuple(cond)
-                fac = several.get(key)
-                if fac is None:
-                    fac = several[key] = worst_factor(vc, key)
+            key = cond if cond is None or isinstance(cond, str) else tuple(cond)
+            fac = known.get(key)
+            if fac is None:
+                fac = known[key] = worst_factor(vc, key)
             idx.append(i)
             val.append(fac)
         if idx:
@@ -384,6 +379,8 @@ class RoadGraph:
         source_nodes: Sequence[int] | NDArray[np.int64],
         vehicle_class: str,
         conditions: Mapping[str, str | Iterable[str]] | None = None,
+        *,
+        limit_s: float = np.inf,
     ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
         """For every node, the travel time from the nearest source and which source it is.
 
@@ -394,6 +391,9 @@ class RoadGraph:
         ----------
         source_nodes
             Node of each source (e.g. each free unit); duplicates allowed.
+        limit_s
+            The search stops at this travel time (nodes farther from every source: ``inf``
+            and -1), so a coverage question "within T minutes" does not search the region.
 
         Returns
         -------
@@ -411,6 +411,7 @@ class RoadGraph:
             indices=src,
             min_only=True,
             return_predecessors=True,
+            limit=limit_s,
         )
         # map source node -> first position in source_nodes
         pos = np.full(self.n_nodes, -1, dtype=np.int64)
