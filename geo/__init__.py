@@ -14,6 +14,7 @@ crs          coordinate systems, datums (GCJ-02/BD-09), metric projections
 errors       the geo error tree (:class:`~geo.errors.GeoError`)
 gazetteer    place names and administrative codes
 graph_build  how the road graph is built: cuts, nodes, edges, CSR layout
+graph_paths  a fastest path as edges, a line and segment ids
 hotspots     spatial weights, Gi*, hot clusters
 network      the road graph and travel times
 region       a region folder loaded as one :class:`~geo.region.Region`
@@ -34,6 +35,7 @@ __all__ = [
     "errors",
     "gazetteer",
     "graph_build",
+    "graph_paths",
     "hotspots",
     "network",
     "region",

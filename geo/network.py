@@ -6,7 +6,8 @@ within ``junction_m`` (50 m) of another road, both are cut there and joined, so 
 geometry still makes junctions at the towns the roads share. Each directed edge is a piece of
 one segment and takes that segment's speed and condition.
 
-How the graph is built (cuts, nodes, edges, CSR layout): :mod:`geo.graph_build`. Speeds and
+How the graph is built (cuts, nodes, edges, CSR layout): :mod:`geo.graph_build`; a path
+as edges, line and segment ids: :mod:`geo.graph_paths`. Speeds and
 condition factors: :mod:`geo.speeds` (re-exported here).
 """
 
@@ -24,13 +25,13 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 from shapely.geometry import LineString
-from shapely.ops import substring
 
 from geo.cache import LockedLRU
 from geo.corepaths import CoreGraph, CoreWeights, EtaTable
 from geo.crs import from_metric_xy, to_metric, to_metric_xy
 from geo.errors import ParameterError, UnreachableError
 from geo.graph_build import Cuts, csr_layout, directed_edges, group_nodes, junction_cuts
+from geo.graph_paths import edge_segment_ids, edges_xy, pair_path_edges, path_nodes
 from geo.speeds import (
     CONDITIONS,
     FACTOR_TABLES,
@@ -527,20 +528,11 @@ class RoadGraph:
                 f"({self.node_lon[b]:.5f}, {self.node_lat[b]:.5f})"
             )
             raise UnreachableError(msg)
-        path = [b]
-        while path[-1] != a:
-            path.append(int(pred[path[-1]]))
-        path.reverse()
-        edges_out: list[int] = []
-        n_pairs = self._pair_start.size
-        for u, v in zip(path, path[1:], strict=False):
-            lo, hi = self._indptr[u], self._indptr[u + 1]
-            p = lo + int(np.searchsorted(self._indices[lo:hi], v))
-            e0 = self._pair_start[p]
-            e1 = self._pair_start[p + 1] if p + 1 < n_pairs else self._edge_order.size
-            cand = self._edge_order[e0:e1]
-            edges_out.append(int(cand[np.argmin(times[cand])]))
-        return edges_out, float(dist[b])
+        edges = pair_path_edges(
+            path_nodes(pred, a, b), self._indptr, self._indices, self._pair_start,
+            self._edge_order, times,
+        )
+        return edges, float(dist[b])
 
     def route(
         self,
@@ -563,14 +555,7 @@ class RoadGraph:
             lon, lat = float(self.node_lon[a]), float(self.node_lat[a])
             return LineString([(lon, lat), (lon, lat)]), 0.0
         edges, seconds = self._path_edges(a, b, vehicle_class, conditions)
-        coords: list[NDArray[np.float64]] = []
-        for e in edges:
-            piece = substring(self._geoms[self.edge_segment[e]], self._edge_p0[e], self._edge_p1[e])
-            xy = shapely.get_coordinates(piece)
-            if coords and len(xy) and np.allclose(coords[-1][-1], xy[0]):
-                xy = xy[1:]
-            if len(xy):
-                coords.append(xy)
+        coords = edges_xy(self._geoms, self.edge_segment, self._edge_p0, self._edge_p1, edges)
         allxy = np.concatenate(coords) if coords else self._node_xy[[a, b]]
         if len(allxy) < 2:
             allxy = np.vstack([allxy, allxy])
@@ -591,9 +576,4 @@ class RoadGraph:
         if a == b:
             return []
         edges, _ = self._path_edges(a, b, vehicle_class, conditions)
-        out: list[str] = []
-        for e in edges:
-            sid = str(self.segment_ids[self.edge_segment[e]])
-            if not out or out[-1] != sid:
-                out.append(sid)
-        return out
+        return edge_segment_ids(self.segment_ids, self.edge_segment, edges)
