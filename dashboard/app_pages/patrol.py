@@ -57,7 +57,8 @@ div[data-testid="stFormSubmitButton"] button, div[data-testid="stButton"] button
   background-color: #1565c0 !important; color: #ffffff !important;
   border-color: #90caf9 !important; }
 [data-testid="stText"], [data-testid="stText"] * { color: #e6e6e6 !important; }
-[data-testid="stHeader"] button, [data-testid="stExpandSidebarButton"] {
+[data-testid="stHeader"] button, [data-testid="stExpandSidebarButton"],
+[data-testid="stSidebarCollapseButton"] button, [data-testid="stIconMaterial"] {
   color: #e6e6e6 !important; }
 </style>"""
 
