@@ -118,7 +118,7 @@ def worker_line(lang: str, url: str) -> None:
         return
     stamps = [pd.to_datetime(w.get("at"), utc=True, errors="coerce") for w in alive]
     known = [x for x in stamps if not pd.isna(x)]
-    last = fmt_time(max(known)) if known else "—"
+    last = wording.zoned(fmt_time(max(known)), lang) if known else "—"  # with its zone
     st.caption(t("dispatch.worker_ok", lang, n=len(alive), time=last))
 
 
