@@ -6,7 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: install run test test-e2e lint typecheck bench browser-deps clean demo
+WHEELHOUSE ?= var/wheelhouse
+
+.PHONY: install run test test-e2e lint typecheck bench browser-deps clean demo wheelhouse test-offline
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +50,19 @@ test: $(STAMP) browser-deps lint typecheck
 ## clean-clone CI run on PostGIS a tablet card kept its tapped button for 30 s (issue 10 note)
 test-e2e: $(STAMP) browser-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m e2e -s
+
+## an offline bundle: every wheel winterops needs (runtime + dev), for this Python and platform,
+## into $(WHEELHOUSE) (needs PyPI). xstatic-bootstrap is published only as an sdist whose
+## setup.py imports pkg_resources: the script builds it into a wheel with setuptools<81 and
+## --no-build-isolation (the same quirk as the install above), so the offline side builds nothing
+wheelhouse:
+	PYTHON=$(PYTHON) deploy/wheelhouse.sh $(WHEELHOUSE)
+
+## install from $(WHEELHOUSE) into a fresh venv of a temporary copy of this tree with no registry
+## (pip --no-index --find-links, proxies pointed nowhere), then ruff, mypy and a subset of the
+## tests there (WINTEROPS_OFFLINE_FULL=1: the whole `make test` suite instead)
+test-offline: $(STAMP)
+	WINTEROPS_WHEELHOUSE=$(abspath $(WHEELHOUSE)) $(BIN)/python -m pytest -q -p no:cacheprovider -s tests/test_offline_install.py
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks

@@ -44,4 +44,8 @@ else
   "${PIP[@]}" --quiet 'winterops[dev]'
 fi
 "$VENV/bin/pip" check
-echo "install-offline: winterops installed in $VENV from $WH ($("$VENV/bin/winterops" --help >/dev/null && echo 'winterops runs'))"
+if ! "$VENV/bin/winterops" --help >/dev/null; then
+  echo "install-offline: installed, but \`winterops --help\` fails (see above)" >&2
+  exit 1
+fi
+echo "install-offline: winterops installed in $VENV from $WH (winterops runs)"
