@@ -39,7 +39,8 @@ FRESH_S = 15.0  # how long after a tap the cards bypass the counters' cache key
 # night colours for what the shared night theme leaves light (alerts, inputs, selects).
 TABLET_CSS = touch.TOUCH_CSS + """<style>
 [data-testid="stMainBlockContainer"] { padding-top: 3.5rem; }
-</style>"""
+[data-testid="stSidebar"] .st-key-wo_logout { display: none; }
+</style>"""  # log-out is on the page itself: the sidebar's copy is hidden
 NIGHT_CSS = """<style>
 [data-testid="stAlert"] > div, [data-testid="stAlertContainer"] {
   background-color: #1d2a33 !important; }
