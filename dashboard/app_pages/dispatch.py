@@ -29,7 +29,7 @@ MAX_HAND = 12  # one-click hand-over buttons shown (oldest open hazards first)
 # (id, priority, incident, people, exposure, first report; the notes take the rest)
 QUEUE_MIN_PX, QUEUE_MARGIN_PX = 320, 330
 _PICKED = "wo_map_picked"  # the last map selection acted on
-QUEUE_WIDTHS = (52, 70, 230, 104, 70, 128, None)
+QUEUE_WIDTHS = (48, 64, 206, 104, 100, 128, None)
 
 
 def _label(prefix: str, value: object, lang: str) -> str:
