@@ -128,7 +128,7 @@ def _live(n_incidents: int) -> mapview.MapLayers:
     incidents = gpd.GeoDataFrame(
         {"id": np.arange(1, n_incidents + 1), "kind": "stranded",
          "priority": rng.uniform(0, 600, n_incidents), "people": 2, "title": HOSTILE,
-         "notes": "", "first_report_at": pd.Timestamp(T0), "road_code": "G331", "km": 10.0},
+         "notes": HOSTILE, "first_report_at": pd.Timestamp(T0), "road_code": "G331", "km": 10.0},
         geometry=gpd.points_from_xy(x, y), crs=4326)
     segments = gpd.GeoDataFrame(
         {"id": ["a", "b"], "condition": ["black_ice", "closed"]},
@@ -152,7 +152,9 @@ def test_live_layers_are_cut_to_the_view_and_crowded_points_become_counted_cells
     for layers in (cut, few):
         inc = _payload(mapview.layer_payloads(layers, "en"), "incidents")
         assert "<img" not in inc.data_json
-    assert set(_props(inc)["title"]) == {escape.escape_text(HOSTILE)}
+    # outside text (notes) escaped; the title is worded from the facts, not the stored text
+    assert set(_props(inc)["notes"]) == {escape.escape_text(HOSTILE)}
+    assert set(_props(inc)["title"]) == {"Stranded on G331 K10+000 (2 people)"}
     zoomed = layers_in_view(crowd, Viewport.around((44.5, 117.0), 12), "en")
     assert zoomed.incidents is not None and (zoomed.incidents["id"] != "").all()
 
@@ -301,3 +303,22 @@ def test_the_dashboard_reads_the_view_on_both_backends(db_url, session_factory, 
     far = {p.key: p for p in mapui.view_payloads(db_url, settings, "en",
                                                  Viewport(119.5, 47.5, 121.5, 48.5, 9))}
     assert _props(far["segments"])["seg"] == ["out"] and _props(far["incidents"])["id"] == [2]
+
+
+def test_popup_titles_and_hotspot_reasons_are_worded_in_the_interface_language() -> None:
+    """The map speaks the page's language: no stored English title or reason in a zh popup."""
+    live = _live(3)
+    hot = gpd.GeoDataFrame(
+        {"rank": [1], "z": [3.2], "reason": ["black ice on G331 K10-K12 (5 reports)"],
+         "condition": ["black_ice"], "road": ["G331"], "admin_name": [None],
+         "report_ids": [[1, 2, 3, 4, 5]]},
+        geometry=[shapely.LineString([(116.0, 44.0), (116.1, 44.05)])], crs=4326)
+    live = mapview.MapLayers(incidents=live.incidents, segments=live.segments, hotspots=hot)
+    zh = mapview.layer_payloads(live, "zh")
+    titles = set(_props(_payload(zh, "incidents"))["title"])
+    assert titles == {"车辆被困，G331 K10+000（2 人）"}
+    reasons = list(_props(_payload(zh, "hotspots"))["reason"])
+    assert reasons and all("black ice" not in r and "reports" not in r for r in reasons)
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in r) for r in reasons)
+    en = mapview.layer_payloads(live, "en")
+    assert set(_props(_payload(en, "incidents"))["title"]) == {"Stranded on G331 K10+000 (2 people)"}

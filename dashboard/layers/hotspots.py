@@ -7,15 +7,14 @@ reason (:func:`incidents.queries.hotspots`).
 from __future__ import annotations
 
 from dashboard import mappayload as payload
+from dashboard import wording
 from dashboard.i18n import t
 from dashboard.layers.base import MapLayer, rounded, tips
 
 __all__ = ["LAYER", "build"]
 
 # what each hotspot feature carries, how it is drawn, and what its tooltip says
-PROPERTIES: dict[str, payload.PropSource] = {
-    "rank": "rank", "z": rounded("z", 2), "reason": "reason"
-}
+PROPERTIES: dict[str, payload.PropSource] = {"rank": "rank", "z": rounded("z", 2)}
 BAND = {
     "color": payload.HOTSPOT_COLOUR,
     "weight": 10,
@@ -29,8 +28,10 @@ TOOLTIP = [("rank", "map.rank"), ("z", "map.z"), ("reason", "map.reason")]
 def build(layers: payload.MapLayers, lang: str) -> payload.LayerPayload:
     """Serialise the ranked hotspots."""
     name = t("layer.hotspots", lang)
+    # the reason worded in the interface language from the row's facts, not the stored English
+    props = {**PROPERTIES, "reason": lambda f: wording.hotspot_reasons(f, lang)}
     return payload.payload_from_frame(
-        "hotspots", name, layers.hotspots, PROPERTIES, {"": BAND},
+        "hotspots", name, layers.hotspots, props, {"": BAND},
         simplify=payload.SIMPLIFY_DEG, tooltip=tips(lang, TOOLTIP),
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from dashboard import wording
 from dashboard.i18n import t
 from dashboard.layers.base import MapLayer, dot, label, rounded, stake, tips
 from dashboard.mappayload import (
@@ -37,7 +38,7 @@ def build(layers: MapLayers, lang: str) -> LayerPayload:
             "kind": label("kind", "kind", lang),
             "people": "people",
             "vuln": "vulnerable",
-            "title": "title",
+            "title": lambda f: wording.incident_titles(f, lang),
             "said": "caller_notes",
             "notes": "notes",
             "at": "first_report_at",
