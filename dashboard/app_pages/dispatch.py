@@ -519,9 +519,11 @@ def render() -> None:
             st.markdown(f"#### {escape_markdown(t('page.dispatch', lang))}")
             status_strip()
             work_panel()
-        live.watcher(ui.db_url(), _idle)
     except Exception as exc:  # noqa: BLE001 - a broken database shows a message, not a trace
         st.error(t("common.db_error", lang, error=escape_markdown(exc)))
+    # outside the try: a part that failed while the database was away must not keep the
+    # watcher from starting, or the page would not redraw itself when the database is back
+    live.watcher(ui.db_url(), _idle)
 
 
 render()
