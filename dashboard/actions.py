@@ -55,7 +55,6 @@ __all__ = [
     "login",
     "logout",
     "move_and_confirm",
-    "override",
     "reassign",
     "remove_feed",
     "report_hazard",
@@ -203,7 +202,7 @@ def _act(url: str, action: Callable[..., Any], user: SessionUser, *args: Any, **
 
 
 def _retiring(action: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap `action` (confirm, override, redirect) so that it retires what it made moot.
+    """Wrap `action` (confirm, redirect) so that it retires what it made moot (override: console).
 
     In the action's transaction, the stored recommendations it made moot are retired
     (:func:`incidents.live.retire_recommendations`): the replaced recommendation's card is gone at
@@ -221,7 +220,6 @@ def _retiring(action: Callable[..., Any]) -> Callable[..., Any]:
 
 
 _confirm = _retiring(service.confirm)
-_override = _retiring(service.override)
 _redirect = _retiring(service.redirect)
 
 
@@ -269,17 +267,6 @@ def move_and_confirm(
     if a.unit_id != unit_id:  # the recommendation named another unit than the one that moved
         msg = f"assignment {replaces_assignment_id} belongs to {a.unit_id!r}, not {unit_id!r}"
         raise ValueError(msg)
-    return int(a.id)
-
-
-def override(
-    url: str, user: SessionUser, task_id: int, unit_id: str, recommended_unit_id: str | None
-) -> int:
-    """Send `unit_id` instead of the recommended unit (recorded as an override).
-
-    The recommendation it replaced is retired in the same transaction.
-    """
-    a = _act(url, _override, user, task_id, unit_id, recommended_unit_id=recommended_unit_id)
     return int(a.id)
 
 

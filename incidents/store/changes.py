@@ -52,6 +52,7 @@ TOPIC_OF: dict[type[m.Base], str] = {
     m.Unit: "units",
     m.Assignment: "assignments",
     m.Setting: "settings",
+    m.OverdueMark: "tasks",  # an acknowledged or escalated overdue task redraws the task lists
 }
 _PENDING = "winterops_changed_topics"
 RECOMMENDED = "recommended"  # an assignment in this state is a ranking row (own topic)
