@@ -159,7 +159,8 @@ def code_list(codes: Iterable[object] | None, lang: str, prefix: str = "look.cap
 
 def audit_action(code: object, lang: str) -> str:
     """Word an audit event's action code (``assignment.confirm``...); unknown codes stay."""
-    return t(f"look.action.{code}", lang, default=str(code or ""))
+    plain = str(code or "")
+    return t(f"look.action.{code}", lang, default=t(f"action.{code}", lang, default=plain))
 
 
 def zoned(header: str, lang: str) -> str:

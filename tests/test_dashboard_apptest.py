@@ -378,6 +378,12 @@ def test_admin_page_only_for_admin(app: Any) -> None:
     assert not app.exception, app.exception
     values = [str(v) for df in app.dataframe for col in df.value.columns for v in df.value[col]]
     assert "dispatcher" in values and "patrol" in values
+    # the audit log speaks Chinese: the log-in just made is worded, not its raw action code
+    audit = next(df.value for df in app.dataframe if t("col.action", "zh") in df.value.columns)
+    actions_shown = set(audit[t("col.action", "zh")])
+    assert t("look.action.login", "zh") in actions_shown and "login" not in actions_shown
+    assert set(audit[t("col.outcome", "zh")]) <= {
+        t(f"outcome.{o}", "zh") for o in ("ok", "denied", "conflict", "error", "locked")}
     for page in ("patrol", "review", "feeds"):  # an admin sees every page
         switch(app, page)
         assert not app.exception, (page, app.exception)

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import actions, data, live, ui
+from dashboard import actions, data, live, ui, wording
 from dashboard.escape import escape_markdown
 from dashboard.i18n import STRINGS, fmt_time, t
 from incidents.live.pipeline import feed_kinds
@@ -255,11 +255,13 @@ def audit_section(lang: str, url: str, user: actions.SessionUser) -> None:
         return
     table = pd.DataFrame(
         {
-            t("col.at", lang): [fmt_time(v) for v in events["at"]],
+            wording.zoned(t("col.at", lang), lang): [fmt_time(v) for v in events["at"]],
             t("col.actor", lang): events["actor"],
-            t("col.action", lang): events["action"],
+            t("col.action", lang): [wording.audit_action(a, lang) for a in events["action"]],
             t("col.target", lang): events["target"].fillna(""),
-            t("col.outcome", lang): events["outcome"],
+            t("col.outcome", lang): [
+                t(f"outcome.{o}", lang, default=str(o)) for o in events["outcome"]
+            ],
         }
     )
     st.dataframe(table, hide_index=True, width="stretch", height=360)
