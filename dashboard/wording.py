@@ -30,6 +30,7 @@ __all__ = [
     "incident_titles",
     "kind_word",
     "reason_words",
+    "stake_text",
     "zoned",
 ]
 
@@ -161,6 +162,21 @@ def audit_action(code: object, lang: str) -> str:
     """Word an audit event's action code (``assignment.confirm``...); unknown codes stay."""
     plain = str(code or "")
     return t(f"look.action.{code}", lang, default=t(f"action.{code}", lang, default=plain))
+
+
+def stake_text(road: object, km: object) -> str:
+    """Return ``"G331 K1520+300"`` from a road code and a kilometre; missing parts left out.
+
+    A missing road or km (None or NaN, as a frame gives them) is left out, never shown as "nan".
+    """
+    road_s = "" if road is None or (isinstance(road, float) and road != road) else str(road)
+    try:
+        k = float(km)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return road_s
+    if k != k or k < 0 or k == float("inf"):
+        return road_s
+    return f"{road_s} {format_stake(k)}".strip()
 
 
 def zoned(header: str, lang: str) -> str:

@@ -36,12 +36,6 @@ def _label(prefix: str, value: object, lang: str) -> str:
     return t(f"{prefix}.{value}", lang, default=str(value)) if value else ""
 
 
-def _stake(road: object, km: object) -> str:
-    if km is None or pd.isna(km):
-        return str(road or "")
-    k = float(km)  # type: ignore[arg-type]
-    return f"{road or ''} K{int(k)}+{round((k - int(k)) * 1000):03d}"
-
 
 def _do(action: str, fn: object, *args: object, **kwargs: object) -> None:
     """Run an action and keep a translated message for the next run.
@@ -349,7 +343,7 @@ def hazards(lang: str, url: str, user: actions.SessionUser) -> None:
             t("col.id", lang): frame["hazard_id"],
             t("col.condition", lang): [_label("condition", c, lang) for c in frame["condition"]],
             t("col.stake", lang): [
-                _stake(r, k) for r, k in zip(frame["road_code"], frame["km"], strict=True)
+                wording.stake_text(r, k) for r, k in zip(frame["road_code"], frame["km"], strict=True)
             ],
             t("col.age", lang): [fmt_duration(h * 3600) for h in frame["age_h"]],
             t("col.state", lang): [_label("hstate", x, lang) for x in frame["state"]],
@@ -370,7 +364,7 @@ def hazards(lang: str, url: str, user: actions.SessionUser) -> None:
         c0.caption(
             escape_markdown(
                 f"#{hazard_id} · {_label('condition', row.condition, lang)} · "
-                f"{_stake(row.road_code, row.km)} · {fmt_duration(float(row.age_h) * 3600)}"
+                f"{wording.stake_text(row.road_code, row.km)} · {fmt_duration(float(row.age_h) * 3600)}"
             )
         )
         if c1.button(t("dispatch.hand_over", lang), key=f"wo_hand_{hazard_id}", width="stretch"):

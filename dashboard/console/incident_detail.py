@@ -31,12 +31,6 @@ def select_incident(incident_id: int | None) -> None:
     st.session_state[SELECTED] = None if incident_id is None else int(incident_id)
 
 
-def _stake(road: object, km: object) -> str:
-    if km is None or pd.isna(km):  # type: ignore[call-overload]
-        return str(road or "")
-    k = float(km)  # type: ignore[arg-type]
-    return f"{road or ''} K{int(k)}+{round((k - int(k)) * 1000):03d}"
-
 
 def merge_line(entry: dict[str, Any], lang: str) -> str:
     """Return one merge-log entry as a sentence in `lang` (from its fields, not its English)."""
@@ -86,7 +80,7 @@ def _picker(lang: str, url: str) -> int | None:
         format_func=lambda i: t(
             "cw.incident_line", lang, id=i,
             kind=t(f"kind.{rows[i].kind}", lang, default=str(rows[i].kind)),
-            stake=_stake(rows[i].road_code, rows[i].km), people=int(rows[i].people or 0),
+            stake=wording.stake_text(rows[i].road_code, rows[i].km), people=int(rows[i].people or 0),
         ) if i in rows else f"#{i}",
     )
     state[SELECTED] = state[_SYNCED] = None if chosen is None else int(chosen)
@@ -101,7 +95,7 @@ def _head(inc: dict[str, Any], lang: str) -> None:
         "cw.incident_head", lang, id=inc["id"],
         kind=t(f"kind.{inc['kind']}", lang, default=str(inc["kind"])),
         status=t(f"incident_status.{inc['status']}", lang, default=str(inc["status"])),
-        stake=_stake(inc["road_code"], inc["km"]), people=inc["people"],
+        stake=wording.stake_text(inc["road_code"], inc["km"]), people=inc["people"],
         vulnerable=inc["vulnerable"], priority=round(inc["priority"], 1),
     )))
     if inc["merged_into_id"]:
@@ -127,7 +121,7 @@ def _tables(inc: dict[str, Any], lang: str) -> None:
             wording.zoned(t("cw.col_observed", lang), lang): [
                 fmt_time(v) for v in reps["observed_at"]
             ],
-            t("col.stake", lang): [_stake(r, k) for r, k in
+            t("col.stake", lang): [wording.stake_text(r, k) for r, k in
                                    zip(reps["road_code"], reps["km"], strict=True)],
         }), hide_index=True, width="stretch")
     tasks = pd.DataFrame(inc["tasks"])
@@ -189,7 +183,7 @@ def _merge_controls(lang: str, url: str, user: SessionUser, inc: dict[str, Any])
         format_func=lambda i: t(
             "cw.incident_line", lang, id=i,
             kind=t(f"kind.{rows[i].kind}", lang, default=str(rows[i].kind)),
-            stake=_stake(rows[i].road_code, rows[i].km), people=int(rows[i].people),
+            stake=wording.stake_text(rows[i].road_code, rows[i].km), people=int(rows[i].people),
         ),
     )
     region_dir = str(ui.settings().region_dir)
