@@ -49,6 +49,8 @@ NIGHT_CSS = """<style>
 .leaflet-control-layers-toggle { background-color: #eceff1 !important; }
 .leaflet-control-scale-line { background: rgba(15,18,22,.85) !important; color: #f2f2f2 !important;
   border-color: #cfd8dc !important; }
+.leaflet-control-attribution { background: rgba(15,18,22,.9) !important; color: #e0e0e0 !important; }
+.leaflet-control-attribution a { color: #90caf9 !important; }
 </style>"""
 
 

@@ -18,7 +18,9 @@ div[data-testid="stButton"] button, div[data-testid="stFormSubmitButton"] button
 [data-testid="stCheckbox"] label, [data-testid="stRadio"] label {
   min-height: 48px; min-width: 48px; align-items: center; padding-right: 12px; }
 [data-testid="stRadio"] div[role="radiogroup"] { gap: 4px 12px; }
-[data-testid="stSelectbox"] div[data-baseweb="select"] > div { min-height: 48px; }
+[data-testid="stSelectbox"] div[data-baseweb="select"] > div,
+[data-testid="stSelectbox"] [role="group"] { min-height: 48px !important; height: auto !important; }
+[data-testid="stSelectbox"] [role="group"] input { min-height: 46px; }
 [data-testid="stTextInput"] input { min-height: 48px; font-size: 1.05rem; }
 [data-testid="stTextInput"] div[data-baseweb="input"] { min-height: 48px; }
 [data-testid="stTextInputRootElement"] button { min-width: 48px; min-height: 48px; }

@@ -23,7 +23,7 @@ DOM).
 Tap targets (:data:`TARGETS_JS`): every visible clickable element (buttons, links, inputs,
 selects, summaries, tabs, radios, checkboxes, switches, Leaflet's zoom and layer controls), each
 measured by what a finger hits: the ``label`` around a radio or checkbox, the whole select box
-around its inner input. Leaflet's attribution link is left out (not a control).
+around its inner input and button. Leaflet's attribution link is left out (not a control).
 
 Text (:data:`TEXT_JS`): the visible text nodes, whitespace collapsed. :func:`untranslated`
 compares them with the catalogue :data:`dashboard.i18n.STRINGS`.
@@ -123,7 +123,8 @@ TARGETS_JS = (
   const out = [];
   for (const el of document.querySelectorAll(sel)) {
     if (el.closest('.leaflet-control-attribution')) continue;
-    const target = el.closest('label') || el.closest('[data-baseweb="select"]') || el;
+    const target = el.closest('label') || el.closest('[data-baseweb="select"]')
+      || el.closest('.react-aria-ComboBox [role="group"]') || el;
     if (seen.has(target)) continue;
     seen.add(target);
     if (!visible(target)) continue;

@@ -149,12 +149,14 @@ class Tab:
             route.abort()
 
     def settle(self, ms: int = 1500) -> None:
+        """Wait for the run to end and the last run's (greyed) elements to be replaced."""
         page = self.page
         page.wait_for_timeout(400)
-        try:
-            page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=20_000)
-        except Exception:  # noqa: BLE001 - the widget may never appear
-            pass
+        for what in ("[data-testid='stStatusWidget']", "[data-stale='true']"):
+            try:
+                page.locator(what).first.wait_for(state="detached", timeout=20_000)
+            except Exception:  # noqa: BLE001 - a part that reruns on a timer may stay
+                pass
         page.wait_for_timeout(ms)
 
     def open_login(self) -> None:
@@ -184,19 +186,21 @@ class Tab:
         link.first.click()
         self.page.wait_for_url(f"**/{slug}" if link.get_attribute("href", timeout=1000)
                                .rstrip("/").endswith(slug) else "**/", timeout=20_000)
-        self.settle(2500)
-        try:  # the last page's elements stay, greyed, until the new page replaces them
-            self.page.locator("[data-stale='true']").first.wait_for(state="detached",
-                                                                     timeout=20_000)
-        except Exception:  # noqa: BLE001 - a part that reruns on a timer may stay stale
-            pass
+        self.settle(1200)
 
     def map_frame(self) -> Any:
         """Wait for the map (its frame and zoom control) and return its frame."""
         self.page.locator("iframe[title*='st_folium']").first.wait_for(timeout=30_000)
         for _ in range(60):
             for frame in self.frames("st_folium"):
-                if frame.locator(".leaflet-control-zoom").count():
+                try:  # drawn, and its styles loaded (a bare control is 16 px wide)
+                    ready = frame.evaluate(
+                        "() => document.readyState === 'complete' && !!window.map && "
+                        "document.querySelector('.leaflet-control-zoom-in')"
+                        ".getBoundingClientRect().width >= 26")
+                except Exception:  # noqa: BLE001 - mounting, or replaced meanwhile
+                    ready = False
+                if ready:
                     return frame
             self.page.wait_for_timeout(250)
         pytest.fail("no map drawn")
@@ -253,7 +257,7 @@ class Tab:
             if switch.count() and switch.first.is_visible():
                 if switch.first.locator("input").is_checked() != on:
                     switch.first.click()
-                    self.settle(1500)
+                    self.settle(1000)
                 return True
         return False
 
@@ -334,7 +338,9 @@ def test_login_page_at_every_size(server: dict[str, str], browser: Any) -> None:
             tab.close()
 
 
-def _audit_pages(tab: Tab, role: str, sizes: tuple[str, ...], lang: str = "zh") -> None:
+def _audit_pages(
+    tab: Tab, role: str, sizes: tuple[str, ...], *, words: bool = True, night: bool = True
+) -> None:
     for slug in PAGES[role]:
         if len(PAGES[role]) > 1:
             tab.goto(slug)
@@ -344,8 +350,9 @@ def _audit_pages(tab: Tab, role: str, sizes: tuple[str, ...], lang: str = "zh") 
                 tab.resize(size)
             tab.clipped(where)
             tab.shot(f"{role}-{slug}")
-        tab.words(where, lang)
-        if tab.night(True):
+        if words:
+            tab.words(where, "zh")
+        if night and tab.night(True):
             tab.contrast(where)
             tab.shot(f"{role}-{slug}-night")
             tab.night(False)
@@ -354,12 +361,13 @@ def _audit_pages(tab: Tab, role: str, sizes: tuple[str, ...], lang: str = "zh") 
 @pytest.mark.parametrize("role", ["dispatcher", "admin"])
 def test_console_pages_desk_and_wall(server: dict[str, str], browser: Any, role: str) -> None:
     """Each page of the role at 1920x1080 and 2560x1440 in Chinese; the admin's (every page)
-    at 1920x1080 in English too."""
+    at night and at 1920x1080 in English too."""
     tab = Tab(browser, server, "desk")
     try:
         tab.login(role)
-        _audit_pages(tab, role, ("desk", "wall"))
-        if role != "admin":  # the admin sees every page: the English pass is theirs
+        # the admin sees every page: the night and English passes are theirs
+        _audit_pages(tab, role, ("desk", "wall"), night=role == "admin")
+        if role != "admin":
             _report(tab)
             return
         tab.resize("desk")
@@ -374,10 +382,11 @@ def test_console_pages_desk_and_wall(server: dict[str, str], browser: Any, role:
 
 
 def test_admin_pages_on_the_tablet(server: dict[str, str], browser: Any) -> None:
+    """Every page at 820x1180 (touch): nothing clipped (words and night: on the desk)."""
     tab = Tab(browser, server, "tablet")
     try:
         tab.login("admin")
-        _audit_pages(tab, "admin", ("tablet",))
+        _audit_pages(tab, "admin", ("tablet",), words=False, night=False)  # done on the desk
         _report(tab)
     finally:
         tab.close()
@@ -395,8 +404,9 @@ def test_patrol_lead_tablet(server: dict[str, str], browser: Any) -> None:
         rows = tab.targets("patrol")
         assert any(r["frame"] == "st_folium" for r in rows), "the map's controls were measured"
         assert any(r["frame"] == "wo_geolocate" for r in rows), "the location button too"
+        main = page.locator("[data-testid='stMainBlockContainer']")
         for label in (t("patrol.dark", "zh"), "English", t("login.logout", "zh")):
-            assert page.get_by_text(label, exact=True).first.is_visible(), f"{label} on the page"
+            assert main.get_by_text(label, exact=True).first.is_visible(), f"{label} on the page"
         _audit_pages(tab, "patrol", ("tablet",))
         _tap_the_map(tab)
         for size in ("desk", "wall"):
@@ -404,16 +414,16 @@ def test_patrol_lead_tablet(server: dict[str, str], browser: Any) -> None:
             tab.clipped("patrol")
             tab.shot("patrol-patrol")
         tab.resize("tablet")
-        page.locator("[data-testid='stMainBlockContainer']").get_by_role(
-            "button", name="English", exact=True).click()
-        tab.settle(2500)
+        main.get_by_role("button", name="English", exact=True).click()
+        # the whole page redraws in English (the map's first English draw may take a while)
+        main.get_by_text(t("patrol.hazards", "en"), exact=True).wait_for(timeout=60_000)
+        tab.settle(1500)
         tab.words("patrol/patrol", "en")
         tab.targets("patrol en")
         tab.shot("patrol-patrol-en")
         tab.night(True)
         tab.contrast("patrol/patrol en")
         tab.shot("patrol-patrol-en-night")
-        main = page.locator("[data-testid='stMainBlockContainer']")
         main.get_by_role("button", name=t("login.logout", "en"), exact=True).click()
         page.locator("input[type='password']").wait_for(timeout=30_000)
         _report(tab)
@@ -430,9 +440,15 @@ PINS_JS = """
 
 def _tap_the_map(tab: Tab) -> None:
     """Zoom in, tap the map: a pin at the spot, the report form picks the point, the view stays."""
-    frame = tab.map_frame()
+    tab.settle(1000)
     iframe = tab.page.locator("iframe[title*='st_folium']").first
-    iframe.scroll_into_view_if_needed()
+    for _ in range(5):  # the map may be mounted anew (night mode was switched off) meanwhile
+        frame = tab.map_frame()
+        try:
+            iframe.scroll_into_view_if_needed(timeout=5000)
+            break
+        except Exception:  # noqa: BLE001 - detached under us: take the new one
+            tab.page.wait_for_timeout(1000)
     frame.locator(".leaflet-control-zoom-in").click()
     tab.page.wait_for_timeout(1200)
     zoom = frame.evaluate(PINS_JS)["zoom"]
