@@ -112,6 +112,17 @@ def build_layers(
     return groups
 
 
+# at night the layer control, zoom buttons, scale bar, popups and attribution go dark too
+# (Leaflet draws them white; light text on #1e2228 is 13:1)
+NIGHT_CONTROLS_CSS = (
+    "<style>.leaflet-control-layers,.leaflet-bar a,.leaflet-control-attribution,"
+    ".leaflet-popup-content-wrapper,.leaflet-popup-tip,.leaflet-tooltip:not(.wo-label)"
+    "{background:#1e2228 !important;color:#e8e8e8 !important;border-color:#5a6370 !important}"
+    ".leaflet-control-attribution a,.leaflet-popup-content a{color:#8cc4ff !important}"
+    ".leaflet-control-scale-line{background:rgba(30,34,40,.8) !important;color:#e8e8e8 !important;"
+    "border-color:#e8e8e8 !important}.leaflet-bar a.leaflet-disabled{color:#777 !important}</style>"
+)
+
 class GroupReset(MacroElement):
     """Forget the groups ``st_folium`` took off the map when it swapped in new ones.
 
@@ -335,6 +346,7 @@ def build_base_map(
         ".leaflet-popup-content th,.leaflet-tooltip th{white-space:nowrap;padding-right:8px}"
         ".leaflet-popup-content{font-size:13px;max-width:calc(100vw - 70px);overflow-x:auto}"
         ".leaflet-popup-content td{word-break:break-word}</style>" + label_css(dark) + CLUSTER_CSS
+        + (NIGHT_CONTROLS_CSS if dark else "")
     ).add_to(cast(Figure, fmap.get_root()).header)
     MetricScale().add_to(fmap)
     if tile_url:

@@ -309,3 +309,12 @@ def test_popups_leave_out_empty_rows() -> None:
     # the incident popup (title, what callers said, notes...) skips a row whose value is empty
     assert ".filter(e=>{const x=layer.feature.properties[e[0]];" in html
     assert html.count("bindPopup(") == 3  # incidents, units, routes
+
+
+def test_night_map_darkens_leaflet_controls() -> None:
+    """At night the layer control, zoom buttons and scale bar are dark, not Leaflet's white."""
+    night = mapview.map_html(mapview.build_map(mapview.Basemap(), mapview.MapLayers(), dark=True))
+    day = mapview.map_html(mapview.build_map(mapview.Basemap(), mapview.MapLayers()))
+    assert mapview.NIGHT_CONTROLS_CSS in night and mapview.NIGHT_CONTROLS_CSS not in day
+    assert ".leaflet-control-layers" in mapview.NIGHT_CONTROLS_CSS
+    assert ".leaflet-control-scale-line" in mapview.NIGHT_CONTROLS_CSS
