@@ -107,12 +107,13 @@ def main() -> None:
         st.sidebar.text(t("login.who", lang, user=user.username, role=t(f"role.{user.role}", lang)))
         if user.role == Role.WALL.value:
             st.sidebar.caption(t("wall.read_only", lang))
-        if user.role != Role.PATROL_LEAD.value:  # the tablet has its own switch on its page
-            ui.night_toggle(lang)
         if st.sidebar.button(t("login.logout", lang), key="wo_logout"):
             sessions.logout()
             st.rerun()
         nav = st.navigation(_pages(user.role, lang))
+        # the patrol page has its own switch on the page (an admin there saw two)
+        if user.role != Role.PATROL_LEAD.value and getattr(nav, "url_path", "") != "patrol":
+            ui.night_toggle(lang)
     nav.run()
 
 

@@ -175,8 +175,9 @@ def _status_buttons(card: dict[str, Any], lang: str, url: str, user: actions.Ses
     in a run that draws that very button).
     """
     aid, version = int(card["assignment_id"]), int(card["version"])
+    note = st.empty()  # the "cleared?" question's slot, drawn in both modes (same slots)
     if st.session_state.get(_CONFIRM) == aid and "cleared" in card["choices"]:
-        st.warning(t("patrol.confirm_cleared", lang))
+        note.warning(t("patrol.confirm_cleared", lang))
         back, yes = st.columns(2, gap="large")
         back.button(t("patrol.back", lang), key=f"wo_back_{aid}", width="stretch",
                     on_click=_close_confirm)
@@ -295,9 +296,13 @@ def tasks_panel(unit_id: str) -> None:
             lines = patrolcard.card_lines(card, lang, now, route,
                                           needs.get(int(card.get("incident_id") or 0), []))
             st.markdown("  \n".join(lines))
+            # the card draws the same slots in every state (route drawing, note, buttons): a
+            # part run cut short by the next rerun keeps the elements it did not redraw, so a
+            # card that shrank after a tap could keep its tapped button on screen
+            route_slot = st.empty()
             if route is not None and card["state"] in patrolcard.TRAVELLING and route["km"] > 0.05:
                 svg = patrolcard.route_svg(route["coords"], t("tablet.route_map", lang), dark)
-                st.markdown(svg, unsafe_allow_html=True)  # numbers only; the label escaped
+                route_slot.markdown(svg, unsafe_allow_html=True)  # numbers only; label escaped
             _status_buttons(card, lang, url, user)
 
 
