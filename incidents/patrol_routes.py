@@ -21,7 +21,7 @@ from geo.crs import to_metric
 from incidents import queries
 from incidents.store.models import Incident
 
-__all__ = ["MAX_POINTS", "OFF_ROAD_KMH", "incident_needs", "unit_routes"]
+__all__ = ["MAX_POINTS", "OFF_ROAD_KMH", "incident_caller_notes", "incident_needs", "unit_routes"]
 
 MAX_POINTS = 60  # vertices kept of a route line for the card's drawing
 OFF_ROAD_KMH = 30.0  # speed on the legs from the unit to the road and from the road to the task
@@ -97,3 +97,18 @@ def incident_needs(session: Session, incident_ids: Iterable[int]) -> dict[int, l
         items = needs if isinstance(needs, list) else [needs] if needs else []
         out[int(iid)] = [str(n) for n in items if n]
     return out
+
+
+def incident_caller_notes(session: Session, incident_ids: Iterable[int]) -> dict[int, str]:
+    """Return what each incident's callers said (:func:`incidents.queries.caller_notes`).
+
+    Incidents whose calls said nothing are left out. Outside text: escape it before display.
+    """
+    wanted = sorted({int(i) for i in incident_ids})
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Incident.id, Incident.report_ids).where(Incident.id.in_(wanted))
+    ).all()
+    notes = queries.caller_notes(session, [ids for _, ids in rows])
+    return {int(iid): text for (iid, _), text in zip(rows, notes, strict=True) if text}

@@ -12,10 +12,10 @@ from datetime import timedelta
 from shapely.geometry import Point
 
 from geo.region import Region
-from incidents.patrol_routes import MAX_POINTS, incident_needs, unit_routes
+from incidents.patrol_routes import MAX_POINTS, incident_caller_notes, incident_needs, unit_routes
 from incidents.service import actions as service
 from incidents.store.engine import session_scope
-from incidents.store.models import Incident, Task, Unit
+from incidents.store.models import Incident, Report, Task, Unit
 from tests.test_dispatch import LAT0, NOW, lon_at
 from tests.test_dispatch import tiny as tiny  # noqa: F401 - the fixture
 from tests.test_map_routes import SPUR_END, _task_on_the_spur
@@ -65,3 +65,19 @@ def test_a_unit_beside_its_task_is_not_zero_minutes_away(
         (route,) = unit_routes(s, tiny, "U1").values()
     assert 0.2 < route["km"] < 0.8
     assert route["eta_s"] > 20, route
+
+
+def test_the_card_gets_what_the_callers_said(tiny: Region, session_factory):  # noqa: F811
+    """Fusion keeps no notes on the incident: the tablet reads its call reports' notes."""
+    task_id = _task_on_the_spur(session_factory)
+    with session_scope(session_factory) as s:
+        iid = s.get(Task, task_id).incident_id
+        said = ["two cars, engine off", "", "two cars, engine off", "child with asthma"]
+        reports = [Report(kind="call", natural_key=f"c{i}", source="test", observed_at=NOW,
+                          attributes={"notes": text}) for i, text in enumerate(said)]
+        s.add_all(reports)
+        s.flush()
+        s.get(Incident, iid).report_ids = [r.id for r in reports]
+    with session_factory() as s:
+        notes = incident_caller_notes(s, [iid, 999_999])
+    assert notes == {iid: "two cars, engine off / child with asthma"}

@@ -18,7 +18,7 @@ from dashboard.escape import escape_markdown
 from dashboard.i18n import LANGUAGES, t
 from geo.stakes import format_stake
 from incidents.errors import ConflictError
-from incidents.patrol_routes import incident_needs, unit_routes
+from incidents.patrol_routes import incident_caller_notes, incident_needs, unit_routes
 from incidents.service.hazards import REPORTABLE
 from incidents.service.patrol import nearby_hazards, task_cards
 from incidents.store.enums import Role
@@ -116,19 +116,23 @@ def _nearby(url: str, lon: float, lat: float, unit_id: str | None) -> list[dict[
 @st.cache_data(ttl=data.TTL_S, show_spinner=False, max_entries=256)
 def _extras_at(
     url: str, region_dir: str, unit_id: str, v: tuple[int, ...]
-) -> tuple[dict[int, dict[str, Any]], dict[int, list[str]]]:
+) -> tuple[dict[int, dict[str, Any]], dict[int, list[str]], dict[int, str]]:
     with data.reader(url)() as session:
         routes = unit_routes(session, data.region(region_dir), unit_id)
-        needs = incident_needs(session, _incident_ids(session, unit_id))
-    return routes, needs
+        ids = _incident_ids(session, unit_id)
+        needs = incident_needs(session, ids)
+        said = incident_caller_notes(session, ids)
+    return routes, needs, said
 
 
 def _incident_ids(session: Any, unit_id: str) -> list[int]:
     return [int(c["incident_id"]) for c in task_cards(session, unit_id) if c.get("incident_id")]
 
 
-def _extras(url: str, unit_id: str) -> tuple[dict[int, dict[str, Any]], dict[int, list[str]]]:
-    """Return each travelling card's road route from where the unit is now, and the needs.
+def _extras(
+    url: str, unit_id: str
+) -> tuple[dict[int, dict[str, Any]], dict[int, list[str]], dict[int, str]]:
+    """Return the cards' road routes from where the unit is now, needs and callers' notes.
 
     Cached until the unit's work, a unit position or a road condition (a hazard) changes: the
     route and its ETA follow the unit as it drives.
@@ -137,7 +141,7 @@ def _extras(url: str, unit_id: str) -> tuple[dict[int, dict[str, Any]], dict[int
     try:
         return _extras_at(url, region_dir, unit_id, live.stamp(url, TASK_TOPICS + HAZARD_TOPICS))
     except Exception:  # noqa: BLE001 - without a route the card still shows its stored ETA
-        return {}, {}
+        return {}, {}, {}
 
 
 def _my_unit(user: actions.SessionUser, lang: str) -> str | None:
@@ -284,7 +288,7 @@ def tasks_panel(unit_id: str) -> None:
     now = pd.Timestamp(ui.clock())
     if now.tzinfo is None:
         now = now.tz_localize("UTC")
-    routes, needs = _extras(url, unit_id)
+    routes, needs, said = _extras(url, unit_id)
     dark = bool(st.session_state.get(_DARK))
     for card in cards:
         # keyed by assignment and state: after a tap the card is a new one, so the tapped
@@ -292,6 +296,8 @@ def tasks_panel(unit_id: str) -> None:
         aid = int(card["assignment_id"])
         key = f"wo_pcard_{aid}_{card['state']}"
         route = routes.get(aid)
+        if not card.get("notes"):  # fusion keeps no notes of its own: what the callers said
+            card = {**card, "notes": said.get(int(card.get("incident_id") or 0)) or None}
         with st.container(border=True, key=key):
             lines = patrolcard.card_lines(card, lang, now, route,
                                           needs.get(int(card.get("incident_id") or 0), []))

@@ -6,7 +6,7 @@ dashboard's layer modules in ``dashboard/layers/`` each read one of these).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -220,6 +220,49 @@ def _road_routes(
 
 
 
+def caller_notes(
+    session: Session, report_id_lists: Iterable[Iterable[Any] | None], max_notes: int = 5
+) -> list[str]:
+    """Return, per list of report ids, what those callers said (distinct notes, oldest first).
+
+    Parameters
+    ----------
+    session
+        An open (read) session.
+    report_id_lists
+        One list of report ids per incident (an incident's ``report_ids``; None for none).
+    max_notes
+        How many distinct notes to keep per list.
+
+    Returns
+    -------
+    list of str
+        The notes joined with " / " ("" when the calls said nothing). Outside text: escape it.
+    """
+    ids_per_incident = [
+        [int(r) for r in (ids or []) if isinstance(r, int | str) and str(r).isdigit()]
+        for ids in report_id_lists
+    ]
+    wanted = sorted({r for ids in ids_per_incident for r in ids})
+    said: dict[int, str] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        for rid, attrs in session.execute(
+            select(Report.id, Report.attributes).where(Report.id.in_(chunk))
+        ):
+            note = (attrs or {}).get("notes") if isinstance(attrs, dict) else None
+            if isinstance(note, str) and note.strip():
+                said[int(rid)] = note.strip()
+    notes = []
+    for ids in ids_per_incident:
+        seen: list[str] = []
+        for r in sorted(ids):
+            if r in said and said[r] not in seen:
+                seen.append(said[r])
+        notes.append(" / ".join(seen[:max_notes]))
+    return notes
+
+
 def incidents_with_notes(session: Session, max_notes: int = 5) -> gpd.GeoDataFrame:
     """Open incidents (:func:`incidents_open`) with what the callers said, for the map popup.
 
@@ -240,26 +283,7 @@ def incidents_with_notes(session: Session, max_notes: int = 5) -> gpd.GeoDataFra
         The open incidents plus ``caller_notes`` ("" when the calls said nothing).
     """
     frame = incidents_open(session)
-    ids_per_incident = [
-        [int(r) for r in (ids or []) if isinstance(r, int | str) and str(r).isdigit()]
-        for ids in (frame["report_ids"] if "report_ids" in frame.columns else [])
-    ]
-    wanted = sorted({r for ids in ids_per_incident for r in ids})
-    said: dict[int, str] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start:start + 500]
-        for rid, attrs in session.execute(
-            select(Report.id, Report.attributes).where(Report.id.in_(chunk))
-        ):
-            note = (attrs or {}).get("notes") if isinstance(attrs, dict) else None
-            if isinstance(note, str) and note.strip():
-                said[int(rid)] = note.strip()
-    notes = []
-    for ids in ids_per_incident:
-        seen: list[str] = []
-        for r in sorted(ids):
-            if r in said and said[r] not in seen:
-                seen.append(said[r])
-        notes.append(" / ".join(seen[:max_notes]))
+    ids_per_incident = list(frame["report_ids"]) if "report_ids" in frame.columns else []
+    notes = caller_notes(session, ids_per_incident, max_notes)
     return frame.assign(caller_notes=pd.Series(notes, index=frame.index, dtype=object))
 
