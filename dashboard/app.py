@@ -107,13 +107,15 @@ def main() -> None:
         st.sidebar.text(t("login.who", lang, user=user.username, role=t(f"role.{user.role}", lang)))
         if user.role == Role.WALL.value:
             st.sidebar.caption(t("wall.read_only", lang))
-        if st.sidebar.button(t("login.logout", lang), key="wo_logout"):
+        nav = st.navigation(_pages(user.role, lang))
+        # the patrol page has its own night switch and log-out on the page (at >= 48 px): the
+        # sidebar's copies are not drawn there (a user saw two of each)
+        on_patrol = getattr(nav, "url_path", "") == "patrol"
+        if user.role != Role.PATROL_LEAD.value and not on_patrol:
+            ui.night_toggle(lang)
+        if not on_patrol and st.sidebar.button(t("login.logout", lang), key="wo_logout"):
             sessions.logout()
             st.rerun()
-        nav = st.navigation(_pages(user.role, lang))
-        # the patrol page has its own switch on the page (an admin there saw two)
-        if user.role != Role.PATROL_LEAD.value and getattr(nav, "url_path", "") != "patrol":
-            ui.night_toggle(lang)
     nav.run()
 
 
