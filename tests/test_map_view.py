@@ -223,7 +223,7 @@ def _store_view_rows(session_factory) -> None:
                                    valid_from=T0, valid_to=None))
         for i, (x, y, status) in enumerate([(116.1, 44.1, "open"), (121.0, 48.0, "open"),
                                             (116.2, 44.2, "resolved")], start=1):
-            s.add(Incident(id=i, kind="stranded", status=status, title=HOSTILE,
+            s.add(Incident(id=i, kind="stranded", status=status, title=HOSTILE, notes=HOSTILE,
                            geometry=shapely.Point(x, y), first_report_at=T0, last_report_at=T0,
                            priority=100.0 * i))
 
@@ -299,7 +299,9 @@ def test_the_dashboard_reads_the_view_on_both_backends(db_url, session_factory, 
     segs = _props(payloads["segments"])
     assert sorted(segs["seg"]) == ["edge", "in"], "the view's hazardous segments only"
     incidents = _props(payloads["incidents"])
-    assert incidents["id"] == [1] and incidents["title"] == [escape.escape_text(HOSTILE)]
+    # outside text escaped; the title worded from the facts, not the stored text
+    assert incidents["id"] == [1] and incidents["notes"] == [escape.escape_text(HOSTILE)]
+    assert incidents["title"][0].startswith("Stranded") and "<" not in incidents["title"][0]
     far = {p.key: p for p in mapui.view_payloads(db_url, settings, "en",
                                                  Viewport(119.5, 47.5, 121.5, 48.5, 9))}
     assert _props(far["segments"])["seg"] == ["out"] and _props(far["incidents"])["id"] == [2]

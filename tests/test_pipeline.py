@@ -175,7 +175,7 @@ def test_recommendations_are_kept_equal_to_the_ranking(tmp_path, session_factory
 def test_an_override_retires_the_recommendation_it_replaced(tmp_path, session_factory, settings):
     """The dashboard's override (its one transaction): the stored card of the replaced unit is
     gone at once, the sent unit's assignment is confirmed; a re-rank adds nothing back."""
-    from dashboard import actions as dash
+    from dashboard.console import work_actions
 
     region = tiny_region(tmp_path / "region")
     with session_scope(session_factory) as s:
@@ -192,8 +192,9 @@ def test_an_override_retires_the_recommendation_it_replaced(tmp_path, session_fa
     task_id, unit_id = int(before.loc[0, "task_id"]), str(before.loc[0, "unit_id"])
     other = unit_id.removeprefix("ALT-") if unit_id.startswith("ALT-") else f"ALT-{unit_id}"
     with session_scope(session_factory) as s:
-        sent = dash._override(s, "system", task_id, other, recommended_unit_id=unit_id,
-                              reason="test: the other unit")
+        sent = work_actions._override_and_retire(
+            s, "system", task_id, other, recommended_unit_id=unit_id, reason="test: the other unit"
+        )
         assert sent.unit_id == other and sent.state == "confirmed"
     with session_factory() as s:
         after = queries.recommended(s)
