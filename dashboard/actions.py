@@ -59,7 +59,9 @@ __all__ = [
     "remove_feed",
     "report_hazard",
     "resume_session",
+    "retiring",
     "revoke_sessions",
+    "run_action",
     "save_feed",
     "send_position",
     "set_status",
@@ -188,7 +190,7 @@ def _call(url: str, action: Callable[..., Any], user: SessionUser, *args: Any, *
     return service.act(data.session_factory(url), action, user.username, *args, **kw)
 
 
-def _act(url: str, action: Callable[..., Any], user: SessionUser, *args: Any, **kw: Any) -> Any:
+def run_action(url: str, action: Callable[..., Any], user: SessionUser, *args: Any, **kw: Any) -> Any:
     """Run one ``incidents.service.actions`` action in its own transaction, then clear the caches.
 
     Through :func:`service.act` (a refusal or a lost race is audited after the rollback), on the
@@ -201,7 +203,7 @@ def _act(url: str, action: Callable[..., Any], user: SessionUser, *args: Any, **
         data.invalidate()
 
 
-def _retiring(action: Callable[..., Any]) -> Callable[..., Any]:
+def retiring(action: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap `action` (confirm, redirect) so that it retires what it made moot (override: console).
 
     In the action's transaction, the stored recommendations it made moot are retired
@@ -219,8 +221,8 @@ def _retiring(action: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-_confirm = _retiring(service.confirm)
-_redirect = _retiring(service.redirect)
+_confirm = retiring(service.confirm)
+_redirect = retiring(service.redirect)
 
 
 def confirm(
@@ -236,7 +238,7 @@ def confirm(
 
     Raises ConflictError when another dispatcher took the unit or the task first.
     """
-    a = _act(url, _confirm, user, task_id, unit_id, eta_s=eta_s, explanation=explanation)
+    a = run_action(url, _confirm, user, task_id, unit_id, eta_s=eta_s, explanation=explanation)
     return int(a.id)
 
 
@@ -254,7 +256,7 @@ def move_and_confirm(
     `unit_id` leaves its current assignment (`replaces_assignment_id`) for `task_id`; its old task
     opens again.
     """
-    a = _act(
+    a = run_action(
         url,
         _redirect,
         user,
@@ -274,13 +276,13 @@ def reassign(
     url: str, user: SessionUser, assignment_id: int, new_unit_id: str, expected_version: int
 ) -> int:
     """Move an active assignment's task to another unit; return the new assignment id."""
-    a = _act(url, service.reassign, user, assignment_id, new_unit_id, expected_version)
+    a = run_action(url, service.reassign, user, assignment_id, new_unit_id, expected_version)
     return int(a.id)
 
 
 def cancel(url: str, user: SessionUser, assignment_id: int, expected_version: int) -> None:
     """Cancel an assignment (the unit is free again, the task open)."""
-    _act(url, service.cancel, user, assignment_id, expected_version)
+    run_action(url, service.cancel, user, assignment_id, expected_version)
 
 
 def set_status(
@@ -300,13 +302,13 @@ def set_status(
     anything else with PermissionDenied; `expected_version` is the version the user saw
     (ConflictError when it changed; None: whatever the state is now, if the move is legal).
     """
-    _act(url, service.set_status, user, assignment_id, new_state, expected_version,
-         position=position)
+    run_action(url, service.set_status, user, assignment_id, new_state, expected_version,
+               position=position)
 
 
 def send_position(url: str, user: SessionUser, unit_id: str, fix: TabletFix) -> None:
     """Send the tablet's position now (the unit moves on the map; audited)."""
-    _act(url, service.send_position, user, unit_id, fix)
+    run_action(url, service.send_position, user, unit_id, fix)
 
 
 def report_hazard(
@@ -343,7 +345,7 @@ def report_hazard(
 
 def clear_hazard(url: str, user: SessionUser, hazard_id: int, expected_version: int) -> None:
     """Mark a hazard cleared (version-checked; ConflictError if someone changed it first)."""
-    _act(url, service.clear_hazard, user, hazard_id, expected_version=expected_version)
+    run_action(url, service.clear_hazard, user, hazard_id, expected_version=expected_version)
 
 
 def hand_to_road_chief(url: str, user: SessionUser, hazard_id: int, expected_version: int) -> None:
@@ -353,7 +355,7 @@ def hand_to_road_chief(url: str, user: SessionUser, hazard_id: int, expected_ver
     (TransitionError), a section without a road chief (NotFoundError) and a hazard changed
     since `expected_version` (ConflictError).
     """
-    _act(url, service.hand_to_road_chief, user, hazard_id, expected_version=expected_version)
+    run_action(url, service.hand_to_road_chief, user, hazard_id, expected_version=expected_version)
 
 
 def create_user(

@@ -7,70 +7,55 @@ Streamlit widgets here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from dashboard import data
-from dashboard.actions import SessionUser
-from incidents.live import retire_recommendations
+from dashboard.actions import SessionUser, retiring, run_action
 from incidents.service import actions as service
 from incidents.service import incident_edit, overdue, units
 
 __all__ = ["acknowledge", "escalate", "merge", "override", "set_readiness", "split"]
 
 
-def _act(url: str, action: Callable[..., Any], user: SessionUser, *args: Any, **kw: Any) -> Any:
-    now = data.clock(url)  # read before the write transaction starts
-    try:
-        return service.act(data.session_factory(url), action, user.username, *args, now=now, **kw)
-    finally:
-        data.invalidate()
-
-
-def _override_and_retire(session: Any, actor: Any, *args: Any, **kw: Any) -> Any:
-    """Override, and retire the recommendations it made moot (in the same transaction)."""
-    a = service.override(session, actor, *args, **kw)
-    retire_recommendations(session, task_id=int(a.task_id), unit_id=str(a.unit_id))
-    return a
-
-
-_override_and_retire.__name__ = "override"
+# the override retires the recommendations it made moot, in its own transaction
+_override_and_retire = retiring(service.override)
 
 
 def override(url: str, user: SessionUser, task_id: int, unit_id: str,
              recommended_unit_id: str | None, reason: str, eta_s: float | None = None) -> int:
     """Send `unit_id` instead of the recommended unit, saying why; return the assignment id."""
-    a = _act(url, _override_and_retire, user, task_id, unit_id,
-             recommended_unit_id=recommended_unit_id, reason=reason, eta_s=eta_s)
+    a = run_action(url, _override_and_retire, user, task_id, unit_id,
+                   recommended_unit_id=recommended_unit_id, reason=reason, eta_s=eta_s)
     return int(a.id)
 
 
 def acknowledge(url: str, user: SessionUser, task_id: int, note: str | None = None) -> None:
     """Acknowledge overdue task `task_id` (its row folds away until it gets worse)."""
-    _act(url, overdue.acknowledge, user, task_id, note=note)
+    run_action(url, overdue.acknowledge, user, task_id, note=note)
 
 
 def escalate(url: str, user: SessionUser, task_id: int, note: str | None = None) -> None:
     """Escalate overdue task `task_id` to the duty chief."""
-    _act(url, overdue.escalate, user, task_id, note=note)
+    run_action(url, overdue.escalate, user, task_id, note=note)
 
 
 def set_readiness(url: str, user: SessionUser, unit_id: str, **changes: Any) -> None:
     """Change a unit's readiness (``in_service``, ``fuel``, ``crew_hours``, ``reason``)."""
-    _act(url, units.set_readiness, user, unit_id, **changes)
+    run_action(url, units.set_readiness, user, unit_id, **changes)
 
 
 def merge(url: str, region_dir: str, user: SessionUser, keep_id: int, other_id: int,
           note: str | None = None) -> int:
     """Fold incident `other_id` into `keep_id`; return the kept incident's id."""
-    inc = _act(url, incident_edit.merge, user, keep_id, other_id,
-               region=data.region(region_dir), note=note)
+    inc = run_action(url, incident_edit.merge, user, keep_id, other_id,
+                     region=data.region(region_dir), note=note)
     return int(inc.id)
 
 
 def split(url: str, region_dir: str, user: SessionUser, incident_id: int,
           report_ids: Sequence[int], note: str | None = None) -> int:
     """Move `report_ids` out of `incident_id` into a new incident; return the new id."""
-    inc = _act(url, incident_edit.split, user, incident_id, list(report_ids),
-               region=data.region(region_dir), note=note)
+    inc = run_action(url, incident_edit.split, user, incident_id, list(report_ids),
+                     region=data.region(region_dir), note=note)
     return int(inc.id)
